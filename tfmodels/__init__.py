@@ -1,0 +1,44 @@
+"""tfmodels: Hugging Face-compatible transformer models on Keras 3 (TensorFlow backend).
+
+Names are imported lazily, so `import tfmodels` is cheap and imports neither torch nor tf-keras.
+
+Example:
+    >>> from tfmodels import TFBertForSequenceClassification
+    >>> model = TFBertForSequenceClassification.from_pretrained("path/to/checkpoint", num_labels=2)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "tfmodels.configuration": ["PretrainedConfig"],
+    "tfmodels.errors": ["CheckpointError", "ConfigError", "UnsafeCheckpointError"],
+    "tfmodels.modeling": ["TFPreTrainedModel"],
+    "tfmodels.modeling_outputs": ["ModelOutput"],
+    "tfmodels.models.bert": [
+        "BertConfig", "TFBertModel", "TFBertForPreTraining", "TFBertForMaskedLM", "TFBertForNextSentencePrediction",
+        "TFBertForSequenceClassification", "TFBertForMultipleChoice", "TFBertForTokenClassification",
+        "TFBertForQuestionAnswering",
+    ],
+    "tfmodels.models.gpt2": ["GPT2Config", "TFGPT2Model", "TFGPT2LMHeadModel", "TFGPT2ForSequenceClassification"],
+    "tfmodels.auto": [
+        "AutoConfig", "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
+        "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
+        "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice",
+    ],
+}
+_NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_NAME_TO_MODULE)
+
+
+def __getattr__(name: str):
+    if name in _NAME_TO_MODULE:
+        return getattr(importlib.import_module(_NAME_TO_MODULE[name]), name)
+    raise AttributeError(f"module 'tfmodels' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,114 @@
+"""The one place that assigns checkpoint tensors to a model's variables, whatever the format."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import re
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from tfmodels.checkpoints.base import FORMAT_PT, WeightFile
+from tfmodels.checkpoints.names import pt_to_tf_array, same_up_to_unit_dims, strip_model_name, tf_to_pt_name
+
+
+@dataclasses.dataclass
+class LoadingInfo:
+    """What a load matched: `missing_keys` (model weights not in the checkpoint), `unexpected_keys` (checkpoint
+    tensors the model has no use for) and `mismatched_keys` (`(name, checkpoint shape, model shape)`)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+    mismatched_keys: list[tuple[str, tuple, tuple]]
+
+    def as_dict(self) -> dict[str, list]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class _Target:
+    variable: object
+    key: str  # model-name-free TF key
+    transpose: str = "none"
+
+
+def load_weight_files(
+    variables: list,
+    weight_files: Iterable[Callable[[], WeightFile]],
+    base_model_prefix: str = "",
+    ignore_mismatched_sizes: bool = False,
+    ignore_missing: Iterable[str] = (),
+    ignore_unexpected: Iterable[str] = (),
+) -> LoadingInfo:
+    """Assign tensors from `weight_files` (opened one at a time, so peak memory stays near one shard) to
+    `variables` (Keras variables, matched by their path without the model-name scope).
+
+    PyTorch keys are matched through the TF -> PyTorch name rules, with `base_model_prefix` added or removed so
+    that a head model loads a base checkpoint and the reverse. Shapes must agree up to size-1 dimensions;
+    otherwise a ValueError names the weight and both shapes, unless `ignore_mismatched_sizes`, in which case the
+    weight keeps its initial value and is reported in `mismatched_keys`.
+    """
+    by_tf: dict[str, _Target] = {}
+    by_pt: dict[str, _Target] = {}
+    for variable in variables:
+        key = strip_model_name(variable.path)
+        target = _Target(variable, key)
+        by_tf.setdefault(key, target)
+        pt_key, transpose = tf_to_pt_name(key, len(variable.shape))
+        by_pt.setdefault(pt_key, _Target(variable, key, transpose))
+    prefix = base_model_prefix + "." if base_model_prefix else ""
+
+    def lookup(name: str, names: str) -> _Target | None:
+        if names != FORMAT_PT:
+            return by_tf.get(name)
+        if name in by_pt:
+            return by_pt[name]
+        if prefix and name.startswith(prefix):  # base model loading a head checkpoint
+            return by_pt.get(name[len(prefix):])
+        if prefix:  # head model loading a base checkpoint
+            return by_pt.get(prefix + name)
+        return None
+
+    loaded: set[str] = set()
+    unexpected: list[str] = []
+    mismatched: list[tuple[str, tuple, tuple]] = []
+    for open_file in weight_files:
+        weight_file = open_file()
+        try:
+            for name, lazy in weight_file.tensors.items():
+                target = lookup(name, weight_file.names)
+                if target is None or target.key in loaded:
+                    if target is None:
+                        unexpected.append(name)
+                    continue
+                model_shape = tuple(target.variable.shape)
+                stored_shape = tuple(lazy.shape)
+                if weight_file.names == FORMAT_PT:
+                    stored_shape = tuple(pt_to_tf_array(np.empty(stored_shape, np.bool_), target.transpose).shape)
+                if not same_up_to_unit_dims(stored_shape, model_shape):
+                    if not ignore_mismatched_sizes:
+                        raise ValueError(
+                            f"Weight {target.key!r} ({name!r} in {weight_file.path}) has shape {stored_shape} in "
+                            f"the checkpoint but {model_shape} in the model. Pass ignore_mismatched_sizes=True to "
+                            "keep the model's freshly initialised value for it (e.g. when changing num_labels)."
+                        )
+                    mismatched.append((target.key, stored_shape, model_shape))
+                    loaded.add(target.key)
+                    continue
+                array = lazy.load()
+                if weight_file.names == FORMAT_PT:
+                    array = pt_to_tf_array(array, target.transpose)
+                array = np.asarray(array).reshape(model_shape).astype(target.variable.dtype, copy=False)
+                target.variable.assign(array)
+                loaded.add(target.key)
+                del array
+        finally:
+            weight_file.close()
+            del weight_file
+            gc.collect()
+
+    missing = [key for key in by_tf if key not in loaded]
+    missing = [k for k in missing if not any(re.search(p, k) for p in ignore_missing)]
+    unexpected = [k for k in unexpected if not any(re.search(p, k) for p in ignore_unexpected)]
+    return LoadingInfo(missing, unexpected, [m for m in mismatched])

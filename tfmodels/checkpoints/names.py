@@ -1,0 +1,77 @@
+"""Weight names: TF variable names, their model-name-free form, and the TF -> PyTorch name and transpose rules."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+TRANSPOSE_NONE = "none"
+TRANSPOSE_SIMPLE = "simple"
+TRANSPOSE_CONV1D = "conv1d"
+TRANSPOSE_CONV2D = "conv2d"
+
+
+def strip_model_name(name: str) -> str:
+    """`tf_bert_model/bert/embeddings/word_embeddings/weight:0` -> `bert/embeddings/word_embeddings/weight`.
+
+    As in the reference, the first component is kept when the name contains `model.` or has a single component.
+    """
+    name = name[:-2] if name.endswith(":0") else name
+    parts = name.split("/")
+    if len(parts) > 1 and "model." not in name:
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def tf_to_pt_name(key: str, rank: int) -> tuple[str, str]:
+    """Model-name-free TF key -> (PyTorch state-dict key, transpose kind).
+
+    Example:
+        >>> tf_to_pt_name("bert/encoder/layer_._0/attention/self/query/kernel", 2)
+        ('bert.encoder.layer.0.attention.self.query.weight', 'simple')
+    """
+    name = re.sub(r"[^/]*___([^/]*)", r"\1", key)  # `mlm___cls` -> `cls`
+    name = name.replace("_._", "/")
+    name = re.sub(r"/+", "/", name).strip("/")
+    parts = name.split("/")
+    last = parts[-1]
+    if last == "kernel" and rank == 4:
+        transpose = TRANSPOSE_CONV2D
+    elif last == "kernel" and rank == 3:
+        transpose = TRANSPOSE_CONV1D
+    elif last in ("kernel", "pointwise_kernel", "depthwise_kernel") or "emb_projs" in name or "out_projs" in name:
+        transpose = TRANSPOSE_SIMPLE
+    else:
+        transpose = TRANSPOSE_NONE
+    renames = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "beta": "bias",
+               "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight"}
+    parts[-1] = renames.get(last, last)
+    return ".".join(parts), transpose
+
+
+def pt_to_tf_array(array: np.ndarray, transpose: str) -> np.ndarray:
+    """Lay out a PyTorch array as its TF counterpart (Dense kernels are transposed, convolutions permuted)."""
+    if transpose == TRANSPOSE_SIMPLE:
+        return array.T
+    if transpose == TRANSPOSE_CONV1D:
+        return np.transpose(array, (2, 1, 0))
+    if transpose == TRANSPOSE_CONV2D:
+        return np.transpose(array, (2, 3, 1, 0))
+    return array
+
+
+def tf_to_pt_array(array: np.ndarray, transpose: str) -> np.ndarray:
+    """Inverse of `pt_to_tf_array`."""
+    if transpose == TRANSPOSE_SIMPLE:
+        return array.T
+    if transpose == TRANSPOSE_CONV1D:
+        return np.transpose(array, (2, 1, 0))
+    if transpose == TRANSPOSE_CONV2D:
+        return np.transpose(array, (3, 2, 0, 1))
+    return array
+
+
+def same_up_to_unit_dims(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> bool:
+    """True when the shapes differ only by dimensions of size 1 (GPT-2's `[1, n]` bias against PyTorch's `[n]`)."""
+    return [d for d in shape_a if d != 1] == [d for d in shape_b if d != 1]

@@ -1,0 +1,121 @@
+"""safetensors: a validating, memory-mapped reader that needs neither torch nor TF, and the TF-name writer."""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import struct
+
+import ml_dtypes
+import numpy as np
+
+from tfmodels.checkpoints.base import FORMAT_PT, FORMAT_TF, LazyArray, WeightFile
+from tfmodels.errors import CheckpointError
+
+DTYPES = {
+    "F64": np.dtype(np.float64), "F32": np.dtype(np.float32), "F16": np.dtype(np.float16),
+    "BF16": np.dtype(ml_dtypes.bfloat16), "I64": np.dtype(np.int64), "I32": np.dtype(np.int32),
+    "I16": np.dtype(np.int16), "I8": np.dtype(np.int8), "U8": np.dtype(np.uint8), "BOOL": np.dtype(np.bool_),
+}
+_CODES = {dtype: code for code, dtype in DTYPES.items()}
+MAX_HEADER_SIZE = 100 * 1024 * 1024
+
+
+def _fail(path: str, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path} is not a valid safetensors file: {problem}")
+
+
+def read_header(path: str) -> tuple[dict, dict, int]:
+    """Return `(tensor entries, metadata, data start offset)` of a safetensors file, validated."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise _fail(path, f"it is {size} bytes long, too short for a header.")
+        (header_size,) = struct.unpack("<Q", head)
+        if header_size > min(size - 8, MAX_HEADER_SIZE):
+            raise _fail(path, f"the header claims {header_size} bytes but the file holds {size} bytes in all.")
+        try:
+            header = json.loads(handle.read(header_size))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise _fail(path, f"the header is not JSON ({err}).") from None
+    if not isinstance(header, dict):
+        raise _fail(path, "the header is not a JSON object.")
+    metadata = header.pop("__metadata__", None) or {}
+    data_start = 8 + header_size
+    data_size = size - data_start
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or entry.get("dtype") not in DTYPES:
+            raise _fail(path, f"tensor {name!r} has an unsupported or missing dtype ({entry!r:.80}).")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r}.")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r}.")
+        begin, end = offsets
+        expected = int(np.prod(shape, dtype=np.int64)) * DTYPES[entry["dtype"]].itemsize
+        if not 0 <= begin <= end <= data_size or end - begin != expected:
+            raise _fail(
+                path,
+                f"tensor {name!r} ({entry['dtype']} {shape}) claims bytes {begin}..{end} of a {data_size}-byte data "
+                f"section; it needs {expected} bytes inside it. The file is truncated or its header is wrong.",
+            )
+    return header, metadata, data_start
+
+
+def read_safetensors(path: str) -> WeightFile:
+    """Open a safetensors file (TF or PyTorch names, told apart by its `format` metadata)."""
+    header, metadata, data_start = read_header(path)
+    fmt = metadata.get("format")
+    if fmt not in (FORMAT_TF, FORMAT_PT):  # no or foreign metadata: tell the conventions apart by the names
+        fmt = FORMAT_TF if any("/" in name for name in header) else FORMAT_PT
+    handle = open(path, "rb")
+    mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if os.path.getsize(path) else None
+
+    def lazy(entry: dict) -> LazyArray:
+        dtype, shape = DTYPES[entry["dtype"]], tuple(entry["shape"])
+        begin, end = entry["data_offsets"]
+
+        def load() -> np.ndarray:
+            count = (end - begin) // dtype.itemsize
+            return np.frombuffer(mapped, dtype=dtype, count=count, offset=data_start + begin).reshape(shape)
+
+        return LazyArray(shape, dtype, load)
+
+    tensors = {}
+    for name, entry in header.items():
+        key = name[:-2] if fmt == FORMAT_TF and name.endswith(":0") else name
+        tensors[key] = lazy(entry)
+
+    def close() -> None:
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:  # an array still views the map; it is freed with that array
+                pass
+        handle.close()
+
+    return WeightFile(path=path, names=fmt, tensors=tensors, close=close)
+
+
+def write_safetensors(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+    """Write `tensors` to `path` in the safetensors format (streamed, one tensor in memory at a time)."""
+    header: dict = {"__metadata__": metadata}
+    offset = 0
+    arrays = []
+    for name, array in tensors.items():
+        array = np.ascontiguousarray(array)
+        if array.dtype not in _CODES:
+            raise CheckpointError(f"Cannot write {name!r} of dtype {array.dtype} to safetensors.")
+        header[name] = {"dtype": _CODES[array.dtype], "shape": list(array.shape),
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+        arrays.append(array)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # align the data section to 8 bytes, as the reference library does
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(text)))
+        handle.write(text)
+        for array in arrays:
+            handle.write(array.reshape(-1).view(np.uint8))

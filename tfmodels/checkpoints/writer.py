@@ -1,0 +1,106 @@
+"""Write a model's weights in the reference's TF layouts, without ever leaving a half-written checkpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+
+from tfmodels.checkpoints.h5_format import write_h5, write_h5_shard
+from tfmodels.checkpoints.names import strip_model_name
+from tfmodels.checkpoints.safetensors_format import write_safetensors
+from tfmodels.checkpoints.sharding import SHARD_PATTERN, index_json, plan_shards, shard_file_name
+from tfmodels.errors import CheckpointError
+from tfmodels.resolve import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, TF2_WEIGHTS_INDEX_NAME, TF2_WEIGHTS_NAME
+
+TF_WEIGHT_FILES = (TF2_WEIGHTS_NAME, TF2_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)
+
+
+def tf_weight_name(variable) -> str:
+    """The reference's full TF name of a Keras variable: `<model>/<layers...>/<var>:0`."""
+    return variable.path + ":0"
+
+
+def _unique(variables) -> list:
+    seen, result = set(), []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            result.append(variable)
+    return result
+
+
+def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
+    """Write the weight files into `directory` (a staging directory); return their names."""
+    variables = _unique(model.weights)
+    names = {id(v): tf_weight_name(v) for v in variables}
+    weights_name = SAFE_WEIGHTS_NAME if safe_serialization else TF2_WEIGHTS_NAME
+    sizes = [(names[id(v)], int(np.prod(v.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize) for v in variables]
+    shards = plan_shards(sizes, max_shard_size)
+    by_name = {names[id(v)]: v for v in variables}
+
+    def value(name: str) -> np.ndarray:
+        return keras.ops.convert_to_numpy(by_name[name].value)
+
+    if len(shards) == 1 and not safe_serialization:
+        layers = []
+        for layer in model.layers:
+            layers.append((layer.name, [(names[id(v)], value(names[id(v)])) for v in _unique(layer.weights)]))
+        write_h5(os.path.join(directory, weights_name), layers, keras.__version__)
+        return [weights_name]
+
+    files = []
+    weight_map = {}
+    for i, shard in enumerate(shards, start=1):
+        file_name = weights_name if len(shards) == 1 else shard_file_name(weights_name, i, len(shards))
+        stripped = [(strip_model_name(name) + ":0", value(name)) for name in shard]
+        if safe_serialization:
+            write_safetensors(os.path.join(directory, file_name), dict(stripped), {"format": "tf"})
+        else:
+            write_h5_shard(os.path.join(directory, file_name), stripped)
+        weight_map.update({name: file_name for name in shard})
+        files.append(file_name)
+    if len(shards) > 1:
+        index_name = SAFE_WEIGHTS_INDEX_NAME if safe_serialization else TF2_WEIGHTS_INDEX_NAME
+        with open(os.path.join(directory, index_name), "w", encoding="utf-8") as handle:
+            handle.write(index_json(weight_map, sum(size for _, size in sizes)))
+        files.append(index_name)
+    return files
+
+
+def is_tf_weight_file(name: str) -> bool:
+    """True for the files of our checkpoint layouts (the ones a new save replaces)."""
+    return name in TF_WEIGHT_FILES or bool(SHARD_PATTERN.match(name))
+
+
+def save_weights(model: keras.Model, save_directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
+    """Write the model's weights into `save_directory`; return the new file names.
+
+    Files are first written to a staging directory inside `save_directory`, so an error while writing (a full
+    disk, say) leaves the previous checkpoint untouched. Then the new files are moved in and the previous save's
+    weight files that the new save does not use (stale shards and indexes) are removed; nothing else is touched.
+    """
+    staging = tempfile.mkdtemp(prefix=".tfmodels-save-", dir=save_directory)
+    try:
+        try:
+            files = _write_files(model, staging, max_shard_size, safe_serialization)
+            for name in files:
+                with open(os.path.join(staging, name), "rb+") as handle:
+                    os.fsync(handle.fileno())
+        except OSError as err:
+            raise CheckpointError(
+                f"Could not write the weights into {save_directory} ({err}). The previous checkpoint there, if any, "
+                "is unchanged."
+            ) from err
+        # Index files last: a reader never sees an index that names shards not yet in place.
+        for name in sorted(files, key=lambda n: n.endswith(".index.json")):
+            os.replace(os.path.join(staging, name), os.path.join(save_directory, name))
+        for name in os.listdir(save_directory):
+            if is_tf_weight_file(name) and name not in files:
+                os.remove(os.path.join(save_directory, name))
+        return files
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,117 @@
+"""Small shared layers and helpers: initializers, activations, `Conv1D`, residual blocks, masks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from tfmodels.errors import ConfigError
+
+
+def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
+    """Truncated normal initializer with `stddev=initializer_range`, as the reference uses everywhere."""
+    return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+
+def _gelu_tanh(x: tf.Tensor) -> tf.Tensor:
+    x = tf.convert_to_tensor(x)
+    coeff = tf.cast(math.sqrt(2.0 / math.pi), x.dtype)
+    return 0.5 * x * (1.0 + tf.tanh(coeff * (x + tf.cast(0.044715, x.dtype) * tf.pow(x, 3))))
+
+
+_ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
+    "gelu": lambda x: tf.nn.gelu(x, approximate=False),
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "relu": tf.nn.relu,
+    "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "tanh": tf.tanh,
+    "sigmoid": tf.sigmoid,
+}
+
+
+def get_activation(name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+    """Activation by its HF config name (`gelu` is exact, `gelu_new` the tanh approximation)."""
+    if name not in _ACTIVATIONS:
+        raise ConfigError(f"Unknown activation {name!r}; supported: {sorted(_ACTIVATIONS)}.")
+    return _ACTIVATIONS[name]
+
+
+class Conv1D(keras.layers.Layer):
+    """GPT-2's linear layer: `weight` of shape `[nx, nf]` and `bias` of shape `[1, nf]` (the reference's layout).
+
+    Example:
+        >>> proj = Conv1D(nf=96, nx=32, name="c_attn")
+    """
+
+    def __init__(self, nf: int, nx: int, initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.nf = nf
+        self.nx = nx
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape=None):
+        self.weight = self.add_weight(
+            name="weight", shape=(self.nx, self.nf), initializer=get_initializer(self.initializer_range)
+        )
+        self.bias = self.add_weight(name="bias", shape=(1, self.nf), initializer="zeros")
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(x, self.weight) + self.bias
+
+
+class DenseResidualNorm(keras.layers.Layer):
+    """`LayerNorm(residual + dropout(dense(x)))`: BERT's attention output and layer output blocks."""
+
+    def __init__(self, units: int, input_dim: int, config, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = input_dim
+        self.dense = keras.layers.Dense(
+            units, kernel_initializer=get_initializer(config.initializer_range), name="dense"
+        )
+        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout")
+        self.units = units
+
+    def build(self, input_shape=None):
+        self.dense.build((None, None, self.input_dim))
+        self.LayerNorm.build((None, None, self.units))
+
+    def call(self, hidden_states: tf.Tensor, residual: tf.Tensor, training: bool = False) -> tf.Tensor:
+        hidden_states = self.dropout(self.dense(hidden_states), training=training)
+        return self.LayerNorm(hidden_states + residual)
+
+
+def padding_bias(attention_mask: tf.Tensor | None, dtype: tf.DType) -> tf.Tensor | None:
+    """`[batch, seq]` mask of 1/0 -> additive bias `[batch, 1, 1, seq]` of 0 / -10000 (the reference's value)."""
+    if attention_mask is None:
+        return None
+    mask = tf.cast(attention_mask, dtype)
+    return (1.0 - mask[:, None, None, :]) * tf.cast(-10000.0, dtype)
+
+
+def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
+    """Per-layer head masks: None, `[heads]` or `[layers, heads]` -> one `[1, heads, 1, 1]` mask per layer."""
+    if head_mask is None:
+        return [None] * num_hidden_layers
+    head_mask = tf.cast(tf.convert_to_tensor(head_mask), tf.float32)
+    if head_mask.shape.rank == 1:
+        head_mask = tf.tile(head_mask[None, None, :, None, None], [num_hidden_layers, 1, 1, 1, 1])
+    elif head_mask.shape.rank == 2:
+        head_mask = head_mask[:, None, :, None, None]
+    else:
+        raise ValueError(f"head_mask must have rank 1 [heads] or 2 [layers, heads]; got shape {head_mask.shape}.")
+    if head_mask.shape[0] != num_hidden_layers:
+        raise ValueError(f"head_mask covers {head_mask.shape[0]} layers; the model has {num_hidden_layers}.")
+    return [head_mask[i] for i in range(num_hidden_layers)]
+
+
+def rebuild_child(parent: keras.layers.Layer, child: keras.layers.Layer, input_shape) -> None:
+    """Build `child` (a new sub-layer of the already built `parent`) so its variables get `parent`'s path."""
+    child._parent_path = parent.path
+    child.build(input_shape)

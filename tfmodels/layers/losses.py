@@ -1,0 +1,97 @@
+"""Task losses computed from labels and logits, in float32. Label value -100 never contributes.
+
+Shapes follow the reference: per-example `[batch]` for sequence classification, multiple choice, next-sentence
+prediction and question answering; a masked mean of shape `[1]` for language modelling and token classification.
+Per-example losses are rescaled by `batch / labelled` so that their mean is the mean over labelled examples,
+which is what PyTorch reports, and ignored examples contribute exactly 0. Every loss is 0, never NaN, when no
+label is active.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+IGNORE_INDEX = -100
+
+
+def _sparse_ce(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    logits = tf.cast(logits, tf.float32)
+    safe = tf.where(labels < 0, tf.zeros_like(labels), labels)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=safe, logits=logits)
+
+
+def _per_example(losses: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
+    active = tf.cast(active, tf.float32)
+    count = tf.reduce_sum(active)
+    total = tf.cast(tf.size(active), tf.float32)
+    return tf.math.divide_no_nan(losses * active * total, count)
+
+
+def _masked_mean(losses: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
+    active = tf.cast(active, tf.float32)
+    return tf.reshape(tf.math.divide_no_nan(tf.reduce_sum(losses * active), tf.reduce_sum(active)), (1,))
+
+
+def masked_lm_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Cross entropy averaged over the positions whose label is not -100; shape `[1]`."""
+    labels = tf.cast(labels, tf.int32)
+    return _masked_mean(_sparse_ce(labels, logits), tf.not_equal(labels, IGNORE_INDEX))
+
+
+def causal_lm_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Next-token loss: logits at `t` predict labels at `t + 1`; shape `[1]`."""
+    return masked_lm_loss(labels[:, 1:], logits[:, :-1])
+
+
+def token_classification_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Cross entropy over tokens with a label >= 0 (-100 and the legacy -1 are ignored); shape `[1]`."""
+    labels = tf.cast(labels, tf.int32)
+    return _masked_mean(_sparse_ce(labels, logits), labels >= 0)
+
+
+def single_label_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example cross entropy for one class per example (sequence classification, multiple choice)."""
+    labels = tf.reshape(tf.cast(labels, tf.int32), (-1,))
+    return _per_example(_sparse_ce(labels, logits), tf.not_equal(labels, IGNORE_INDEX))
+
+
+def sequence_classification_loss(labels: tf.Tensor, logits: tf.Tensor, problem_type: str | None) -> tf.Tensor:
+    """Per-example loss chosen by `problem_type` as PyTorch does when it is None: one label -> regression,
+    integer labels -> single-label, float labels of the logits' shape -> multi-label."""
+    num_labels = logits.shape[-1]
+    if problem_type is None:
+        if num_labels == 1:
+            problem_type = "regression"
+        elif labels.dtype.is_integer:
+            problem_type = "single_label_classification"
+        else:
+            problem_type = "multi_label_classification"
+    logits = tf.cast(logits, tf.float32)
+    if problem_type == "regression":
+        labels = tf.cast(labels, tf.float32)
+        if num_labels == 1:
+            return tf.square(tf.reshape(logits, (-1,)) - tf.reshape(labels, (-1,)))
+        return tf.reduce_mean(tf.square(logits - tf.reshape(labels, tf.shape(logits))), axis=-1)
+    if problem_type == "multi_label_classification":
+        labels = tf.cast(labels, tf.float32)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
+    return single_label_loss(labels, logits)
+
+
+def question_answering_loss(
+    start_positions: tf.Tensor, end_positions: tf.Tensor, start_logits: tf.Tensor, end_logits: tf.Tensor
+) -> tf.Tensor:
+    """Per-example `(CE(start) + CE(end)) / 2`. As in PyTorch, positions are clamped to `[0, seq_len]` and a
+    position equal to `seq_len` (outside the sequence) is ignored."""
+    seq_len = tf.shape(start_logits)[-1]
+
+    def one(positions, logits):
+        positions = tf.clip_by_value(tf.reshape(tf.cast(positions, tf.int32), (-1,)), 0, seq_len)
+        return _per_example(_sparse_ce(tf.minimum(positions, seq_len - 1), logits), positions < seq_len)
+
+    return (one(start_positions, start_logits) + one(end_positions, end_logits)) / 2.0
+
+
+def next_sentence_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example next-sentence loss (label 0: B follows A, 1: random)."""
+    return single_label_loss(labels, logits)

@@ -1,0 +1,417 @@
+"""`TFPreTrainedModel`: a `keras.Model` with the Hugging Face API (configs, checkpoints, embeddings, heads)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfmodels.checkpoints.h5_format import read_h5
+from tfmodels.checkpoints.loader import load_weight_files
+from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
+from tfmodels.checkpoints.safetensors_format import read_safetensors
+from tfmodels.checkpoints.sharding import convert_file_size_to_int
+from tfmodels.checkpoints.writer import save_weights
+from tfmodels.configuration import PretrainedConfig
+from tfmodels.errors import CheckpointError
+from tfmodels.layers.core import head_mask_5d
+from tfmodels.resolve import KIND_H5, KIND_PT_BIN, KIND_SAFETENSORS, resolve_local
+
+logger = logging.getLogger(__name__)
+
+_READERS = {KIND_H5: read_h5, KIND_SAFETENSORS: read_safetensors, KIND_PT_BIN: read_pytorch_bin}
+_BOOLEAN_FLAGS = {
+    "output_attentions": "output_attentions",
+    "output_hidden_states": "output_hidden_states",
+    "return_dict": "use_return_dict",
+    "use_cache": "use_cache",
+}
+
+
+def to_snake_case(name: str) -> str:
+    """Keras' automatic layer name of a class: `TFGPT2LMHeadModel` -> `tfgpt2lm_head_model`."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unpack_inputs(call):
+    """Decorator for `call` methods: accepts the inputs as keyword arguments, as a dict (or `ModelOutput`) in
+    the first argument, or as a list/tuple in signature order; casts int64 inputs to int32; fills unset
+    `output_attentions`, `output_hidden_states`, `return_dict` and `use_cache` from the config."""
+    signature = inspect.signature(call)
+    parameters = [name for name in signature.parameters if name != "self"]
+    main_input = parameters[0]
+
+    @functools.wraps(call)
+    def wrapper(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{type(self).__name__}.call(): {err}. Accepted inputs: {parameters}.") from None
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        first = arguments.get(main_input)
+        if isinstance(first, Mapping):
+            unknown = [key for key in first if key not in parameters]
+            if unknown:
+                raise ValueError(
+                    f"{type(self).__name__} received input(s) {unknown} it does not accept. Accepted inputs: "
+                    f"{parameters}. Remove those keys (prepare_tf_dataset drops such columns for you)."
+                )
+            arguments[main_input] = None
+            arguments.update(first)
+        elif isinstance(first, (list, tuple)):
+            if len(first) > len(parameters):
+                raise ValueError(f"{type(self).__name__} received {len(first)} positional inputs; at most "
+                                 f"{len(parameters)} are accepted: {parameters}.")
+            arguments.update(zip(parameters, first))
+        for name, value in arguments.items():
+            if isinstance(value, np.ndarray) or tf.is_tensor(value):
+                if value.dtype in (np.int64, tf.int64):
+                    arguments[name] = tf.cast(value, tf.int32)
+        for name, attribute in _BOOLEAN_FLAGS.items():
+            if name in arguments and arguments[name] is None:
+                arguments[name] = getattr(self.config, attribute, None)
+        return call(self, **arguments)
+
+    return wrapper
+
+
+class TFPreTrainedModel(keras.Model):
+    """Base class of every model: a Keras 3 model that reads and writes Hugging Face checkpoints.
+
+    Subclasses set `config_class`, `base_model_prefix` (the name of the main layer, e.g. `bert`) and build their
+    layers with explicit names, which are the weight names in every checkpoint format.
+
+    Example:
+        >>> model = TFBertForSequenceClassification.from_pretrained("path/to/checkpoint", num_labels=3)
+        >>> model.save_pretrained("out", safe_serialization=True)
+    """
+
+    config_class: type[PretrainedConfig] | None = None
+    base_model_prefix: str = ""
+    main_input_name: str = "input_ids"
+    _auto_class: str | None = None
+    _keys_to_ignore_on_load_missing: list[str] | None = None
+    _keys_to_ignore_on_load_unexpected: list[str] | None = None
+
+    def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any) -> None:
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(
+                f"{type(self).__name__} expects a PretrainedConfig as its first argument; received "
+                f"{type(config).__name__}. To load pretrained weights use "
+                f"`{type(self).__name__}.from_pretrained(PRETRAINED_MODEL_PATH)`."
+            )
+        kwargs.setdefault("name", to_snake_case(type(self).__name__))
+        super().__init__(*inputs, **kwargs)
+        self.config = config
+        self.name_or_path = config.name_or_path
+
+    # ---- Keras plumbing -----------------------------------------------------------------------------------------
+    def build(self, input_shape=None):
+        """Create every variable with explicit shapes, without a forward pass. Subclasses build their layers."""
+
+    def build_in_name_scope(self) -> None:
+        """Build the model once; Keras opens its name scope, so every variable path starts with the model name."""
+        if not self.built:
+            self.build(None)
+
+    def build_from_config(self, config: dict) -> None:
+        self.build_in_name_scope()
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            "config": self.config.to_dict(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | PretrainedConfig, **kwargs: Any) -> "TFPreTrainedModel":
+        """Rebuild from `get_config()` output, a plain HF config dict, or a `PretrainedConfig`."""
+        if isinstance(config, PretrainedConfig):
+            return cls(config, **kwargs)
+        config = dict(config)
+        if isinstance(config.get("config"), dict):
+            hf_config = cls.config_class.from_dict(config.pop("config"))
+            dtype = config.pop("dtype", None)
+            if dtype is not None:
+                config["dtype"] = keras.saving.deserialize_keras_object(dtype)
+            return cls(hf_config, **config, **kwargs)
+        return cls(cls.config_class.from_dict(config), **kwargs)
+
+    @property
+    def framework(self) -> str:
+        return "tf"
+
+    # ---- inputs -------------------------------------------------------------------------------------------------
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """One int32 `TensorSpec` per text input of `call` (`[None, None]`, `[None, None, None]` for multiple
+        choice)."""
+        parameters = inspect.signature(self.call).parameters
+        rank = 3 if type(self).__name__.endswith("ForMultipleChoice") else 2
+        return {
+            name: tf.TensorSpec([None] * rank, tf.int32, name=name)
+            for name in ("input_ids", "attention_mask", "token_type_ids")
+            if name in parameters
+        }
+
+    @property
+    def dummy_inputs(self) -> dict[str, tf.Tensor]:
+        """Small inputs matching `input_signature` (batch 1, other dimensions 2; token types are zeros)."""
+        dummies = {}
+        for name, spec in self.input_signature.items():
+            shape = [1 if i == 0 and dim is None else (2 if dim is None else dim) for i, dim in enumerate(spec.shape)]
+            fill = tf.zeros if name == "token_type_ids" else tf.ones
+            dummies[name] = fill(shape, dtype=spec.dtype)
+        return dummies
+
+    # ---- introspection and embeddings ---------------------------------------------------------------------------
+    def num_parameters(self, only_trainable: bool = False) -> int:
+        """Number of parameters (tied weights counted once).
+
+        Example:
+            >>> model.num_parameters(only_trainable=True)
+        """
+        variables = self.trainable_weights if only_trainable else self.weights
+        unique = {id(v): v for v in variables}.values()
+        return int(sum(np.prod(v.shape, dtype=np.int64) for v in unique))
+
+    @property
+    def _main_layer(self):
+        main = getattr(self, self.base_model_prefix, None) if self.base_model_prefix else None
+        return main if main is not None else self
+
+    def get_input_embeddings(self) -> keras.layers.Layer:
+        """The word-embedding layer (a `TokenEmbedding`; its `embeddings` variable is `[vocab, hidden]`)."""
+        main = self._main_layer
+        if main is self:
+            raise NotImplementedError(f"{type(self).__name__} does not define get_input_embeddings().")
+        return main.get_input_embeddings()
+
+    def set_input_embeddings(self, value) -> None:
+        """Replace the word-embedding matrix by `value` (`[vocab, hidden]`); the vocabulary size follows it."""
+        self.get_input_embeddings().set_matrix(value)
+        self.config.vocab_size = int(np.shape(value)[0])
+
+    def get_lm_head(self) -> keras.layers.Layer | None:
+        """The language-modelling head layer, or None for models without one."""
+        return None
+
+    def get_output_embeddings(self) -> keras.layers.Layer | None:
+        """The layer whose matrix projects hidden states to the vocabulary, or None."""
+        lm_head = self.get_lm_head()
+        return lm_head.get_output_embeddings() if lm_head is not None else None
+
+    def set_output_embeddings(self, value) -> None:
+        """Replace the output projection matrix (tied models share it with the input embeddings)."""
+        output = self.get_output_embeddings()
+        if output is None:
+            raise NotImplementedError(f"{type(self).__name__} has no output embeddings.")
+        output.set_matrix(value)
+
+    def get_bias(self) -> dict[str, keras.Variable] | None:
+        """The LM head's bias variables by name (`{"bias": ...}`), or None without an LM head."""
+        lm_head = self.get_lm_head()
+        return lm_head.get_bias() if lm_head is not None else None
+
+    def set_bias(self, value: dict[str, Any]) -> None:
+        """Set the LM head's bias from `{"bias": array}`; the vocabulary size follows its last dimension."""
+        lm_head = self.get_lm_head()
+        if lm_head is None:
+            raise NotImplementedError(f"{type(self).__name__} has no LM head bias.")
+        lm_head.set_bias(value)
+        self.config.vocab_size = int(np.shape(value["bias"])[-1])
+
+    def get_output_layer_with_bias(self) -> keras.layers.Layer | None:
+        """Deprecated: use `get_lm_head`."""
+        warnings.warn("get_output_layer_with_bias is deprecated; use get_lm_head.", FutureWarning, stacklevel=2)
+        return self.get_lm_head()
+
+    def get_prefix_bias_name(self) -> str | None:
+        """Deprecated: always None."""
+        warnings.warn("get_prefix_bias_name is deprecated; use get_bias.", FutureWarning, stacklevel=2)
+        return None
+
+    def get_head_mask(self, head_mask, num_hidden_layers: int) -> list:
+        """`[heads]` or `[layers, heads]` mask (1 keeps a head) -> one mask per layer, or Nones."""
+        return head_mask_5d(head_mask, num_hidden_layers)
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether the model is a decoder with an LM head that can produce tokens."""
+        return False
+
+    @classmethod
+    def register_for_auto_class(cls, auto_class: str | type = "TFAutoModel") -> None:
+        """Record the auto class this custom model registers with (written as `auto_map` in its config).
+
+        Example:
+            >>> MyModel.register_for_auto_class("TFAutoModelForSequenceClassification")
+        """
+        from tfmodels import auto
+
+        name = auto_class if isinstance(auto_class, str) else auto_class.__name__
+        if not hasattr(auto, name):
+            raise ValueError(f"{name} is not a valid auto class; use one of {auto.AUTO_CLASS_NAMES}.")
+        cls._auto_class = name
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None) -> keras.layers.Layer:
+        """Resize the vocabulary: input embeddings, tied output embeddings and the LM-head bias together.
+
+        Existing rows are kept, new rows are initialised like fresh weights (bias rows with zeros), and
+        `config.vocab_size` is updated. Returns the input embedding layer.
+
+        Example:
+            >>> model.resize_token_embeddings(len(tokenizer))
+        """
+        embeddings = self.get_input_embeddings()
+        if new_num_tokens is None or new_num_tokens == embeddings.input_dim:
+            return embeddings
+        if not isinstance(new_num_tokens, int) or new_num_tokens < 1:
+            raise ValueError(f"new_num_tokens must be a positive integer; received {new_num_tokens!r}.")
+        embeddings.resize(new_num_tokens)
+        output = self.get_output_embeddings()
+        if output is not None and output is not embeddings:
+            output.resize(new_num_tokens)
+        lm_head = self.get_lm_head()
+        if lm_head is not None:
+            lm_head.resize_bias(new_num_tokens)
+        self.config.vocab_size = new_num_tokens
+        return embeddings
+
+    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        """Remove attention heads: `{layer index: [head indices]}` (indices of the original, unpruned model).
+
+        The pruned heads are recorded in `config.pruned_heads`, so a saved model reloads pruned.
+        """
+        main = self._main_layer
+        if main is self or not hasattr(main, "prune_heads"):
+            raise NotImplementedError(f"{type(self).__name__} does not support head pruning.")
+        for layer, heads in heads_to_prune.items():
+            union = set(self.config.pruned_heads.get(int(layer), [])) | {int(h) for h in heads}
+            self.config.pruned_heads[int(layer)] = sorted(union)
+        main.prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
+
+    # ---- checkpoints --------------------------------------------------------------------------------------------
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        max_shard_size: int | str = "10GB",
+        safe_serialization: bool = False,
+    ) -> None:
+        """Write `config.json` and the weights: `tf_model.h5` (or `model.safetensors` with TF names when
+        `safe_serialization=True`), sharded with an index above `max_shard_size` (`"5GB"`, `"100MB"`, `"1GiB"`
+        or bytes).
+
+        Re-saving into a directory replaces the previous weights and removes its stale shards and index; other
+        files (a tokenizer, a README) are left alone. An error midway leaves the previous checkpoint loadable.
+
+        Example:
+            >>> model.save_pretrained("out", max_shard_size="200MB", safe_serialization=True)
+        """
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise CheckpointError(f"save_pretrained expects a directory, but {save_directory} is a file.")
+        max_shard_size = convert_file_size_to_int(max_shard_size)
+        os.makedirs(save_directory, exist_ok=True)
+        self.config.architectures = [type(self).__name__[2:]]
+        if self._auto_class is not None:
+            self.config.auto_map = {self._auto_class[2:] if self._auto_class.startswith("TF") else
+                                    self._auto_class: f"{type(self).__module__}.{type(self).__name__}"}
+        save_weights(self, save_directory, max_shard_size, safe_serialization)
+        self.config.save_pretrained(save_directory)
+        logger.info("Model weights saved in %s", save_directory)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        config: PretrainedConfig | str | os.PathLike | None = None,
+        from_pt: bool = False,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        use_safetensors: bool | None = None,
+        **kwargs: Any,
+    ) -> "TFPreTrainedModel" | tuple["TFPreTrainedModel", dict[str, list]]:
+        """Load a model from a directory written by `save_pretrained` (ours or the reference's, TF or PyTorch).
+
+        Keyword arguments that are config fields override the config (`num_labels=5`); the rest go to the model's
+        constructor. Missing, unexpected and mismatched weights are logged as warnings and returned with
+        `output_loading_info=True`.
+
+        Example:
+            >>> model, info = TFBertForSequenceClassification.from_pretrained("bert-dir", num_labels=5,
+            ...     ignore_mismatched_sizes=True, output_loading_info=True)
+        """
+        path = os.fspath(pretrained_model_name_or_path)
+        if not isinstance(config, PretrainedConfig):
+            config_path = os.fspath(config) if config is not None else path
+            if os.path.isfile(config_path) and not config_path.endswith(".json"):
+                config_path = os.path.dirname(config_path)
+            config, model_kwargs = cls.config_class.from_pretrained(
+                config_path, return_unused_kwargs=True, **kwargs
+            )
+        else:
+            model_kwargs = kwargs
+        resolved = resolve_local(path, from_pt=from_pt, use_safetensors=use_safetensors)
+        config.name_or_path = path
+        model = cls(config, *model_args, **model_kwargs)
+        model.build_in_name_scope()
+        reader = _READERS[resolved.kind]
+        info = load_weight_files(
+            _unique_variables(model.weights),
+            [functools.partial(reader, file) for file in resolved.files],
+            base_model_prefix=cls.base_model_prefix,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            ignore_missing=cls._keys_to_ignore_on_load_missing or (),
+            ignore_unexpected=cls._keys_to_ignore_on_load_unexpected or (),
+        )
+        _log_loading_info(cls.__name__, path, info)
+        if output_loading_info:
+            return model, info.as_dict()
+        return model
+
+
+def _unique_variables(variables) -> list:
+    return list({id(v): v for v in variables}.values())
+
+
+def _log_loading_info(class_name: str, path: str, info) -> None:
+    if info.unexpected_keys:
+        logger.warning(
+            "Some weights of the checkpoint at %s were not used when initializing %s: %s\n- This IS expected if "
+            "you are initializing %s from the checkpoint of a model trained on another task or with another "
+            "architecture.\n- This IS NOT expected if the checkpoint's model should be exactly identical.",
+            path, class_name, info.unexpected_keys, class_name,
+        )
+    if info.missing_keys:
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
+            "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
+            "inference.", class_name, path, info.missing_keys,
+        )
+    if info.mismatched_keys:
+        details = "\n".join(f"- {k}: found shape {a} in the checkpoint and {b} in the model instantiated"
+                            for k, a, b in info.mismatched_keys)
+        logger.warning(
+            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized because "
+            "the shapes did not match:\n%s\nYou should probably TRAIN this model on a down-stream task.",
+            class_name, path, details,
+        )
+    if not (info.unexpected_keys or info.missing_keys or info.mismatched_keys):
+        logger.info("All the weights of %s were initialized from the checkpoint at %s.", class_name, path)

@@ -1,0 +1,1 @@
+"""Architectures, one folder each."""
