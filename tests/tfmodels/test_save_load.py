@@ -1,0 +1,200 @@
+"""Our own saves: every layout reloads identically, matches the reference's h5 layout, and saving is safe."""
+
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+import tfmodels
+from tests.helpers import CASES, Case, outputs_equal, run
+from tfmodels.checkpoints import writer
+from tfmodels.checkpoints.h5_format import load_attributes
+from tfmodels.errors import CheckpointError
+
+SAVE_MODES = {
+    "h5": {},
+    "sharded_h5": {"max_shard_size": "20KB"},
+    "safetensors": {"safe_serialization": True},
+    "sharded_safetensors": {"safe_serialization": True, "max_shard_size": "20KB"},
+}
+
+
+@pytest.mark.parametrize("mode", SAVE_MODES)
+@pytest.mark.parametrize("case_name", CASES)
+def test_own_save_reloads_identically(case_name, mode, tmp_path):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path, **SAVE_MODES[mode])
+    files = sorted(os.listdir(tmp_path))
+    if mode == "h5":
+        assert files == ["config.json", "tf_model.h5"]
+    elif mode == "safetensors":
+        assert files == ["config.json", "model.safetensors"]
+    else:
+        index = "tf_model.h5.index.json" if mode == "sharded_h5" else "model.safetensors.index.json"
+        assert index in files and len(files) > 3
+        weight_map = json.load(open(tmp_path / index))["weight_map"]
+        assert sorted(weight_map) == sorted(w.path + ":0" for w in model.weights)
+    reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    outputs_equal(run(model, case), run(reloaded, case))
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_h5_layout_matches_reference(case_name, tmp_path):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path)
+
+    def weighted_layers(path):
+        with h5py.File(path, "r") as handle:
+            result = {}
+            for layer in load_attributes(handle, "layer_names"):
+                names = load_attributes(handle[layer], "weight_names")
+                if names:
+                    result[layer] = names
+                    for name in names:  # every listed weight is stored under the layer group
+                        assert isinstance(handle[layer][name], h5py.Dataset)
+            return result
+
+    ours = weighted_layers(tmp_path / "tf_model.h5")
+    reference = weighted_layers(os.path.join(case.path("tf_h5"), "tf_model.h5"))
+    assert ours == reference
+
+
+@pytest.mark.parametrize("case_name", ["bert_seqcls", "gpt2_lm"])
+def test_sharded_h5_matches_reference_shard_layout(case_name, tmp_path):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path, max_shard_size="20KB")
+    ours = json.load(open(tmp_path / "tf_model.h5.index.json"))
+    reference = json.load(open(os.path.join(case.path("tf_sharded_h5"), "tf_model.h5.index.json")))
+    assert ours["weight_map"] == reference["weight_map"]
+    assert ours["metadata"] == reference["metadata"]
+    shard = sorted(set(ours["weight_map"].values()))[0]
+    with h5py.File(tmp_path / shard, "r") as mine, h5py.File(os.path.join(case.path("tf_sharded_h5"), shard)) as ref:
+        assert load_attributes(mine, "layer_names") == load_attributes(ref, "layer_names")
+
+
+def test_config_json_names_architecture_without_tf_prefix(tmp_path):
+    case = Case("bert_seqcls")
+    case.model_class.from_pretrained(case.path("tf_h5")).save_pretrained(tmp_path)
+    config = json.load(open(tmp_path / "config.json"))
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["id2label"] == {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
+
+
+def test_resave_removes_stale_shards_and_nothing_else(tmp_path):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path, max_shard_size="20KB")
+    model.save_pretrained(tmp_path, max_shard_size="20KB", safe_serialization=True)
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "README.md").write_text("card")
+    (tmp_path / "modelcard.json").write_text("{}")
+    model.save_pretrained(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["README.md", "config.json", "modelcard.json", "tf_model.h5",
+                                             "tokenizer.json"]
+
+
+def test_failed_save_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path, max_shard_size="20KB")
+    before = sorted(os.listdir(tmp_path))
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "write_safetensors", disk_full)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        model.save_pretrained(tmp_path, safe_serialization=True)
+    assert sorted(os.listdir(tmp_path)) == before
+    reloaded = case.model_class.from_pretrained(tmp_path)
+    outputs_equal(run(model, case), run(reloaded, case))
+
+
+def test_save_into_a_file_path_is_refused(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    model = Case("bert_seqcls").model_class.from_pretrained(Case("bert_seqcls").path("tf_h5"))
+    with pytest.raises(CheckpointError, match="expects a directory"):
+        model.save_pretrained(target)
+
+
+def test_head_loads_base_checkpoint_and_base_loads_head_checkpoint():
+    base = Case("bert_base")
+    for layout in ("tf_h5", "pt_safetensors", "pt_bin"):
+        head, info = tfmodels.TFBertForSequenceClassification.from_pretrained(
+            base.path(layout), output_loading_info=True
+        )
+        assert info["missing_keys"] == ["classifier/kernel", "classifier/bias"]
+        assert info["unexpected_keys"] == []
+        encoder = tfmodels.TFBertModel.from_pretrained(base.path(layout))
+        outputs = encoder(base.inputs)
+        np.testing.assert_array_equal(head.bert(**base.inputs)["pooler_output"], outputs["pooler_output"])
+    seqcls = Case("bert_seqcls")
+    for layout in ("tf_h5", "pt_safetensors"):
+        model, info = tfmodels.TFBertModel.from_pretrained(seqcls.path(layout), output_loading_info=True)
+        assert info["missing_keys"] == []
+        assert [k.split("/")[0].split(".")[0] for k in info["unexpected_keys"]] == ["classifier", "classifier"]
+
+
+def test_shape_mismatch_raises_unless_ignored():
+    case = Case("bert_seqcls")
+    for layout in ("tf_h5", "pt_safetensors"):
+        with pytest.raises(ValueError, match=r"classifier/(kernel|bias).*\((32, )?3,?\).*\((32, )?5,?\).*ignore_mis"):
+            tfmodels.TFBertForSequenceClassification.from_pretrained(case.path(layout), num_labels=5)
+        model, info = tfmodels.TFBertForSequenceClassification.from_pretrained(
+            case.path(layout), num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True
+        )
+        assert model.config.num_labels == 5
+        assert sorted(info["mismatched_keys"]) == [("classifier/bias", (3,), (5,)), ("classifier/kernel", (32, 3), (32, 5))]
+        assert model(case.inputs).logits.shape == (3, 5)
+
+
+def test_config_kwargs_override_and_unknown_kwargs_reach_the_model():
+    case = Case("bert_seqcls")
+    model = tfmodels.TFBertForSequenceClassification.from_pretrained(
+        case.path("tf_h5"), output_hidden_states=True, classifier_dropout=0.3
+    )
+    assert model.config.classifier_dropout == 0.3
+    assert len(model(case.inputs).hidden_states) == 3
+    with pytest.raises(ValueError, match="not_a_field"):
+        tfmodels.TFBertForSequenceClassification.from_pretrained(case.path("tf_h5"), not_a_field=1)
+
+
+def test_directory_without_weights_lists_what_it_found(tmp_path):
+    (tmp_path / "config.json").write_text(open(os.path.join(Case("bert_base").path("tf_h5"), "config.json")).read())
+    (tmp_path / "vocab.txt").write_text("a")
+    with pytest.raises(CheckpointError, match=r"No model weights found.*tf_model\.h5.*'config.json', 'vocab.txt'"):
+        tfmodels.TFBertModel.from_pretrained(tmp_path)
+
+
+def test_safetensors_preferred_and_use_safetensors_false(tmp_path):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path)
+    other = case.model_class.from_pretrained(case.path("tf_h5"), num_labels=3)
+    other.classifier.bias.assign(np.ones(3, np.float32))
+    from tfmodels.checkpoints.writer import _write_files
+
+    _write_files(other, str(tmp_path), 10**10, True)  # a model.safetensors beside the h5
+    assert np.all(case.model_class.from_pretrained(tmp_path).classifier.bias.numpy() == 1)
+    assert not np.all(case.model_class.from_pretrained(tmp_path, use_safetensors=False).classifier.bias.numpy() == 1)
+
+
+def test_many_weights_split_h5_name_attributes(tmp_path):
+    config = tfmodels.BertConfig(vocab_size=10, hidden_size=4, num_hidden_layers=80, num_attention_heads=1,
+                                 intermediate_size=4, max_position_embeddings=8)
+    model = tfmodels.TFBertModel(config)
+    model.save_pretrained(tmp_path)
+    with h5py.File(tmp_path / "tf_model.h5", "r") as handle:
+        assert "weight_names" not in handle["bert"].attrs and "weight_names0" in handle["bert"].attrs
+        assert len(load_attributes(handle["bert"], "weight_names")) == len(model.weights)
+    reloaded, info = tfmodels.TFBertModel.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == []
+    ids = np.array([[1, 2, 3]], np.int32)
+    outputs_equal(model(ids), reloaded(ids))

@@ -1,0 +1,155 @@
+"""GPT-2 models: the base decoder, the LM head (tied to the input embeddings) and sequence classification."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfmodels.layers import losses
+from tfmodels.layers.core import get_initializer
+from tfmodels.modeling import TFPreTrainedModel, unpack_inputs
+from tfmodels.modeling_outputs import TFCausalLMOutputWithCrossAttentions, TFSequenceClassifierOutputWithPast
+from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
+from tfmodels.models.gpt2.layers import TFGPT2MainLayer
+
+_SERIALIZABLE = keras.saving.register_keras_serializable(package="tfmodels")
+
+
+class TFGPT2PreTrainedModel(TFPreTrainedModel):
+    """Shared plumbing of the GPT-2 models."""
+
+    config_class = GPT2Config
+    base_model_prefix = "transformer"
+    _keys_to_ignore_on_load_unexpected = [r"h.\d+.attn.bias", r"h.\d+.attn.masked_bias", r"h.\d+.crossattention.bias"]
+
+    def __init__(self, config: GPT2Config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.transformer = TFGPT2MainLayer(config, name="transformer")
+
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """GPT-2 serves `input_ids` and `attention_mask` only."""
+        return {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")}
+
+    def _decode(self, input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
+                inputs_embeds, use_cache, output_attentions, output_hidden_states, training):
+        return self.transformer(
+            input_ids=input_ids, past_key_values=past_key_values, attention_mask=attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
+            inputs_embeds=inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, training=training,
+        )
+
+
+@_SERIALIZABLE
+class TFGPT2Model(TFGPT2PreTrainedModel):
+    """The bare GPT-2 decoder: `last_hidden_state` and, with `use_cache`, `past_key_values` (one
+    `[2, batch, heads, seq, head_dim]` tensor per layer).
+
+    Example:
+        >>> out = model({"input_ids": ids}, use_cache=True)
+        >>> next_out = model({"input_ids": next_ids}, past_key_values=out.past_key_values)
+    """
+
+    def __init__(self, config: GPT2Config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.build_in_name_scope()
+
+    def build(self, input_shape=None):
+        self.transformer.build(None)
+
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+             position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, training=False):
+        output = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
+                              inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
+        return output if return_dict else output.to_tuple()
+
+
+@_SERIALIZABLE
+class TFGPT2LMHeadModel(TFGPT2PreTrainedModel):
+    """GPT-2 with the language-modelling head, tied to the input embeddings (`wte`).
+
+    With `labels`, the loss is next-token cross entropy (labels are shifted inside; -100 is ignored).
+
+    Example:
+        >>> logits = model({"input_ids": ids}).logits  # [batch, seq, vocab]
+    """
+
+    _keys_to_ignore_on_load_unexpected = TFGPT2PreTrainedModel._keys_to_ignore_on_load_unexpected + [r"lm_head"]
+
+    def __init__(self, config: GPT2Config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.build_in_name_scope()
+
+    def build(self, input_shape=None):
+        self.transformer.build(None)
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
+
+    def get_output_embeddings(self):
+        return self.get_input_embeddings()
+
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+             position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, labels=None, training=False):
+        decoded = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
+                               inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
+        logits = self.transformer.wte.attend(decoded["last_hidden_state"])
+        loss = None if labels is None else losses.causal_lm_loss(labels, logits)
+        output = TFCausalLMOutputWithCrossAttentions(
+            loss=loss, logits=logits, past_key_values=decoded.get("past_key_values"),
+            hidden_states=decoded.get("hidden_states"), attentions=decoded.get("attentions"),
+        )
+        return output if return_dict else output.to_tuple()
+
+
+@_SERIALIZABLE
+class TFGPT2ForSequenceClassification(TFGPT2PreTrainedModel):
+    """GPT-2 classifying a sequence from its last non-padding token (`config.pad_token_id`; without one, the
+    last token).
+
+    Example:
+        >>> model = TFGPT2ForSequenceClassification.from_pretrained("gpt2-dir", num_labels=2, pad_token_id=50256)
+    """
+
+    _keys_to_ignore_on_load_unexpected = TFGPT2PreTrainedModel._keys_to_ignore_on_load_unexpected + [r"lm_head"]
+
+    def __init__(self, config: GPT2Config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.score = keras.layers.Dense(
+            config.num_labels, kernel_initializer=get_initializer(config.initializer_range), use_bias=False,
+            name="score",
+        )
+        self.build_in_name_scope()
+
+    def build(self, input_shape=None):
+        self.transformer.build(None)
+        self.score.build((None, None, self.config.n_embd))
+
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
+             position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, labels=None, training=False):
+        decoded = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
+                               inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
+        logits = self.score(decoded["last_hidden_state"])
+        seq_len = tf.shape(logits)[1]
+        if input_ids is not None and self.config.pad_token_id is not None:
+            not_pad = tf.cast(tf.not_equal(input_ids, self.config.pad_token_id), tf.int32)
+            last = tf.argmax(tf.range(seq_len)[None, :] * not_pad, axis=-1, output_type=tf.int32)
+        else:
+            last = tf.fill(tf.shape(logits)[:1], seq_len - 1)
+        pooled_logits = tf.gather(logits, last, batch_dims=1)
+        loss = None
+        if labels is not None:
+            loss = losses.sequence_classification_loss(labels, pooled_logits, self.config.problem_type)
+        output = TFSequenceClassifierOutputWithPast(
+            loss=loss, logits=pooled_logits, past_key_values=decoded.get("past_key_values"),
+            hidden_states=decoded.get("hidden_states"), attentions=decoded.get("attentions"),
+        )
+        return output if return_dict else output.to_tuple()
