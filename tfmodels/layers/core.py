@@ -109,9 +109,3 @@ def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
     if head_mask.shape[0] != num_hidden_layers:
         raise ValueError(f"head_mask covers {head_mask.shape[0]} layers; the model has {num_hidden_layers}.")
     return [head_mask[i] for i in range(num_hidden_layers)]
-
-
-def rebuild_child(parent: keras.layers.Layer, child: keras.layers.Layer, input_shape) -> None:
-    """Build `child` (a new sub-layer of the already built `parent`) so its variables get `parent`'s path."""
-    child._parent_path = parent.path
-    child.build(input_shape)

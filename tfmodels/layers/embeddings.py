@@ -78,3 +78,11 @@ def replace_variable(layer: keras.layers.Layer, attribute: str, value: np.ndarra
     finally:
         layer._tracker.lock()
     new.assign(value.astype(new.dtype))
+
+
+def replace_dense_weights(dense: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray) -> None:
+    """Give a built Dense layer new kernel and bias values of any shape, keeping names, paths and order."""
+    replace_variable(dense, "_kernel", kernel)
+    replace_variable(dense, "bias", bias)  # replaced second so that the variable order stays kernel, bias
+    dense.units = kernel.shape[1]
+    dense.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: kernel.shape[0]})

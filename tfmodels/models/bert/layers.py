@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import merge_heads, scaled_dot_product_attention, split_heads
-from tfmodels.layers.core import DenseResidualNorm, get_activation, get_initializer, padding_bias, rebuild_child
-from tfmodels.layers.embeddings import TokenEmbedding, replace_variable
+from tfmodels.layers.core import DenseResidualNorm, get_activation, get_initializer, padding_bias
+from tfmodels.layers.embeddings import TokenEmbedding, replace_dense_weights, replace_variable
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
 
@@ -100,22 +100,11 @@ class TFBertSelfAttention(keras.layers.Layer):
         size = self.attention_head_size
         index = np.concatenate([np.arange(current.index(h) * size, (current.index(h) + 1) * size) for h in kept_heads]
                                ) if kept_heads else np.zeros((0,), np.int64)
-        for name in ("query", "key", "value"):
-            old = getattr(self, name)
-            kernel = keras.ops.convert_to_numpy(old.kernel)[:, index]
-            bias = keras.ops.convert_to_numpy(old.bias)[index]
-            self._tracker.unlock()
-            try:
-                delattr(self, name)
-                new = keras.layers.Dense(len(index), name=name)
-                setattr(self, name, new)
-            finally:
-                self._tracker.lock()
-            rebuild_child(self, new, (None, None, self.config.hidden_size))
-            new.kernel.assign(kernel)
-            new.bias.assign(bias)
-        replace_variable(output_dense, "_kernel", keras.ops.convert_to_numpy(output_dense.kernel)[index, :])
-        output_dense.input_spec = None
+        for dense in (self.query, self.key, self.value):
+            replace_dense_weights(dense, keras.ops.convert_to_numpy(dense.kernel)[:, index],
+                                  keras.ops.convert_to_numpy(dense.bias)[index])
+        replace_dense_weights(output_dense, keras.ops.convert_to_numpy(output_dense.kernel)[index, :],
+                              keras.ops.convert_to_numpy(output_dense.bias))
         self.num_attention_heads = len(kept_heads)
         self.pruned_heads |= heads
         return sorted(heads)

@@ -1,0 +1,177 @@
+"""TFPreTrainedModel features: outputs, Keras-native saving, embeddings, resizing, pruning, caching."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmodels
+from tests.helpers import Case, outputs_equal, run
+from tfmodels.modeling_outputs import TFSequenceClassifierOutput
+
+
+def test_model_output_is_an_ordered_dict_without_nones():
+    out = TFSequenceClassifierOutput(logits=tf.ones((2, 3)), loss=tf.zeros((2,)), attentions=None)
+    assert list(out.keys()) == ["loss", "logits"]
+    assert out.logits is out["logits"] is out[1]
+    assert out.hidden_states is None
+    assert out.to_tuple() == (out["loss"], out["logits"])
+    assert keras.tree.flatten(out) == [out["loss"], out["logits"]]
+    doubled = tf.nest.map_structure(lambda x: x + 1, out)
+    assert isinstance(doubled, TFSequenceClassifierOutput) and float(doubled.logits[0, 0]) == 2.0
+    with pytest.raises(TypeError, match="no field"):
+        TFSequenceClassifierOutput(logit=1)
+
+
+def test_return_dict_false_gives_tuple_and_inputs_in_any_form():
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    as_dict = model(case.inputs)
+    as_tuple = model(case.inputs, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 1
+    np.testing.assert_array_equal(as_tuple[0], as_dict.logits)
+    keywords = model(**case.inputs)
+    int64 = model({k: v.astype(np.int64) for k, v in case.inputs.items()})
+    listed = model([case.inputs["input_ids"], case.inputs["attention_mask"], case.inputs["token_type_ids"]])
+    for other in (keywords, int64, listed):
+        np.testing.assert_array_equal(other.logits, as_dict.logits)
+    with pytest.raises(ValueError, match=r"\['idx'\].*prepare_tf_dataset"):
+        model({**case.inputs, "idx": np.zeros(3)})
+    with_all = model(case.inputs, output_hidden_states=True, output_attentions=True)
+    assert list(with_all.keys()) == ["logits", "hidden_states", "attentions"]
+    assert len(with_all.hidden_states) == 3 and with_all.attentions[0].shape == (3, 4, 11, 11)
+
+
+def test_works_inside_tf_function():
+    case = Case("gpt2_lm")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    traced = tf.function(lambda x: model(x, use_cache=False))
+    np.testing.assert_allclose(traced(case.inputs).logits, model(case.inputs).logits, atol=1e-6)
+
+
+def test_keras_native_save_and_load(tmp_path):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    outputs_equal(run(model, case), run(loaded, case))
+    weights = os.path.join(tmp_path, "w.weights.h5")
+    model.save_weights(weights)
+    fresh = case.model_class(model.config)
+    fresh.load_weights(weights)
+    outputs_equal(run(model, case), run(fresh, case))
+    assert tfmodels.TFBertForSequenceClassification.from_config(model.get_config()).config == model.config
+
+
+def test_model_introspection():
+    case = Case("bert_mlm")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    expected = sum(int(np.prod(v.shape)) for v in {id(w): w for w in model.weights}.values())
+    assert model.num_parameters() == expected == model.num_parameters(only_trainable=True)
+    assert model.get_input_embeddings() is model.bert.embeddings.word_embeddings
+    assert model.get_output_embeddings() is model.get_input_embeddings()
+    assert model.get_lm_head() is model.mlm.predictions
+    assert set(model.get_bias()) == {"bias"}
+    assert model.input_signature["input_ids"].shape.as_list() == [None, None]
+    assert sorted(model.dummy_inputs) == ["attention_mask", "input_ids", "token_type_ids"]
+    assert model(model.dummy_inputs).logits.shape == (1, 2, 99)
+    assert not model.can_generate() and tfmodels.TFGPT2LMHeadModel.can_generate()
+    gpt2 = Case("gpt2_lm").model_class.from_pretrained(Case("gpt2_lm").path("tf_h5"))
+    assert sorted(gpt2.input_signature) == ["attention_mask", "input_ids"]
+    assert gpt2.get_output_embeddings() is gpt2.transformer.wte
+    mc = tfmodels.TFBertForMultipleChoice(tfmodels.BertConfig.from_pretrained(case.path("tf_h5")))
+    assert mc.input_signature["input_ids"].shape.as_list() == [None, None, None]
+    with pytest.warns(FutureWarning):
+        assert model.get_output_layer_with_bias() is model.mlm.predictions
+    masks = model.get_head_mask(np.ones(4), 2)
+    assert len(masks) == 2 and masks[0].shape == (1, 4, 1, 1)
+    assert model.get_head_mask(None, 2) == [None, None]
+
+
+def test_register_for_auto_class(tmp_path):
+    class Custom(tfmodels.TFBertForSequenceClassification):
+        pass
+
+    Custom.register_for_auto_class("TFAutoModelForSequenceClassification")
+    assert Custom._auto_class == "TFAutoModelForSequenceClassification"
+    with pytest.raises(ValueError, match="not a valid auto class"):
+        Custom.register_for_auto_class("TFAutoModelForTeleportation")
+
+
+@pytest.mark.parametrize("case_name", ["bert_mlm", "gpt2_lm"])
+def test_resize_token_embeddings(case_name, tmp_path):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    old = model.get_input_embeddings().embeddings.numpy().copy()
+    old_bias = model.get_bias()["bias"].numpy().copy() if model.get_bias() else None
+    names = [w.path for w in model.weights]
+    model.resize_token_embeddings(120)
+    assert model.config.vocab_size == 120
+    new = model.get_input_embeddings().embeddings.numpy()
+    assert new.shape == (120, 32)
+    np.testing.assert_array_equal(new[:99], old)
+    assert [w.path for w in model.weights] == names
+    if old_bias is not None:
+        bias = model.get_bias()["bias"].numpy()
+        np.testing.assert_array_equal(bias[:99], old_bias)
+        np.testing.assert_array_equal(bias[99:], 0)
+    assert run(model, case, with_labels=False).logits.shape[-1] == 120
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(run(model, case).loss)
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None for g in grads)
+    model.save_pretrained(tmp_path)
+    reloaded = case.model_class.from_pretrained(tmp_path)
+    assert reloaded.config.vocab_size == 120
+    outputs_equal(run(model, case), run(reloaded, case))
+    model.resize_token_embeddings(50)
+    np.testing.assert_array_equal(model.get_input_embeddings().embeddings.numpy(), old[:50])
+
+
+def test_prune_heads_removes_heads_and_reloads_pruned(tmp_path):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    head_mask = np.ones((2, 4), np.float32)
+    head_mask[0, [0, 2]] = 0
+    head_mask[1, 1] = 0
+    masked = model(case.inputs, head_mask=head_mask).logits.numpy()
+    model.prune_heads({0: [0, 2], 1: [1]})
+    model.prune_heads({0: [2]})  # already pruned: nothing more happens
+    attention = model.bert.encoder.layer[0].attention
+    assert attention.self_attention.query.kernel.shape == (32, 16)
+    assert attention.dense_output.dense.kernel.shape == (16, 32)
+    assert model.bert.encoder.layer[1].attention.self_attention.value.kernel.shape == (32, 24)
+    assert model.config.pruned_heads == {0: [0, 2], 1: [1]}
+    np.testing.assert_allclose(model(case.inputs).logits, masked, atol=1e-6)
+    model.save_pretrained(tmp_path)
+    reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["mismatched_keys"] == [] and info["missing_keys"] == []
+    assert reloaded.bert.encoder.layer[0].attention.self_attention.key.kernel.shape == (32, 16)
+    np.testing.assert_allclose(reloaded(case.inputs).logits, masked, atol=1e-6)
+
+
+def test_gpt2_cached_decoding_equals_full_sequence():
+    case = Case("gpt2_lm")
+    model = case.model_class.from_pretrained(case.path("pt_safetensors"))
+    ids, mask = case.inputs["input_ids"], case.inputs["attention_mask"]
+    full = model({"input_ids": ids, "attention_mask": mask}).logits.numpy()
+    prompt = 4
+    out = model({"input_ids": ids[:, :prompt], "attention_mask": mask[:, :prompt]}, use_cache=True)
+    steps = [out.logits.numpy()]
+    past = out.past_key_values
+    assert len(past) == 2 and past[0].shape == (2, 3, 4, prompt, 8)
+    for i in range(prompt, ids.shape[1]):
+        out = model({"input_ids": ids[:, i:i + 1], "attention_mask": mask[:, :i + 1]}, past_key_values=past,
+                    use_cache=True)
+        past = out.past_key_values
+        steps.append(out.logits.numpy())
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5, rtol=0)
+
+
+def test_wrong_config_type_is_a_clear_error():
+    with pytest.raises(TypeError, match="expects a PretrainedConfig.*from_pretrained"):
+        tfmodels.TFBertModel({"hidden_size": 8})
