@@ -36,7 +36,6 @@ class BertConfig(PretrainedConfig):
         classifier_dropout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(pad_token_id=pad_token_id, **kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
@@ -52,3 +51,5 @@ class BertConfig(PretrainedConfig):
         self.position_embedding_type = position_embedding_type
         self.use_cache = use_cache
         self.classifier_dropout = classifier_dropout
+        # Last, so that aliased keyword arguments (e.g. `hidden_size` for GPT-2) win over the defaults above.
+        super().__init__(pad_token_id=pad_token_id, **kwargs)

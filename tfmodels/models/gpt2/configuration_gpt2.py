@@ -54,7 +54,6 @@ class GPT2Config(PretrainedConfig):
         reorder_and_upcast_attn: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs)
         self.vocab_size = vocab_size
         self.n_positions = n_positions
         self.n_embd = n_embd
@@ -76,3 +75,5 @@ class GPT2Config(PretrainedConfig):
         self.use_cache = use_cache
         self.scale_attn_by_inverse_layer_idx = scale_attn_by_inverse_layer_idx
         self.reorder_and_upcast_attn = reorder_and_upcast_attn
+        # Last, so that aliased keyword arguments (e.g. `hidden_size` for GPT-2) win over the defaults above.
+        super().__init__(bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs)

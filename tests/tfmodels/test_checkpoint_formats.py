@@ -1,0 +1,148 @@
+"""Checkpoint format details: shard sizes, safetensors validation, the restricted unpickler, name rules."""
+
+import json
+import os
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from tests.helpers import Case
+from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_name
+from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
+from tfmodels.checkpoints.safetensors_format import read_safetensors, write_safetensors
+from tfmodels.checkpoints.sharding import convert_file_size_to_int, plan_shards, read_index
+from tfmodels.errors import CheckpointError, UnsafeCheckpointError
+
+
+def test_convert_file_size_to_int():
+    assert convert_file_size_to_int(1234) == 1234
+    assert convert_file_size_to_int("5GB") == 5 * 10**9
+    assert convert_file_size_to_int("10GB") == 10**10
+    assert convert_file_size_to_int("20KB") == 20_000
+    assert convert_file_size_to_int("150kiB") == 153_600
+    assert convert_file_size_to_int("1GiB") == 2**30
+    assert convert_file_size_to_int("3MiB") == 3 * 2**20
+    assert convert_file_size_to_int("8mb") == 1_000_000  # lowercase b: bits, as the reference
+    for bad in ("1.5GB", "5XB", "GB", "", -3, 0, None):
+        with pytest.raises(ValueError):
+            convert_file_size_to_int(bad)
+
+
+def test_plan_shards_greedy_with_oversize_weights_alone():
+    sizes = [("big", 50), ("a", 6), ("b", 4), ("c", 1), ("huge", 30), ("d", 2)]
+    assert plan_shards(sizes, 10) == [["big"], ["a", "b"], ["c"], ["huge"], ["d"]]
+    assert plan_shards([("a", 1), ("b", 2)], 100) == [["a", "b"]]
+
+
+def test_name_rules():
+    assert strip_model_name("tf_bert_model/bert/embeddings/word_embeddings/weight:0") == \
+        "bert/embeddings/word_embeddings/weight"
+    assert strip_model_name("final_logits_bias:0") == "final_logits_bias"
+    assert tf_to_pt_name("bert/encoder/layer_._0/attention/self/query/kernel", 2) == \
+        ("bert.encoder.layer.0.attention.self.query.weight", "simple")
+    assert tf_to_pt_name("mlm___cls/predictions/transform/LayerNorm/gamma", 1) == \
+        ("cls.predictions.transform.LayerNorm.weight", "none")
+    assert tf_to_pt_name("transformer/h_._0/attn/c_attn/weight", 2) == ("transformer.h.0.attn.c_attn.weight", "none")
+    assert tf_to_pt_name("transformer/wte/embeddings", 2) == ("transformer.wte.weight", "none")
+
+
+def _lying_header(path, header):
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0" * 16)
+
+
+def test_safetensors_reader_validates_the_header(tmp_path):
+    good = tmp_path / "good.safetensors"
+    write_safetensors(str(good), {"a": np.arange(6, dtype=np.float32).reshape(2, 3)}, {"format": "pt"})
+    weights = read_safetensors(str(good))
+    np.testing.assert_array_equal(weights.tensors["a"].load(), np.arange(6).reshape(2, 3))
+    weights.close()
+    cases = {
+        "past_end": {"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}},
+        "wrong_size": {"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 8]}},
+        "bad_dtype": {"a": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}},
+        "negative_shape": {"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}},
+    }
+    for name, header in cases.items():
+        path = tmp_path / f"{name}.safetensors"
+        _lying_header(path, header)
+        with pytest.raises(CheckpointError, match="is not a valid safetensors file"):
+            read_safetensors(str(path))
+    huge = tmp_path / "huge.safetensors"
+    huge.write_bytes(struct.pack("<Q", 10**12) + b"{}")
+    with pytest.raises(CheckpointError, match="header claims"):
+        read_safetensors(str(huge))
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="too short"):
+        read_safetensors(str(empty))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_restricted_unpickler_refuses_code_and_never_runs_it(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = _Evil()
+    evil.marker = marker
+    path = tmp_path / "pytorch_model.bin"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"weight": evil}, protocol=2))
+    with pytest.raises(UnsafeCheckpointError, match=r"'(posix|os)\.system'"):
+        read_pytorch_bin(str(path))
+    assert not marker.exists()
+    legacy = tmp_path / "legacy.bin"
+    legacy.write_bytes(pickle.dumps({"weight": evil}, protocol=2))
+    with pytest.raises(UnsafeCheckpointError):
+        read_pytorch_bin(str(legacy))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("zipfile_format", [True, False])
+def test_torch_written_bin_loads_identically_without_torch(zipfile_format, tmp_path):
+    torch = pytest.importorskip("torch")
+    state = {"w": torch.randn(4, 3), "t": torch.randn(3, 5).t(), "h": torch.randn(7).half(),
+             "b": torch.randn(2, 2).bfloat16(), "i": torch.arange(4), "s": torch.tensor(2.5)}
+    path = tmp_path / "pytorch_model.bin"
+    torch.save(state, path, _use_new_zipfile_serialization=zipfile_format)
+    weights = read_pytorch_bin(str(path))
+    assert sorted(weights.tensors) == sorted(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(weights.tensors[key].load().astype(np.float64), value.double().numpy())
+
+
+def test_index_refuses_shards_outside_the_directory(tmp_path):
+    index = tmp_path / "model.safetensors.index.json"
+    for shard in ("../outside.safetensors", "/etc/passwd"):
+        index.write_text(json.dumps({"weight_map": {"a": shard}}))
+        with pytest.raises(CheckpointError, match="outside|invalid"):
+            read_index(str(index))
+    (tmp_path.parent / "target.safetensors").write_bytes(b"x")
+    os.symlink(tmp_path.parent / "target.safetensors", tmp_path / "link.safetensors")
+    index.write_text(json.dumps({"weight_map": {"a": "link.safetensors"}}))
+    with pytest.raises(CheckpointError, match="outside"):
+        read_index(str(index))
+    index.write_text(json.dumps({"weight_map": {"a": "missing.safetensors"}}))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        read_index(str(index))
+    index.write_text("{")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        read_index(str(index))
+    index.write_text("{}")
+    with pytest.raises(CheckpointError, match="weight_map"):
+        read_index(str(index))
+
+
+def test_truncated_h5_is_a_checkpoint_error(tmp_path):
+    case = Case("bert_seqcls")
+    directory = case.copy("tf_h5", tmp_path)
+    path = os.path.join(directory, "tf_model.h5")
+    with open(path, "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(CheckpointError, match="tf_model.h5"):
+        case.model_class.from_pretrained(directory)

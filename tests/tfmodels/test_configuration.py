@@ -1,0 +1,84 @@
+"""PretrainedConfig: HF config.json compatibility."""
+
+import json
+import os
+
+import pytest
+
+from tests.helpers import CASES, Case
+from tfmodels import AutoConfig, BertConfig, GPT2Config, PretrainedConfig
+from tfmodels.errors import ConfigError
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_fixture_config_round_trips_with_all_keys(case_name, tmp_path):
+    case = Case(case_name)
+    original = json.load(open(os.path.join(case.path("tf_h5"), "config.json")))
+    config = AutoConfig.from_pretrained(case.path("tf_h5"))
+    assert type(config).__name__ == case.meta["config_class"]
+    config.save_pretrained(tmp_path)
+    saved = json.load(open(tmp_path / "config.json"))
+    assert saved == original
+
+
+def test_diff_only_serialisation_and_string_label_keys(tmp_path):
+    # As HF: base-class fields are written only when changed; the architecture's own fields always.
+    default = json.loads(BertConfig().to_json_string())
+    assert default["model_type"] == "bert" and default["vocab_size"] == 30522
+    assert not {"output_hidden_states", "return_dict", "id2label", "architectures"} & set(default)
+    assert json.loads(PretrainedConfig().to_json_string()) == {"model_type": ""}
+    config = BertConfig(hidden_size=64, num_labels=3, problem_type="single_label_classification", custom_key=[1])
+    config.save_pretrained(tmp_path)
+    text = (tmp_path / "config.json").read_text()
+    assert text.endswith("}\n") and '"0": "LABEL_0"' in text
+    saved = json.loads(text)
+    assert saved["hidden_size"] == 64 and saved["custom_key"] == [1]
+    assert "output_hidden_states" not in saved and saved["problem_type"] == "single_label_classification"
+    reloaded = BertConfig.from_pretrained(tmp_path)
+    assert reloaded.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    assert reloaded.label2id == {"LABEL_0": 0, "LABEL_1": 1, "LABEL_2": 2}
+    assert reloaded.custom_key == [1] and reloaded.num_labels == 3
+    assert reloaded.to_dict() == {**config.to_dict(), "_name_or_path": str(tmp_path)}
+
+
+def test_keyword_overrides_and_unused_kwargs(tmp_path):
+    BertConfig(num_labels=2).save_pretrained(tmp_path)
+    config, unused = BertConfig.from_pretrained(tmp_path, num_labels=5, output_attentions=True, foo="bar",
+                                                return_unused_kwargs=True)
+    assert config.num_labels == 5 and len(config.id2label) == 5 and config.output_attentions
+    assert unused == {"foo": "bar"}
+
+
+def test_common_attributes():
+    config = PretrainedConfig()
+    assert config.use_return_dict and not config.output_hidden_states and config.num_labels == 2
+    config.torchscript = True
+    assert not config.use_return_dict
+    with pytest.raises(ConfigError, match="problem_type"):
+        BertConfig(problem_type="ranking")
+    with pytest.raises(ConfigError, match="num_labels"):
+        BertConfig(num_labels=0)
+
+
+def test_gpt2_attribute_aliases():
+    config = GPT2Config(n_embd=64, n_layer=3, n_head=4, n_positions=128)
+    assert (config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+            config.max_position_embeddings) == (64, 3, 4, 128)
+    config.hidden_size = 32
+    assert config.n_embd == 32
+    assert GPT2Config(hidden_size=16).n_embd == 16
+    assert "hidden_size" not in config.to_dict()
+
+
+def test_bad_config_files_give_clear_errors(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"config.json is not valid JSON"):
+        AutoConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama9"}))
+    with pytest.raises(ConfigError, match=r"Unknown model_type 'llama9'.*\['bert', 'gpt2'\]"):
+        AutoConfig.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ConfigError, match="expects 'bert'"):
+        BertConfig.from_pretrained(tmp_path)
+    with pytest.raises(ConfigError, match="No config.json"):
+        BertConfig.from_pretrained(tmp_path / "missing")

@@ -1,0 +1,62 @@
+"""Importing stays light and loading PyTorch weights never needs torch."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.helpers import Case
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BLOCK_TORCH = textwrap.dedent("""
+    import sys
+    class _Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "transformers", "tf_keras"):
+                raise ImportError(f"{name} is blocked in this test")
+    sys.meta_path.insert(0, _Block())
+""")
+
+
+def _run(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_import_has_no_side_effects():
+    out = _run(textwrap.dedent("""
+        import os, sys
+        def changes(before):
+            return sorted(k for k in set(os.environ) | set(before) if os.environ.get(k) != before.get(k))
+        before = dict(os.environ)
+        import tfmodels, keras_integration, serving  # lazy: nothing heavy is imported yet
+        print("PACKAGES", changes(before), "tensorflow" in sys.modules)
+        import h5py, keras, tensorflow  # these set variables of their own (TF2_BEHAVIOR, HDF5_PLUGIN_PATH, ...)
+        before = dict(os.environ)
+        from tfmodels import TFBertModel, TFGPT2LMHeadModel, TFAutoModel, AutoConfig
+        bad = [m for m in ("torch", "tf_keras", "transformers") if m in sys.modules]
+        print("MODELS", bad, changes(before))
+    """))
+    assert "PACKAGES [] False" in out
+    assert "MODELS [] []" in out
+
+
+def test_pytorch_checkpoints_load_with_torch_unimportable():
+    case = Case("bert_qa")
+    out = _run(BLOCK_TORCH + textwrap.dedent(f"""
+        import numpy as np
+        import tfmodels
+        from tests.helpers import Case, assert_matches_reference, run
+        case = Case("bert_qa")
+        for layout in ("pt_safetensors", "pt_sharded_safetensors", "pt_bin", "pt_sharded_bin"):
+            model = case.model_class.from_pretrained(case.path(layout))
+            assert_matches_reference(case, run(model, case))
+        try:
+            import torch
+        except ImportError:
+            print("TORCH BLOCKED")
+    """))
+    assert "TORCH BLOCKED" in out
+    assert case.meta["pt_class"] == "BertForQuestionAnswering"
