@@ -23,7 +23,8 @@ from tfmodels.checkpoints.sharding import convert_file_size_to_int
 from tfmodels.checkpoints.writer import save_weights
 from tfmodels.configuration import PretrainedConfig
 from tfmodels.errors import CheckpointError
-from tfmodels.layers.core import head_mask_5d
+from tfmodels.checkpoints.names import strip_model_name
+from tfmodels.layers.core import head_mask_5d, initialize_like_fresh, skip_random_init
 from tfmodels.resolve import KIND_H5, KIND_PT_BIN, KIND_SAFETENSORS, resolve_local
 
 logger = logging.getLogger(__name__)
@@ -370,8 +371,9 @@ class TFPreTrainedModel(keras.Model):
             model_kwargs = kwargs
         resolved = resolve_local(path, from_pt=from_pt, use_safetensors=use_safetensors)
         config.name_or_path = path
-        model = cls(config, *model_args, **model_kwargs)
-        model.build_in_name_scope()
+        with skip_random_init():
+            model = cls(config, *model_args, **model_kwargs)
+            model.build_in_name_scope()
         reader = _READERS[resolved.kind]
         info = load_weight_files(
             _unique_variables(model.weights),
@@ -381,10 +383,22 @@ class TFPreTrainedModel(keras.Model):
             ignore_missing=cls._keys_to_ignore_on_load_missing or (),
             ignore_unexpected=cls._keys_to_ignore_on_load_unexpected or (),
         )
+        _initialize_unloaded(model, info)
         _log_loading_info(cls.__name__, path, info)
         if output_loading_info:
             return model, info.as_dict()
         return model
+
+
+def _initialize_unloaded(model: TFPreTrainedModel, info) -> None:
+    """Draw fresh values for the weights the checkpoint did not provide (they were created as zeros)."""
+    unloaded = set(info.missing_keys) | {key for key, _, _ in info.mismatched_keys} | set(info.ignored_missing_keys)
+    if not unloaded:
+        return
+    initializer_range = getattr(model.config, "initializer_range", 0.02)
+    for variable in _unique_variables(model.weights):
+        if strip_model_name(variable.path) in unloaded:
+            initialize_like_fresh(variable, initializer_range)
 
 
 def _unique_variables(variables) -> list:

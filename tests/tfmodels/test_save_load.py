@@ -132,6 +132,9 @@ def test_head_loads_base_checkpoint_and_base_loads_head_checkpoint():
         )
         assert info["missing_keys"] == ["classifier/kernel", "classifier/bias"]
         assert info["unexpected_keys"] == []
+        # weights the checkpoint lacks get fresh values: random kernel (std ~ initializer_range), zero bias
+        assert 0.01 < float(np.std(head.classifier.kernel.numpy())) < 0.03
+        assert not np.any(head.classifier.bias.numpy())
         encoder = tfmodels.TFBertModel.from_pretrained(base.path(layout))
         outputs = encoder(base.inputs)
         np.testing.assert_array_equal(head.bert(**base.inputs)["pooler_output"], outputs["pooler_output"])
@@ -151,6 +154,7 @@ def test_shape_mismatch_raises_unless_ignored():
             case.path(layout), num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True
         )
         assert model.config.num_labels == 5
+        assert 0.005 < float(np.std(model.classifier.kernel.numpy())) < 0.03
         assert sorted(info["mismatched_keys"]) == [("classifier/bias", (3,), (5,)), ("classifier/kernel", (32, 3), (32, 5))]
         assert model(case.inputs).logits.shape == (3, 5)
 

@@ -21,9 +21,11 @@ class LoadingInfo:
     missing_keys: list[str]
     unexpected_keys: list[str]
     mismatched_keys: list[tuple[str, tuple, tuple]]
+    ignored_missing_keys: list[str] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict[str, list]:
-        return dataclasses.asdict(self)
+        return {"missing_keys": self.missing_keys, "unexpected_keys": self.unexpected_keys,
+                "mismatched_keys": self.mismatched_keys}
 
 
 @dataclasses.dataclass
@@ -108,7 +110,7 @@ def load_weight_files(
             del weight_file
             gc.collect()
 
-    missing = [key for key in by_tf if key not in loaded]
-    missing = [k for k in missing if not any(re.search(p, k) for p in ignore_missing)]
+    not_loaded = [key for key in by_tf if key not in loaded]
+    missing = [k for k in not_loaded if not any(re.search(p, k) for p in ignore_missing)]
     unexpected = [k for k in unexpected if not any(re.search(p, k) for p in ignore_unexpected)]
-    return LoadingInfo(missing, unexpected, [m for m in mismatched])
+    return LoadingInfo(missing, unexpected, mismatched, [k for k in not_loaded if k not in missing])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from collections.abc import Callable
 
@@ -11,9 +13,41 @@ import tensorflow as tf
 from tfmodels.errors import ConfigError
 
 
+_SKIP_RANDOM_INIT = contextvars.ContextVar("skip_random_init", default=False)
+
+
 def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
-    """Truncated normal initializer with `stddev=initializer_range`, as the reference uses everywhere."""
+    """Truncated normal initializer with `stddev=initializer_range`, as the reference uses everywhere.
+
+    Inside `skip_random_init()` it returns zeros instead: `from_pretrained` overwrites the values anyway and
+    initialises only the weights the checkpoint lacks (see `initialize_like_fresh`).
+    """
+    if _SKIP_RANDOM_INIT.get():
+        return keras.initializers.Zeros()
     return keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+
+@contextlib.contextmanager
+def skip_random_init():
+    """Create variables without drawing random values (most of a 110M-parameter model's construction time)."""
+    token = _SKIP_RANDOM_INIT.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_RANDOM_INIT.reset(token)
+
+
+def initialize_like_fresh(variable, initializer_range: float) -> None:
+    """Give `variable` the value a freshly built model would draw: random matrices, ones for LayerNorm scales,
+    zeros for biases."""
+    last = variable.path.rsplit("/", 1)[-1]
+    if last in ("kernel", "weight", "embeddings"):
+        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+    elif last == "gamma":
+        initializer = keras.initializers.Ones()
+    else:
+        initializer = keras.initializers.Zeros()
+    variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
 
 
 def _gelu_tanh(x: tf.Tensor) -> tf.Tensor:
