@@ -175,3 +175,61 @@ def test_gpt2_cached_decoding_equals_full_sequence():
 def test_wrong_config_type_is_a_clear_error():
     with pytest.raises(TypeError, match="expects a PretrainedConfig.*from_pretrained"):
         tfmodels.TFBertModel({"hidden_size": 8})
+
+
+@pytest.mark.parametrize("case_name", ["bert_base", "gpt2_base"])
+def test_inputs_embeds_equal_input_ids(case_name):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    embeds = model.get_input_embeddings()(case.inputs["input_ids"])
+    others = {k: v for k, v in case.inputs.items() if k != "input_ids"}
+    np.testing.assert_allclose(model(inputs_embeds=embeds, **others).last_hidden_state,
+                               model(case.inputs).last_hidden_state, atol=1e-6)
+    with pytest.raises(ValueError, match="either input_ids or inputs_embeds"):
+        model(inputs_embeds=embeds, **case.inputs)
+
+
+def test_set_embeddings_and_bias():
+    case = Case("bert_mlm")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    matrix = np.random.default_rng(0).normal(size=(99, 32)).astype(np.float32)
+    model.set_input_embeddings(matrix)
+    np.testing.assert_array_equal(model.get_output_embeddings().embeddings.numpy(), matrix)  # tied
+    model.set_output_embeddings(matrix * 2)
+    np.testing.assert_array_equal(model.get_input_embeddings().embeddings.numpy(), matrix * 2)
+    model.set_bias({"bias": np.ones(99, np.float32)})
+    np.testing.assert_array_equal(model.get_bias()["bias"].numpy(), 1)
+    with pytest.warns(FutureWarning):
+        assert model.get_prefix_bias_name() is None
+    with pytest.raises(ValueError, match=r"\[rows, 32\]"):
+        model.set_input_embeddings(np.zeros((99, 8)))
+    seqcls = Case("bert_seqcls").model_class.from_pretrained(Case("bert_seqcls").path("tf_h5"))
+    assert seqcls.get_lm_head() is None and seqcls.get_bias() is None and seqcls.get_output_embeddings() is None
+    with pytest.raises(NotImplementedError):
+        seqcls.set_bias({"bias": np.ones(3)})
+
+
+def test_auto_classes_pick_the_architecture():
+    bert = Case("bert_base").path("tf_h5")
+    gpt2 = Case("gpt2_base").path("tf_h5")
+    expected = {
+        tfmodels.TFAutoModel: ("TFBertModel", "TFGPT2Model"),
+        tfmodels.TFAutoModelForPreTraining: ("TFBertForPreTraining", "TFGPT2LMHeadModel"),
+        tfmodels.TFAutoModelForMaskedLM: ("TFBertForMaskedLM", None),
+        tfmodels.TFAutoModelForCausalLM: (None, "TFGPT2LMHeadModel"),
+        tfmodels.TFAutoModelForSequenceClassification: ("TFBertForSequenceClassification",
+                                                       "TFGPT2ForSequenceClassification"),
+        tfmodels.TFAutoModelForTokenClassification: ("TFBertForTokenClassification", None),
+        tfmodels.TFAutoModelForQuestionAnswering: ("TFBertForQuestionAnswering", None),
+        tfmodels.TFAutoModelForMultipleChoice: ("TFBertForMultipleChoice", None),
+    }
+    for auto_class, names in expected.items():
+        for path, name in zip((bert, gpt2), names):
+            if name is None:
+                with pytest.raises(tfmodels.ConfigError, match="has no model for model_type"):
+                    auto_class.from_pretrained(path)
+            else:
+                assert type(auto_class.from_pretrained(path)).__name__ == name
+    config = tfmodels.AutoConfig.for_model("bert", hidden_size=8, num_attention_heads=2, num_hidden_layers=1,
+                                           intermediate_size=8)
+    assert type(tfmodels.TFAutoModel.from_config(config)).__name__ == "TFBertModel"
