@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import re
 from collections.abc import Callable, Iterable
 
@@ -107,8 +106,6 @@ def load_weight_files(
                 del array
         finally:
             weight_file.close()
-            del weight_file
-            gc.collect()
 
     not_loaded = [key for key in by_tf if key not in loaded]
     missing = [k for k in not_loaded if not any(re.search(p, k) for p in ignore_missing)]
