@@ -45,7 +45,7 @@ def test_import_has_no_side_effects():
 
 def test_pytorch_checkpoints_load_with_torch_unimportable():
     case = Case("bert_qa")
-    out = _run(BLOCK_TORCH + textwrap.dedent(f"""
+    out = _run(BLOCK_TORCH + textwrap.dedent("""
         import numpy as np
         import tfmodels
         from tests.helpers import Case, assert_matches_reference, run

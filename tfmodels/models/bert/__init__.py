@@ -12,3 +12,5 @@ from tfmodels.models.bert.modeling_bert import (
     TFBertModel,
     TFBertPreTrainedModel,
 )
+
+__all__ = ["BertConfig", "TFBertForMaskedLM", "TFBertForMultipleChoice", "TFBertForNextSentencePrediction", "TFBertForPreTraining", "TFBertForQuestionAnswering", "TFBertForSequenceClassification", "TFBertForTokenClassification", "TFBertModel", "TFBertPreTrainedModel"]

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import merge_heads, scaled_dot_product_attention, split_heads
-from tfmodels.layers.core import DenseResidualNorm, get_activation, get_initializer, padding_bias
+from tfmodels.layers.core import DenseResidualNorm, get_activation, get_initializer, head_mask_5d, padding_bias
 from tfmodels.layers.embeddings import TokenEmbedding, replace_dense_weights, replace_variable
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
@@ -272,8 +272,6 @@ class TFBertMainLayer(keras.layers.Layer):
         )
 
     def _head_masks(self, head_mask):
-        from tfmodels.layers.core import head_mask_5d
-
         if head_mask is None:
             return [None] * self.config.num_hidden_layers
         if self.config.pruned_heads:

@@ -9,7 +9,6 @@ from tfmodels.layers import losses
 from tfmodels.layers.core import get_initializer
 from tfmodels.modeling import TFPreTrainedModel, unpack_inputs
 from tfmodels.modeling_outputs import (
-    TFBaseModelOutputWithPoolingAndCrossAttentions,
     TFBertForPreTrainingOutput,
     TFMaskedLMOutput,
     TFMultipleChoiceModelOutput,

@@ -7,3 +7,5 @@ from tfmodels.models.gpt2.modeling_gpt2 import (
     TFGPT2Model,
     TFGPT2PreTrainedModel,
 )
+
+__all__ = ["GPT2Config", "TFGPT2ForSequenceClassification", "TFGPT2LMHeadModel", "TFGPT2Model", "TFGPT2PreTrainedModel"]

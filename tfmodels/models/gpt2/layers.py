@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import causal_bias, merge_heads, scaled_dot_product_attention, split_heads
-from tfmodels.layers.core import Conv1D, get_activation, padding_bias
+from tfmodels.layers.core import Conv1D, get_activation, head_mask_5d, padding_bias
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
 
@@ -128,8 +128,6 @@ class TFGPT2MainLayer(keras.layers.Layer):
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=False, output_attentions=False,
              output_hidden_states=False, training=False):
-        from tfmodels.layers.core import head_mask_5d
-
         if input_ids is not None and inputs_embeds is not None:
             raise ValueError("Pass either input_ids or inputs_embeds, not both.")
         if input_ids is None and inputs_embeds is None:
