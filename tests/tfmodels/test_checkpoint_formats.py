@@ -146,3 +146,16 @@ def test_truncated_h5_is_a_checkpoint_error(tmp_path):
         handle.truncate(100)
     with pytest.raises(CheckpointError, match="tf_model.h5"):
         case.model_class.from_pretrained(directory)
+
+
+def test_layout_conversions_are_inverse():
+    from tfmodels.checkpoints.names import pt_to_tf_array, pt_to_tf_shape, tf_to_pt_array
+
+    rng = np.random.default_rng(0)
+    for transpose, shape, tf_shape in [("simple", (5, 3), (3, 5)), ("conv1d", (4, 3, 2), (2, 3, 4)),
+                                       ("conv2d", (6, 3, 2, 2), (2, 2, 3, 6)), ("none", (7,), (7,))]:
+        array = rng.normal(size=shape)
+        converted = pt_to_tf_array(array, transpose)
+        assert converted.shape == tf_shape == pt_to_tf_shape(shape, transpose)
+        np.testing.assert_array_equal(tf_to_pt_array(converted, transpose), array)
+    np.testing.assert_array_equal(pt_to_tf_array(np.arange(6).reshape(2, 3), "simple"), np.arange(6).reshape(2, 3).T)

@@ -233,3 +233,12 @@ def test_auto_classes_pick_the_architecture():
     config = tfmodels.AutoConfig.for_model("bert", hidden_size=8, num_attention_heads=2, num_hidden_layers=1,
                                            intermediate_size=8)
     assert type(tfmodels.TFAutoModel.from_config(config)).__name__ == "TFBertModel"
+
+
+def test_summary_lists_the_top_level_layers(capsys):
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.summary()
+    printed = capsys.readouterr().out
+    assert "tf_bert_for_sequence_classification" in printed and "classifier" in printed
+    assert f"{model.num_parameters():,}" in printed

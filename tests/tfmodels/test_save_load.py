@@ -202,3 +202,33 @@ def test_many_weights_split_h5_name_attributes(tmp_path):
     assert info["missing_keys"] == []
     ids = np.array([[1, 2, 3]], np.int32)
     outputs_equal(model(ids), reloaded(ids))
+
+
+@pytest.mark.parametrize("layout", ["tf_sharded_h5", "pt_sharded_safetensors", "pt_sharded_bin"])
+def test_sharded_checkpoints_are_read_one_shard_at_a_time(layout, monkeypatch):
+    from tfmodels import modeling
+
+    case = Case("bert_seqcls")
+    open_now, most_open, opened = [0], [0], []
+    readers = dict(modeling._READERS)
+
+    def tracking(reader):
+        def read(path):
+            weight_file = reader(path)
+            open_now[0] += 1
+            most_open[0] = max(most_open[0], open_now[0])
+            opened.append(os.path.basename(path))
+            close = weight_file.close
+
+            def closing():
+                open_now[0] -= 1
+                close()
+
+            weight_file.close = closing
+            return weight_file
+        return read
+
+    monkeypatch.setattr(modeling, "_READERS", {kind: tracking(reader) for kind, reader in readers.items()})
+    model = case.model_class.from_pretrained(case.path(layout))
+    assert len(opened) == 5 and most_open[0] == 1 and open_now[0] == 0
+    np.testing.assert_allclose(model(case.inputs).logits, case.reference["logits"], atol=1e-5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import h5py
 import numpy as np
 
@@ -81,17 +83,19 @@ def read_h5(path: str) -> WeightFile:
     return WeightFile(path=path, names=FORMAT_TF, tensors=tensors, close=handle.close)
 
 
-def write_h5(path: str, layers: list[tuple[str, list[tuple[str, np.ndarray]]]], keras_version: str) -> None:
-    """Write the Keras 2 `save_weights` layout: `layers` is `[(layer name, [(full weight name, value)])]`."""
+def write_h5(path: str, layers: list[tuple[str, list[str]]], value: Callable[[str], np.ndarray],
+             keras_version: str) -> None:
+    """Write the Keras 2 `save_weights` layout: `layers` is `[(layer name, [full weight names])]`; `value(name)`
+    gives a weight's array, fetched one at a time so the file is written without a second copy of the model."""
     with h5py.File(path, "w") as handle:
         save_attributes(handle, "layer_names", [name for name, _ in layers])
         handle.attrs["backend"] = b"tensorflow"
         handle.attrs["keras_version"] = keras_version.encode("utf-8")
-        for layer_name, weights in sorted(layers, key=lambda item: item[0]):
+        for layer_name, weight_names in sorted(layers, key=lambda item: item[0]):
             group = handle.create_group(layer_name)
-            save_attributes(group, "weight_names", [name for name, _ in weights])
-            for weight_name, value in weights:
-                group.create_dataset(weight_name, data=value)
+            save_attributes(group, "weight_names", weight_names)
+            for weight_name in weight_names:
+                group.create_dataset(weight_name, data=value(weight_name))
         top = handle.create_group("top_level_model_weights")
         save_attributes(top, "weight_names", [])
 

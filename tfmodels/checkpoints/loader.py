@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from tfmodels.checkpoints.base import FORMAT_PT, WeightFile
-from tfmodels.checkpoints.names import pt_to_tf_array, same_up_to_unit_dims, strip_model_name, tf_to_pt_name
+from tfmodels.checkpoints.names import (
+    pt_to_tf_array,
+    pt_to_tf_shape,
+    same_up_to_unit_dims,
+    strip_model_name,
+    tf_to_pt_name,
+)
 
 
 @dataclasses.dataclass
@@ -86,7 +92,7 @@ def load_weight_files(
                 model_shape = tuple(target.variable.shape)
                 stored_shape = tuple(lazy.shape)
                 if weight_file.names == FORMAT_PT:
-                    stored_shape = tuple(pt_to_tf_array(np.empty(stored_shape, np.bool_), target.transpose).shape)
+                    stored_shape = pt_to_tf_shape(stored_shape, target.transpose)
                 if not same_up_to_unit_dims(stored_shape, model_shape):
                     if not ignore_mismatched_sizes:
                         raise ValueError(

@@ -50,26 +50,31 @@ def tf_to_pt_name(key: str, rank: int) -> tuple[str, str]:
     return ".".join(parts), transpose
 
 
+_PT_TO_TF_AXES = {TRANSPOSE_CONV1D: (2, 1, 0), TRANSPOSE_CONV2D: (2, 3, 1, 0)}
+
+
+def _pt_to_tf_axes(transpose: str, rank: int) -> tuple[int, ...] | None:
+    if transpose == TRANSPOSE_SIMPLE:
+        return tuple(reversed(range(rank)))
+    return _PT_TO_TF_AXES.get(transpose)
+
+
+def pt_to_tf_shape(shape: tuple[int, ...], transpose: str) -> tuple[int, ...]:
+    """The TF shape of a PyTorch tensor of `shape` (without touching any data)."""
+    axes = _pt_to_tf_axes(transpose, len(shape))
+    return tuple(shape) if axes is None else tuple(shape[i] for i in axes)
+
+
 def pt_to_tf_array(array: np.ndarray, transpose: str) -> np.ndarray:
     """Lay out a PyTorch array as its TF counterpart (Dense kernels are transposed, convolutions permuted)."""
-    if transpose == TRANSPOSE_SIMPLE:
-        return array.T
-    if transpose == TRANSPOSE_CONV1D:
-        return np.transpose(array, (2, 1, 0))
-    if transpose == TRANSPOSE_CONV2D:
-        return np.transpose(array, (2, 3, 1, 0))
-    return array
+    axes = _pt_to_tf_axes(transpose, array.ndim)
+    return array if axes is None else np.transpose(array, axes)
 
 
 def tf_to_pt_array(array: np.ndarray, transpose: str) -> np.ndarray:
     """Inverse of `pt_to_tf_array`."""
-    if transpose == TRANSPOSE_SIMPLE:
-        return array.T
-    if transpose == TRANSPOSE_CONV1D:
-        return np.transpose(array, (2, 1, 0))
-    if transpose == TRANSPOSE_CONV2D:
-        return np.transpose(array, (3, 2, 0, 1))
-    return array
+    axes = _pt_to_tf_axes(transpose, array.ndim)
+    return array if axes is None else np.transpose(array, np.argsort(axes))
 
 
 def same_up_to_unit_dims(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> bool:

@@ -46,10 +46,8 @@ def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_s
         return keras.ops.convert_to_numpy(by_name[name].value)
 
     if len(shards) == 1 and not safe_serialization:
-        layers = []
-        for layer in model.layers:
-            layers.append((layer.name, [(names[id(v)], value(names[id(v)])) for v in _unique(layer.weights)]))
-        write_h5(os.path.join(directory, weights_name), layers, keras.__version__)
+        layers = [(layer.name, [names[id(v)] for v in _unique(layer.weights)]) for layer in model.layers]
+        write_h5(os.path.join(directory, weights_name), layers, value, keras.__version__)
         return [weights_name]
 
     files = []

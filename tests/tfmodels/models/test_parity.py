@@ -1,5 +1,6 @@
 """Every reference case in every layout gives PyTorch's outputs; weight names equal the reference's."""
 
+import numpy as np
 import pytest
 
 from tests.helpers import CASES, LAYOUTS, Case, assert_matches_reference, run
@@ -30,4 +31,6 @@ def test_no_labels_means_no_loss(case_name):
     model = case.model_class.from_pretrained(case.path("tf_h5"))
     output = run(model, case, with_labels=False)
     assert "loss" not in output
-    assert_matches_reference(case, {**output, "loss": case.reference["loss"]})
+    for name in case.meta["outputs"]:
+        if name != "loss":
+            np.testing.assert_allclose(output[name], case.reference[name], atol=1e-5, rtol=0)
