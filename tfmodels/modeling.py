@@ -17,13 +17,13 @@ import tensorflow as tf
 
 from tfmodels.checkpoints.h5_format import read_h5
 from tfmodels.checkpoints.loader import load_weight_files
+from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.checkpoints.sharding import convert_file_size_to_int
-from tfmodels.checkpoints.writer import save_weights
-from tfmodels.configuration import PretrainedConfig
+from tfmodels.checkpoints.writer import interrupted_save_error, save_checkpoint
+from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
-from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.layers.core import head_mask_5d, initialize_like_fresh, skip_random_init
 from tfmodels.resolve import KIND_H5, KIND_PT_BIN, KIND_SAFETENSORS, resolve_local
 
@@ -333,8 +333,8 @@ class TFPreTrainedModel(keras.Model):
         if self._auto_class is not None:
             self.config.auto_map = {self._auto_class[2:] if self._auto_class.startswith("TF") else
                                     self._auto_class: f"{type(self).__module__}.{type(self).__name__}"}
-        save_weights(self, save_directory, max_shard_size, safe_serialization)
-        self.config.save_pretrained(save_directory)
+        save_checkpoint(self, save_directory, max_shard_size, safe_serialization,
+                        {CONFIG_NAME: self.config.to_json_string(use_diff=True)})
         logger.info("Model weights saved in %s", save_directory)
 
     @classmethod
@@ -360,6 +360,9 @@ class TFPreTrainedModel(keras.Model):
             ...     ignore_mismatched_sizes=True, output_loading_info=True)
         """
         path = os.fspath(pretrained_model_name_or_path)
+        interrupted = interrupted_save_error(path) if os.path.isdir(path) else None
+        if interrupted is not None:
+            raise interrupted
         if not isinstance(config, PretrainedConfig):
             config_path = os.fspath(config) if config is not None else path
             if os.path.isfile(config_path) and not config_path.endswith(".json"):

@@ -109,8 +109,17 @@ def test_failed_save_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(writer, "write_safetensors", disk_full)
-    with pytest.raises(CheckpointError, match="No space left on device"):
+    with pytest.raises(CheckpointError, match="No space left on device.*previous checkpoint there, if any, is unch"):
         model.save_pretrained(tmp_path, safe_serialization=True)
+    assert sorted(os.listdir(tmp_path)) == before
+    monkeypatch.undo()
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(writer.tempfile, "mkdtemp", read_only)
+    with pytest.raises(CheckpointError, match="Read-only file system"):
+        model.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == before
     reloaded = case.model_class.from_pretrained(tmp_path)
     outputs_equal(run(model, case), run(reloaded, case))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import numpy as np
+
+from tfmodels.errors import CheckpointError
 
 FORMAT_TF = "tf"  # keys are TF names without the model-name scope and `:0`
 FORMAT_PT = "pt"  # keys are PyTorch state-dict keys
@@ -28,3 +31,23 @@ class WeightFile:
     names: str
     tensors: dict[str, LazyArray]
     close: Callable[[], None] = lambda: None
+
+
+LFS_POINTER_PREFIX = b"version https://git-lfs"
+
+
+def check_weight_file(path: str) -> None:
+    """Refuse, with a clear message, the two commonest non-checkpoints: an empty file and a git-lfs pointer."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(len(LFS_POINTER_PREFIX))
+    except OSError as err:
+        raise CheckpointError(f"Cannot read {path}: {err}") from None
+    if size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): the download or save that wrote it did not finish.")
+    if head == LFS_POINTER_PREFIX:
+        raise CheckpointError(
+            f"{path} is a git-lfs pointer file, not the weights: the repository was cloned without git-lfs. Run "
+            "`git lfs install && git lfs pull` in the clone, or download the files with huggingface_hub."
+        )

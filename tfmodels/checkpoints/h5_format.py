@@ -7,7 +7,7 @@ from collections.abc import Callable
 import h5py
 import numpy as np
 
-from tfmodels.checkpoints.base import FORMAT_TF, LazyArray, WeightFile
+from tfmodels.checkpoints.base import FORMAT_TF, LazyArray, WeightFile, check_weight_file
 from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.errors import CheckpointError
 
@@ -51,6 +51,7 @@ def load_attributes(group: h5py.Group, name: str) -> list[str]:
 
 def read_h5(path: str) -> WeightFile:
     """Open `tf_model.h5` or one of its shards; either layout is detected from the file."""
+    check_weight_file(path)
     try:
         handle = h5py.File(path, "r")
     except OSError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Callable, Iterable
 
@@ -16,6 +17,9 @@ from tfmodels.checkpoints.names import (
     strip_model_name,
     tf_to_pt_name,
 )
+from tfmodels.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -103,7 +107,18 @@ def load_weight_files(
                     mismatched.append((target.key, stored_shape, model_shape))
                     loaded.add(target.key)
                     continue
-                array = lazy.load()
+                try:
+                    array = lazy.load()
+                except CheckpointError:
+                    raise
+                except (OSError, ValueError, KeyError, TypeError, MemoryError) as err:
+                    raise CheckpointError(
+                        f"Cannot read tensor {name!r} from {weight_file.path}: {type(err).__name__}: {err}. The file "
+                        "is damaged; download or save it again."
+                    ) from None
+                if array.dtype.kind == "f" and not np.isfinite(array).all():
+                    logger.warning("Weight %r (%r in %s) contains NaN or Inf values.", target.key, name,
+                                   weight_file.path)
                 if weight_file.names == FORMAT_PT:
                     array = pt_to_tf_array(array, target.transpose)
                 array = np.asarray(array).reshape(model_shape).astype(target.variable.dtype, copy=False)

@@ -18,7 +18,7 @@ import zipfile
 import ml_dtypes
 import numpy as np
 
-from tfmodels.checkpoints.base import FORMAT_PT, LazyArray, WeightFile
+from tfmodels.checkpoints.base import FORMAT_PT, LazyArray, WeightFile, check_weight_file
 from tfmodels.errors import CheckpointError, UnsafeCheckpointError
 
 _STORAGE_DTYPES = {
@@ -91,6 +91,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _read_zip(path: str) -> dict:
+    archive_size = os.path.getsize(path)
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
@@ -104,6 +105,10 @@ def _read_zip(path: str) -> dict:
                 entry = f"{prefix}data/{key}"
                 if entry not in names:
                     raise CheckpointError(f"{path} lacks the storage record {entry!r}; the file is damaged.")
+                info = archive.getinfo(entry)
+                # torch stores records uncompressed; refusing compression rules out zip bombs.
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size > archive_size:
+                    raise CheckpointError(f"{path}: storage record {entry!r} is compressed or larger than the file.")
                 raw = archive.read(entry)
                 if len(raw) < numel * dtype.itemsize:
                     raise CheckpointError(f"{path}: storage {key!r} is shorter than its declared size.")
@@ -115,6 +120,7 @@ def _read_zip(path: str) -> dict:
 
 
 def _read_legacy(path: str) -> dict:
+    file_size = os.path.getsize(path)
     with open(path, "rb") as handle:
         def unpickle(load_storage=None):
             return _RestrictedUnpickler(handle, path, load_storage or _no_storage).load()
@@ -133,6 +139,8 @@ def _read_legacy(path: str) -> dict:
         def load_storage(key: str, dtype: np.dtype, numel: int) -> np.ndarray:
             # Storages come after the object pickle: hand out a buffer and fill it in below.
             if key not in placeholders:
+                if not 0 <= numel * dtype.itemsize <= file_size:
+                    raise CheckpointError(f"{path}: storage {key!r} claims {numel} elements, more than the file holds.")
                 declared[key] = (dtype, numel)
                 placeholders[key] = np.zeros(numel, dtype=dtype)
             return placeholders[key]
@@ -154,6 +162,7 @@ def _read_legacy(path: str) -> dict:
 
 def read_pytorch_bin(path: str) -> WeightFile:
     """Open a `pytorch_model.bin` (or a shard) as numpy arrays, without torch."""
+    check_weight_file(path)
     try:
         if zipfile.is_zipfile(path):
             state = _read_zip(path)
@@ -162,7 +171,7 @@ def read_pytorch_bin(path: str) -> WeightFile:
     except (CheckpointError, UnsafeCheckpointError):
         raise
     except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, struct.error, ValueError, TypeError,
-            AttributeError, IndexError, KeyError, MemoryError, OverflowError) as err:
+            AttributeError, IndexError, KeyError, MemoryError, OverflowError, RecursionError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}).") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import struct
 
 import ml_dtypes
 import numpy as np
 
-from tfmodels.checkpoints.base import FORMAT_PT, FORMAT_TF, LazyArray, WeightFile
+from tfmodels.checkpoints.base import FORMAT_PT, FORMAT_TF, LazyArray, WeightFile, check_weight_file
 from tfmodels.errors import CheckpointError
 
 DTYPES = {
@@ -66,20 +65,26 @@ def read_header(path: str) -> tuple[dict, dict, int]:
 
 def read_safetensors(path: str) -> WeightFile:
     """Open a safetensors file (TF or PyTorch names, told apart by its `format` metadata)."""
+    check_weight_file(path)
     header, metadata, data_start = read_header(path)
     fmt = metadata.get("format")
     if fmt not in (FORMAT_TF, FORMAT_PT):  # no or foreign metadata: tell the conventions apart by the names
         fmt = FORMAT_TF if any("/" in name for name in header) else FORMAT_PT
     handle = open(path, "rb")
-    mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if os.path.getsize(path) else None
 
     def lazy(entry: dict) -> LazyArray:
         dtype, shape = DTYPES[entry["dtype"]], tuple(entry["shape"])
         begin, end = entry["data_offsets"]
 
         def load() -> np.ndarray:
+            # Plain reads rather than a memory map: mapped pages would stay resident (and count as RSS) until
+            # the whole file is done, while a read buffer is freed as soon as the weight is assigned.
             count = (end - begin) // dtype.itemsize
-            return np.frombuffer(mapped, dtype=dtype, count=count, offset=data_start + begin).reshape(shape)
+            handle.seek(data_start + begin)
+            array = np.fromfile(handle, dtype=dtype, count=count)
+            if array.size != count:
+                raise _fail(path, "the file ended before the tensor data did; it was truncated while open.")
+            return array.reshape(shape)
 
         return LazyArray(shape, dtype, load)
 
@@ -88,15 +93,7 @@ def read_safetensors(path: str) -> WeightFile:
         key = name[:-2] if fmt == FORMAT_TF and name.endswith(":0") else name
         tensors[key] = lazy(entry)
 
-    def close() -> None:
-        if mapped is not None:
-            try:
-                mapped.close()
-            except BufferError:  # an array still views the map; it is freed with that array
-                pass
-        handle.close()
-
-    return WeightFile(path=path, names=fmt, tensors=tensors, close=close)
+    return WeightFile(path=path, names=fmt, tensors=tensors, close=handle.close)
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:

@@ -74,31 +74,71 @@ def is_tf_weight_file(name: str) -> bool:
     return name in TF_WEIGHT_FILES or bool(SHARD_PATTERN.match(name))
 
 
-def save_weights(model: keras.Model, save_directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
-    """Write the model's weights into `save_directory`; return the new file names.
+SAVE_MARKER = ".tfmodels-save-in-progress"
+STAGING_PREFIX = ".tfmodels-save-"
 
-    Files are first written to a staging directory inside `save_directory`, so an error while writing (a full
-    disk, say) leaves the previous checkpoint untouched. Then the new files are moved in and the previous save's
-    weight files that the new save does not use (stale shards and indexes) are removed; nothing else is touched.
+
+def interrupted_save_error(directory: str) -> CheckpointError | None:
+    """The error to raise when `directory` holds the marker of a save that never finished, else None."""
+    if os.path.exists(os.path.join(directory, SAVE_MARKER)):
+        return CheckpointError(
+            f"A save into {directory} was interrupted while it replaced the checkpoint files, so they may mix two "
+            f"saves; refusing to load them. Save the model into this directory again (this removes {SAVE_MARKER})."
+        )
+    return None
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int, safe_serialization: bool,
+                    extra_files: dict[str, str]) -> list[str]:
+    """Write the model's weights and `extra_files` (name -> text, e.g. `config.json`) into `save_directory`;
+    return the new file names.
+
+    1. Everything is written and fsynced in a staging directory inside `save_directory`: an error there (a full
+       disk, a read-only target) leaves the previous checkpoint untouched.
+    2. A marker file is created, the new files are moved in, the previous save's weight files that the new save
+       does not use (stale shards and indexes) are removed, and the marker is removed. A process killed during
+       this step leaves the marker, and `from_pretrained` then refuses the directory instead of loading a mix of
+       two saves. Files that are not part of a checkpoint (a tokenizer, a README) are never touched.
     """
-    staging = tempfile.mkdtemp(prefix=".tfmodels-save-", dir=save_directory)
+    for name in os.listdir(save_directory):  # staging left by a save that was killed while writing
+        if name.startswith(STAGING_PREFIX) and os.path.isdir(os.path.join(save_directory, name)):
+            shutil.rmtree(os.path.join(save_directory, name), ignore_errors=True)
+    staging = None
     try:
         try:
+            staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=save_directory)
             files = _write_files(model, staging, max_shard_size, safe_serialization)
+            for name, text in extra_files.items():
+                with open(os.path.join(staging, name), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                files.append(name)
             for name in files:
                 with open(os.path.join(staging, name), "rb+") as handle:
                     os.fsync(handle.fileno())
+            with open(os.path.join(save_directory, SAVE_MARKER), "w") as handle:
+                handle.write("A tfmodels save into this directory has not finished.\n")
+            _fsync_directory(save_directory)
         except OSError as err:
             raise CheckpointError(
-                f"Could not write the weights into {save_directory} ({err}). The previous checkpoint there, if any, "
-                "is unchanged."
+                f"Could not write the checkpoint into {save_directory} ({err}). The previous checkpoint there, if "
+                "any, is unchanged."
             ) from err
-        # Index files last: a reader never sees an index that names shards not yet in place.
-        for name in sorted(files, key=lambda n: n.endswith(".index.json")):
+        for name in files:
             os.replace(os.path.join(staging, name), os.path.join(save_directory, name))
         for name in os.listdir(save_directory):
             if is_tf_weight_file(name) and name not in files:
                 os.remove(os.path.join(save_directory, name))
+        _fsync_directory(save_directory)
+        os.remove(os.path.join(save_directory, SAVE_MARKER))
         return files
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

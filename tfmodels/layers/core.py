@@ -12,7 +12,6 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 
-
 _SKIP_RANDOM_INIT = contextvars.ContextVar("skip_random_init", default=False)
 
 
