@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -347,13 +348,16 @@ class TFPreTrainedModel(keras.Model):
         ignore_mismatched_sizes: bool = False,
         output_loading_info: bool = False,
         use_safetensors: bool | None = None,
+        dtype: str | None = None,
         **kwargs: Any,
     ) -> "TFPreTrainedModel" | tuple["TFPreTrainedModel", dict[str, list]]:
         """Load a model from a directory written by `save_pretrained` (ours or the reference's, TF or PyTorch).
 
         Keyword arguments that are config fields override the config (`num_labels=5`); the rest go to the model's
         constructor. Missing, unexpected and mismatched weights are logged as warnings and returned with
-        `output_loading_info=True`.
+        `output_loading_info=True`. `dtype` is a Keras dtype policy for every layer (`"float16"`,
+        `"mixed_bfloat16"`, ...); by default the global policy applies. Weights are cast to the variables' dtype
+        (float16/bfloat16 checkpoints load into float32 models).
 
         Example:
             >>> model, info = TFBertForSequenceClassification.from_pretrained("bert-dir", num_labels=5,
@@ -374,7 +378,7 @@ class TFPreTrainedModel(keras.Model):
             model_kwargs = kwargs
         resolved = resolve_local(path, from_pt=from_pt, use_safetensors=use_safetensors)
         config.name_or_path = path
-        with skip_random_init():
+        with skip_random_init(), _global_dtype_policy(dtype):
             model = cls(config, *model_args, **model_kwargs)
             model.build_in_name_scope()
         reader = _READERS[resolved.kind]
@@ -391,6 +395,20 @@ class TFPreTrainedModel(keras.Model):
         if output_loading_info:
             return model, info.as_dict()
         return model
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(dtype: str | None):
+    """Apply a Keras dtype policy to every layer created inside (Keras layers read the global policy)."""
+    if dtype is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _initialize_unloaded(model: TFPreTrainedModel, info) -> None:

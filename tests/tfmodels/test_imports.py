@@ -60,3 +60,27 @@ def test_pytorch_checkpoints_load_with_torch_unimportable():
     """))
     assert "TORCH BLOCKED" in out
     assert case.meta["pt_class"] == "BertForQuestionAnswering"
+
+
+def test_torch_written_bin_files_load_with_torch_unimportable(tmp_path):
+    torch = __import__("pytest").importorskip("torch")
+    import numpy as np
+
+    state = {"w": torch.randn(4, 3), "t": torch.randn(3, 5).t(), "h": torch.randn(6).half(),
+             "b": torch.randn(2, 2).bfloat16(), "i": torch.arange(4)}
+    np.savez(tmp_path / "expected.npz", **{k: v.float().numpy() for k, v in state.items()})
+    torch.save(state, tmp_path / "zip.bin")
+    torch.save(state, tmp_path / "legacy.bin", _use_new_zipfile_serialization=False)
+    out = _run(BLOCK_TORCH + textwrap.dedent(f"""
+        import numpy as np
+        from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
+        expected = np.load({str(tmp_path / "expected.npz")!r})
+        for name in ("zip.bin", "legacy.bin"):
+            weights = read_pytorch_bin({str(tmp_path)!r} + "/" + name)
+            assert sorted(weights.tensors) == sorted(expected.files)
+            for key in expected.files:
+                np.testing.assert_array_equal(weights.tensors[key].load().astype(np.float32), expected[key])
+        assert "torch" not in __import__("sys").modules
+        print("BOTH FORMATS OK")
+    """))
+    assert "BOTH FORMATS OK" in out
