@@ -16,6 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_integration.callbacks import load_training_checkpoint, save_training_checkpoint
+from keras_integration.data import prepare_tf_dataset
+from keras_integration.training import InternalLossTrainer
 from tfmodels.checkpoints.h5_format import read_h5
 from tfmodels.checkpoints.loader import load_weight_files
 from tfmodels.checkpoints.names import strip_model_name
@@ -44,6 +47,11 @@ def to_snake_case(name: str) -> str:
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def float32_logits(logits: tf.Tensor) -> tf.Tensor:
+    """Logits in float32 whatever the compute dtype (mixed precision), as losses and metrics expect."""
+    return logits if logits.dtype == tf.float32 else tf.cast(logits, tf.float32)
 
 
 def unpack_inputs(call):
@@ -90,7 +98,7 @@ def unpack_inputs(call):
     return wrapper
 
 
-class TFPreTrainedModel(keras.Model):
+class TFPreTrainedModel(InternalLossTrainer, keras.Model):
     """Base class of every model: a Keras 3 model that reads and writes Hugging Face checkpoints.
 
     Subclasses set `config_class`, `base_model_prefix` (the name of the main layer, e.g. `bert`) and build their
@@ -307,6 +315,37 @@ class TFPreTrainedModel(keras.Model):
             union = set(self.config.pruned_heads.get(int(layer), [])) | {int(h) for h in heads}
             self.config.pruned_heads[int(layer)] = sorted(union)
         main.prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
+
+    # ---- training -----------------------------------------------------------------------------------------------
+    def prepare_tf_dataset(self, dataset, batch_size: int = 8, shuffle: bool = True, tokenizer=None,
+                           collate_fn=None, collate_fn_args=None, drop_remainder: bool | None = None,
+                           prefetch: bool = True, seed: int | None = None) -> tf.data.Dataset:
+        """A `tf.data.Dataset` for `fit` from a `datasets.Dataset`; see `keras_integration.prepare_tf_dataset`.
+
+        Example:
+            >>> train = model.prepare_tf_dataset(tokenized["train"], batch_size=16)
+        """
+        return prepare_tf_dataset(self, dataset, batch_size=batch_size, shuffle=shuffle, tokenizer=tokenizer,
+                                  collate_fn=collate_fn, collate_fn_args=collate_fn_args,
+                                  drop_remainder=drop_remainder, prefetch=prefetch, seed=seed)
+
+    def save_training_checkpoint(self, directory: str, epoch: int) -> None:
+        """Save weights, optimizer state and epoch for `load_repo_checkpoint` (see `TrainingCheckpoint`)."""
+        save_training_checkpoint(self, directory, epoch)
+
+    def load_repo_checkpoint(self, repo_path_or_name: str) -> dict[str, int]:
+        """Restore a training checkpoint (a directory, or a repo clone holding `checkpoint/`); return
+        `{"epoch": n}`, so that `fit(..., initial_epoch=n + 1)` continues the run.
+
+        Example:
+            >>> model.compile(optimizer=keras.optimizers.Adam(3e-5))
+            >>> epoch = model.load_repo_checkpoint("run/checkpoint")["epoch"]
+        """
+        directory = os.fspath(repo_path_or_name)
+        nested = os.path.join(directory, "checkpoint")
+        if os.path.isdir(nested):
+            directory = nested
+        return load_training_checkpoint(self, directory)
 
     # ---- checkpoints --------------------------------------------------------------------------------------------
     def save_pretrained(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
 from tfmodels.layers.core import get_initializer
-from tfmodels.modeling import TFPreTrainedModel, unpack_inputs
+from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
 from tfmodels.modeling_outputs import (
     TFBertForPreTrainingOutput,
     TFMaskedLMOutput,
@@ -43,6 +44,7 @@ class TFBertPreTrainedModel(TFPreTrainedModel):
 
     @staticmethod
     def _finish(output_class, return_dict, encoded, **fields):
+        fields = {name: float32_logits(value) if name.endswith("logits") else value for name, value in fields.items()}
         output = output_class(hidden_states=encoded.get("hidden_states"), attentions=encoded.get("attentions"),
                               **fields)
         return output if return_dict else output.to_tuple()
@@ -295,6 +297,9 @@ class TFBertForQuestionAnswering(TFBertPreTrainedModel):
 
     def __init__(self, config: BertConfig, *inputs, **kwargs):
         super().__init__(config, *inputs, **kwargs)
+        if config.num_labels != 2:
+            raise ConfigError(f"Question answering predicts a start and an end logit: num_labels must be 2; the "
+                              f"config has {config.num_labels}.")
         self.qa_outputs = self._dense_head(config.num_labels, "qa_outputs")
         self.build_in_name_scope()
 

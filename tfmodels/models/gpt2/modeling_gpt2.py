@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfmodels.layers import losses
 from tfmodels.layers.core import get_initializer
-from tfmodels.modeling import TFPreTrainedModel, unpack_inputs
+from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
 from tfmodels.modeling_outputs import TFCausalLMOutputWithCrossAttentions, TFSequenceClassifierOutputWithPast
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
 from tfmodels.models.gpt2.layers import TFGPT2MainLayer
@@ -99,7 +99,7 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel):
              output_hidden_states=None, return_dict=None, labels=None, training=False):
         decoded = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
                                inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
-        logits = self.transformer.wte.attend(decoded["last_hidden_state"])
+        logits = float32_logits(self.transformer.wte.attend(decoded["last_hidden_state"]))
         loss = None if labels is None else losses.causal_lm_loss(labels, logits)
         output = TFCausalLMOutputWithCrossAttentions(
             loss=loss, logits=logits, past_key_values=decoded.get("past_key_values"),
@@ -144,7 +144,7 @@ class TFGPT2ForSequenceClassification(TFGPT2PreTrainedModel):
             last = tf.argmax(tf.range(seq_len)[None, :] * not_pad, axis=-1, output_type=tf.int32)
         else:
             last = tf.fill(tf.shape(logits)[:1], seq_len - 1)
-        pooled_logits = tf.gather(logits, last, batch_dims=1)
+        pooled_logits = float32_logits(tf.gather(logits, last, batch_dims=1))
         loss = None
         if labels is not None:
             loss = losses.sequence_classification_loss(labels, pooled_logits, self.config.problem_type)

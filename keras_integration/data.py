@@ -1,0 +1,166 @@
+"""Turn a `datasets.Dataset` into a `tf.data.Dataset` ready for `model.fit`, and pad batches."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from keras_integration.training import call_argument_names, label_names
+
+logger = logging.getLogger(__name__)
+
+ZERO_PADDED = ("attention_mask", "token_type_ids", "special_tokens_mask")
+
+
+class TFDataCollatorWithPadding:
+    """Collate a list of examples (dicts) into a batch of numpy arrays, right-padding ragged columns.
+
+    Token columns are padded with `pad_token_id`, `attention_mask`/`token_type_ids` with 0, and label columns
+    (names containing `label`) with `label_pad_token_id` (-100, which losses and metrics ignore).
+
+    Example:
+        >>> collate = TFDataCollatorWithPadding(pad_token_id=0)
+        >>> collate([{"input_ids": [5, 6, 7]}, {"input_ids": [8]}])["input_ids"]
+        array([[5, 6, 7],
+               [8, 0, 0]], dtype=int32)
+    """
+
+    def __init__(self, pad_token_id: int = 0, label_pad_token_id: int = -100, pad_to_multiple_of: int | None = None,
+                 padding_values: Mapping[str, Any] | None = None, dtypes: Mapping[str, Any] | None = None) -> None:
+        self.pad_token_id = pad_token_id
+        self.label_pad_token_id = label_pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.padding_values = dict(padding_values or {})
+        self.dtypes = dict(dtypes or {})
+
+    def padding_value(self, column: str) -> Any:
+        if column in self.padding_values:
+            return self.padding_values[column]
+        if "label" in column:
+            return self.label_pad_token_id
+        if column in ZERO_PADDED:
+            return 0
+        return self.pad_token_id
+
+    def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        if not samples:
+            raise ValueError("Cannot collate an empty list of examples.")
+        batch = {}
+        for column in samples[0]:
+            values = [np.asarray(sample[column]) for sample in samples]
+            dtype = self.dtypes.get(column, _default_dtype(values[0].dtype))
+            if all(v.shape == values[0].shape for v in values):
+                batch[column] = np.stack(values).astype(dtype)
+                continue
+            if any(v.ndim != 1 for v in values):
+                raise ValueError(f"Column {column!r} holds ragged values of rank > 1; pass a collate_fn for it.")
+            length = max(len(v) for v in values)
+            if self.pad_to_multiple_of:
+                length = math.ceil(length / self.pad_to_multiple_of) * self.pad_to_multiple_of
+            padded = np.full((len(values), length), self.padding_value(column), dtype=dtype)
+            for row, value in enumerate(values):
+                padded[row, : len(value)] = value
+            batch[column] = padded
+        return batch
+
+
+def _default_dtype(dtype: np.dtype) -> np.dtype:
+    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
+        return np.dtype(np.int32)
+    if np.issubdtype(dtype, np.floating):
+        return np.dtype(np.float32)
+    return dtype
+
+
+def prepare_tf_dataset(
+    model,
+    dataset,
+    batch_size: int = 8,
+    shuffle: bool = True,
+    tokenizer=None,
+    collate_fn: Callable | None = None,
+    collate_fn_args: Mapping[str, Any] | None = None,
+    drop_remainder: bool | None = None,
+    prefetch: bool = True,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Wrap a `datasets.Dataset` as a batched `tf.data.Dataset` of dicts for `model.fit`/`evaluate`/`predict`.
+
+    Keeps the columns `model.call` accepts plus its label columns (`label` becomes `labels`) and logs which
+    columns it drops. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
+    or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
+    dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch.
+    `drop_remainder` defaults to `shuffle`.
+
+    Example:
+        >>> train = prepare_tf_dataset(model, tokenized["train"], batch_size=16, shuffle=True)
+        >>> model.fit(train, epochs=3)
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; received {batch_size}.")
+    if tokenizer is not None and collate_fn is not None:
+        raise ValueError("Pass either tokenizer or collate_fn, not both.")
+    drop_remainder = shuffle if drop_remainder is None else drop_remainder
+    arguments = call_argument_names(model)
+    labels = label_names(model)
+    rename = {"label": "labels"} if "labels" in labels and "labels" not in dataset.column_names else {}
+    kept, dropped = [], []
+    for column in dataset.column_names:
+        if column in arguments or column in rename:
+            kept.append(column)
+        else:
+            dropped.append(column)
+    if not kept:
+        raise ValueError(f"None of the dataset's columns {dataset.column_names} is an input of "
+                         f"{type(model).__name__}; it accepts {arguments}. Tokenize the text first.")
+    if dropped:
+        logger.info("prepare_tf_dataset drops columns %s: %s.call() does not accept them.", dropped,
+                    type(model).__name__)
+    dataset = dataset.select_columns(kept)
+    if len(dataset) == 0:
+        raise ValueError("The dataset is empty.")
+
+    signature = getattr(model, "input_signature", {}) or {}
+    dtypes = {name: spec.dtype.as_numpy_dtype for name, spec in signature.items()}
+    if tokenizer is not None:
+        def collate(samples):
+            return dict(tokenizer.pad(samples, return_tensors="np"))
+    elif collate_fn is not None:
+        def collate(samples):
+            return dict(collate_fn(samples, **(collate_fn_args or {})))
+    else:
+        pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
+        collate = TFDataCollatorWithPadding(pad_token_id=pad_token_id or 0, dtypes=dtypes)
+
+    def make_batch(indices: np.ndarray) -> dict[str, np.ndarray]:
+        rows = dataset[[int(i) for i in indices]]
+        samples = [{rename.get(c, c): rows[c][i] for c in kept} for i in range(len(indices))]
+        batch = collate(samples)
+        return {name: np.asarray(value, dtype=dtypes.get(name, _default_dtype(np.asarray(value).dtype)))
+                for name, value in batch.items()}
+
+    first = make_batch(np.arange(min(batch_size, len(dataset))))
+    spec = {name: tf.TensorSpec([None] * value.ndim, tf.as_dtype(value.dtype), name=name)
+            for name, value in first.items()}
+    num_rows = len(dataset)
+    num_batches = num_rows // batch_size if drop_remainder else math.ceil(num_rows / batch_size)
+    if num_batches == 0:
+        raise ValueError(f"The dataset has {num_rows} rows, fewer than batch_size={batch_size}, and drop_remainder "
+                         "is on: no batch would be produced.")
+    rng = np.random.default_rng(seed)
+
+    def generator():
+        order = rng.permutation(num_rows) if shuffle else np.arange(num_rows)
+        for batch_index in range(num_batches):
+            yield make_batch(order[batch_index * batch_size:(batch_index + 1) * batch_size])
+
+    tf_dataset = tf.data.Dataset.from_generator(generator, output_signature=spec)
+    tf_dataset = tf_dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    if prefetch:
+        tf_dataset = tf_dataset.prefetch(tf.data.AUTOTUNE)
+    return tf_dataset
