@@ -100,7 +100,7 @@ def save_training_checkpoint(model: keras.Model, directory: str, epoch: int) -> 
     Example:
         >>> save_training_checkpoint(model, "run/checkpoint", epoch=2)
     """
-    if model.optimizer is None:
+    if getattr(model, "optimizer", None) is None:
         raise RuntimeError("The model has no optimizer: compile it before saving a training checkpoint.")
     parent = os.path.dirname(os.path.abspath(directory))
     os.makedirs(parent, exist_ok=True)
@@ -134,7 +134,7 @@ def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, in
     The model must be compiled with the same kind of optimizer. Continue with
     `model.fit(..., initial_epoch=n + 1)`.
     """
-    if model.optimizer is None:
+    if getattr(model, "optimizer", None) is None:
         raise RuntimeError("Compile the model (with the optimizer used for training) before loading a checkpoint.")
     missing = [name for name in (CHECKPOINT_WEIGHTS, CHECKPOINT_OPTIMIZER, CHECKPOINT_STATE)
                if not os.path.isfile(os.path.join(directory, name))]

@@ -52,6 +52,14 @@ def label_to_output_map(model: keras.Model) -> dict[str, str]:
     return mapping
 
 
+def _for_multi_worker(logs: dict) -> dict:
+    """Give scalar logs a leading axis under MultiWorkerMirroredStrategy: Keras reduces step logs across
+    workers with `strategy.reduce("MEAN", value, axis=0)`, which rejects scalars (and yields one for `[1]`)."""
+    if not isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return logs
+    return {name: tf.reshape(value, [1]) if value.shape.rank == 0 else value for name, value in logs.items()}
+
+
 class InternalLossTrainer:
     """Keras training on the model's own loss. Mix in before `keras.Model`.
 
@@ -127,10 +135,10 @@ class InternalLossTrainer:
         return x, y, sample_weight
 
     def train_step(self, data):
-        return super().train_step(self._split_batch(data))
+        return _for_multi_worker(super().train_step(self._split_batch(data)))
 
     def test_step(self, data):
-        return super().test_step(self._split_batch(data))
+        return _for_multi_worker(super().test_step(self._split_batch(data)))
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -138,6 +146,23 @@ class InternalLossTrainer:
             x = {key: value for key, value in x.items() if key not in label_names(self)}
         outputs = self(x, training=False)
         return {key: value for key, value in outputs.items() if key != "loss"}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds metrics and optimizer state from one batch, which under a strategy it gets with
+        # `strategy.reduce("MEAN", batch)`; MultiWorkerMirroredStrategy rejects that for a dict of inputs. The
+        # first local replica's batch has the same structure and specs, which is all the build needs.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is None or strategy is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = tf.nest.map_structure(
+                lambda value: strategy.experimental_local_results(value)[0]
+                if isinstance(value, tf.distribute.DistributedValues) else value,
+                next(batches),
+            )
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
 
     # ---- loss and metrics ---------------------------------------------------------------------------------------
     def _matched(self, y: dict, y_pred: Mapping) -> tuple[dict, dict]:

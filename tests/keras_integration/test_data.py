@@ -1,0 +1,111 @@
+"""prepare_tf_dataset and the padding collator on real `datasets.Dataset`s."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+datasets = pytest.importorskip("datasets")
+
+from keras_integration import TFDataCollatorWithPadding, prepare_tf_dataset  # noqa: E402
+from tests.keras_integration.tiny import tiny_model  # noqa: E402
+
+
+def _dataset():
+    rows = [[5, 6, 7], [8, 9], [10, 11, 12, 13, 14], [15], [16, 17], [18, 19, 20]]
+    return datasets.Dataset.from_dict({
+        "input_ids": rows,
+        "attention_mask": [[1] * len(r) for r in rows],
+        "label": [0, 1, 2, 0, 1, 2],
+        "text": ["a", "b", "c", "d", "e", "f"],
+        "idx": list(range(6)),
+    })
+
+
+def test_batches_shapes_dtypes_padding_and_dropped_columns(caplog):
+    model = tiny_model("TFBertForSequenceClassification", pad_token_id=3)
+    with caplog.at_level(logging.INFO, logger="keras_integration"):
+        data = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=False)
+    assert any("['text', 'idx']" in r.getMessage() and "does not accept" in r.getMessage() for r in caplog.records)
+    assert data.element_spec == {
+        "input_ids": tf.TensorSpec([None, None], tf.int32, name="input_ids"),
+        "attention_mask": tf.TensorSpec([None, None], tf.int32, name="attention_mask"),
+        "labels": tf.TensorSpec([None], tf.int32, name="labels"),
+    }
+    batches = [{k: v.numpy() for k, v in b.items()} for b in data]
+    assert len(batches) == 2 and int(data.cardinality()) == 2
+    np.testing.assert_array_equal(batches[0]["input_ids"], [[5, 6, 7, 3, 3], [8, 9, 3, 3, 3],
+                                                            [10, 11, 12, 13, 14], [15, 3, 3, 3, 3]])
+    np.testing.assert_array_equal(batches[0]["attention_mask"][1], [1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(batches[1]["input_ids"], [[16, 17, 3], [18, 19, 20]])  # last, smaller batch
+    np.testing.assert_array_equal(batches[0]["labels"], [0, 1, 2, 0])
+
+
+def test_shuffle_drops_the_remainder_and_reshuffles_each_epoch():
+    model = tiny_model("TFBertForSequenceClassification")
+    data = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=True, seed=1)
+    epochs = [[b["input_ids"].numpy()[:, 0].tolist() for b in data] for _ in range(3)]
+    assert all(len(e) == 1 and len(e[0]) == 4 for e in epochs)
+    assert len({tuple(e[0]) for e in epochs}) > 1
+
+
+def test_token_labels_are_padded_with_minus_100_and_the_model_trains():
+    model = tiny_model("TFBertForTokenClassification")
+    rows = [[5, 6, 7], [8, 9]]
+    dataset = datasets.Dataset.from_dict({"input_ids": rows, "labels": [[0, 1, 2], [1, 1]]})
+    data = prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False)
+    batch = next(iter(data))
+    np.testing.assert_array_equal(batch["labels"], [[0, 1, 2], [1, 1, -100]])
+    model.compile(optimizer="adam")
+    assert np.isfinite(model.fit(data, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_tokenizer_and_collate_fn_paths():
+    model = tiny_model("TFBertForSequenceClassification")
+    dataset = _dataset()
+
+    class Tokenizer:
+        def pad(self, samples, return_tensors):
+            assert return_tensors == "np"
+            return TFDataCollatorWithPadding(pad_token_id=99)(samples)
+
+    batch = next(iter(prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False, tokenizer=Tokenizer())))
+    np.testing.assert_array_equal(batch["input_ids"], [[5, 6, 7], [8, 9, 99]])
+
+    def collate(samples, length):
+        ids = np.zeros((len(samples), length), np.int64)
+        for i, sample in enumerate(samples):
+            ids[i, : len(sample["input_ids"])] = sample["input_ids"]
+        return {"input_ids": ids, "labels": np.array([s["labels"] for s in samples])}
+
+    data = prepare_tf_dataset(model, dataset, batch_size=3, shuffle=False, collate_fn=collate,
+                              collate_fn_args={"length": 6})
+    batch = next(iter(data))
+    assert batch["input_ids"].shape == (3, 6) and batch["input_ids"].dtype == tf.int32
+    with pytest.raises(ValueError, match="either tokenizer or collate_fn"):
+        prepare_tf_dataset(model, dataset, tokenizer=Tokenizer(), collate_fn=collate)
+    with pytest.raises(ValueError, match="None of the dataset's columns"):
+        prepare_tf_dataset(model, datasets.Dataset.from_dict({"text": ["a"]}))
+
+
+def test_a_large_dataset_streams():
+    model = tiny_model("TFBertForSequenceClassification")
+    n = 100_000
+    dataset = datasets.Dataset.from_dict({"input_ids": [[i % 40 + 1] * (i % 7 + 1) for i in range(n)],
+                                          "label": [i % 3 for i in range(n)]})
+    start = time.perf_counter()
+    data = prepare_tf_dataset(model, dataset, batch_size=32, shuffle=True)
+    first = next(iter(data))
+    assert time.perf_counter() - start < 5
+    assert first["input_ids"].shape[0] == 32 and int(data.cardinality()) == n // 32
+
+
+def test_collator_on_its_own():
+    collate = TFDataCollatorWithPadding(pad_token_id=1, pad_to_multiple_of=4)
+    batch = collate([{"input_ids": [5, 6, 7, 8, 9], "token_type_ids": [0, 0, 1, 1, 1], "labels": 1},
+                     {"input_ids": [5], "token_type_ids": [0], "labels": 0}])
+    np.testing.assert_array_equal(batch["input_ids"], [[5, 6, 7, 8, 9, 1, 1, 1], [5, 1, 1, 1, 1, 1, 1, 1]])
+    np.testing.assert_array_equal(batch["token_type_ids"][1], [0] * 8)
+    assert batch["input_ids"].dtype == np.int32 and batch["labels"].tolist() == [1, 0]
