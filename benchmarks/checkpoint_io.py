@@ -30,7 +30,7 @@ def prepare(directory: str) -> None:
     import numpy as np
 
     from tfmodels import TFBertForSequenceClassification
-    from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_name, tf_to_pt_array
+    from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_array, tf_to_pt_name
     from tfmodels.checkpoints.safetensors_format import write_safetensors
 
     model = TFBertForSequenceClassification(_config())

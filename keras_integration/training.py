@@ -1,7 +1,8 @@
 """Train a Keras model on its own loss output, following the Keras 3 trainer contract.
 
-`InternalLossTrainer` is a mixin for `keras.Model` subclasses whose `call` accepts label arguments and returns a
-dict with a `loss` entry when labels are given (the protocol). It overrides only what Keras asks subclasses to
+`InternalLossTrainer` is a mixin for `keras.Model` subclasses that follow a small protocol: `call` names its label
+arguments (`labels`, `start_positions`, ...), accepts a dict of inputs and labels as its first argument (as Keras
+passes batches), and returns a dict with a `loss` entry when labels are given. It overrides only what Keras asks subclasses to
 override: how a batch is split between inputs and labels (`train_step`/`test_step`/`predict_step`, which then defer
 to Keras' own steps), `compute_loss` and `compute_metrics`. Keras therefore keeps doing the loss tracking, loss
 scaling for mixed precision, gradient application and distribution-aware reductions itself, so `history` reports the

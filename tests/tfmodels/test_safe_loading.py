@@ -176,4 +176,5 @@ def test_half_precision_checkpoints_load_into_float32(dtype, tmp_path):
     assert {w.dtype for w in half.weights} == {"float16"}
     assert half.config.dtype == "float32"  # the config's own field is untouched
     np.testing.assert_array_equal(half.classifier.bias.numpy(), tensors["classifier.bias"].astype(np.float16))
-    assert half(CASE.inputs).logits.dtype == "float16"
+    assert half.bert(**CASE.inputs).last_hidden_state.dtype == "float16"
+    assert half(CASE.inputs).logits.dtype == "float32"  # logits are always float32
