@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras_integration.callbacks import load_training_checkpoint, save_training_checkpoint
 from keras_integration.data import prepare_tf_dataset
 from keras_integration.training import InternalLossTrainer
+from serving.signatures import ServingMixin
 from tfmodels.checkpoints.h5_format import read_h5
 from tfmodels.checkpoints.loader import load_weight_files
 from tfmodels.checkpoints.names import strip_model_name
@@ -46,7 +47,8 @@ def to_snake_case(name: str) -> str:
     """Keras' automatic layer name of a class: `TFGPT2LMHeadModel` -> `tfgpt2lm_head_model`."""
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name if not name.startswith("_") else "private" + name  # TF scope names cannot start with "_"
 
 
 def float32_logits(logits: tf.Tensor) -> tf.Tensor:
@@ -98,7 +100,7 @@ def unpack_inputs(call):
     return wrapper
 
 
-class TFPreTrainedModel(InternalLossTrainer, keras.Model):
+class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
     """Base class of every model: a Keras 3 model that reads and writes Hugging Face checkpoints.
 
     Subclasses set `config_class`, `base_model_prefix` (the name of the main layer, e.g. `bert`) and build their
@@ -353,10 +355,16 @@ class TFPreTrainedModel(InternalLossTrainer, keras.Model):
         save_directory: str | os.PathLike,
         max_shard_size: int | str = "10GB",
         safe_serialization: bool = False,
+        saved_model: bool = False,
+        version: int = 1,
+        signatures=None,
     ) -> None:
         """Write `config.json` and the weights: `tf_model.h5` (or `model.safetensors` with TF names when
         `safe_serialization=True`), sharded with an index above `max_shard_size` (`"5GB"`, `"100MB"`, `"1GiB"`
         or bytes).
+
+        With `saved_model=True` a verified TF Serving export is also written to `save_directory/saved_model/<version>`
+        (see `serving.export_saved_model`; `signatures` replace or add to the default ones).
 
         Re-saving into a directory replaces the previous weights and removes its stale shards and index; other
         files (a tokenizer, a README) are left alone. An error midway leaves the previous checkpoint loadable.
@@ -375,6 +383,11 @@ class TFPreTrainedModel(InternalLossTrainer, keras.Model):
                                     self._auto_class: f"{type(self).__module__}.{type(self).__name__}"}
         save_checkpoint(self, save_directory, max_shard_size, safe_serialization,
                         {CONFIG_NAME: self.config.to_json_string(use_diff=True)})
+        if saved_model:
+            from serving.export import export_saved_model
+
+            export_saved_model(self, os.path.join(save_directory, "saved_model"), version=version,
+                               signatures=signatures)
         logger.info("Model weights saved in %s", save_directory)
 
     @classmethod

@@ -1,0 +1,216 @@
+"""SavedModel export for TF Serving: versioned layout, signatures, warm-up records and verification."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from serving.signatures import default_signatures
+
+logger = logging.getLogger(__name__)
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+VERIFY_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_export.py")
+
+
+class ExportError(RuntimeError):
+    """An export could not be written, or it was written but did not answer like the model; nothing is left."""
+
+
+def next_version(export_base: str) -> int:
+    """One more than the highest integer version directory in `export_base` (1 when there is none)."""
+    if not os.path.isdir(export_base):
+        return 1
+    versions = [int(name) for name in os.listdir(export_base) if re.fullmatch(r"\d+", name)]
+    return max(versions, default=0) + 1
+
+
+def _resolve_signatures(model, signatures) -> dict[str, tuple]:
+    """Default signatures, replaced or extended by the user's (a tf.function, or a dict of them)."""
+    resolved = default_signatures(model)
+    if signatures is None:
+        return resolved
+    if not isinstance(signatures, Mapping):
+        signatures = {"serving_default": signatures}
+    for name, function in signatures.items():
+        if isinstance(function, tuple):
+            resolved[name] = function
+        elif getattr(function, "input_signature", None) is not None:
+            resolved[name] = (function, None)
+        else:
+            resolved[name] = (function, [dict(model.input_signature)])
+    return resolved
+
+
+def _user_names(signatures) -> list[str]:
+    if signatures is None:
+        return []
+    return list(signatures) if isinstance(signatures, Mapping) else ["serving_default"]
+
+
+def _check_inputs(model) -> list[dict[str, np.ndarray]]:
+    """Verification inputs: the model's dummy inputs and a second batch of another size and length."""
+    first = {name: np.asarray(value) for name, value in model.dummy_inputs.items()}
+    second = {}
+    for name, value in first.items():
+        shape = (3,) + tuple(5 if i == len(value.shape) - 1 else 3 for i in range(1, len(value.shape)))
+        array = np.ones(shape, value.dtype) if name != "token_type_ids" else np.zeros(shape, value.dtype)
+        if name == "attention_mask":
+            array[..., 1, -2:] = 0  # some padding
+        if name == "input_ids":
+            array = (np.arange(array.size).reshape(shape) % 7 + 1).astype(value.dtype)
+        second[name] = array
+    return [first, second]
+
+
+def _write_warmup(path: str, inputs_list: Sequence[Mapping[str, Any]], model_name: str) -> None:
+    try:
+        from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+    except ImportError as err:
+        raise ImportError("Warm-up records need the TF Serving protos: pip install tensorflow-serving-api "
+                          "(or pip install 'tfmodels[serving]').") from err
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for inputs in inputs_list:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
+            for name, value in inputs.items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def _verify(model, directory: str, signatures: dict[str, tuple], check_inputs: list[dict], eager: set[str]) -> dict:
+    """Expected outputs in memory (eagerly for the default signatures named in `eager`), then a fresh process that
+    loads the export with TensorFlow alone and compares."""
+    arrays = {}
+    for index, inputs in enumerate(check_inputs):
+        for name, (function, specs) in signatures.items():
+            if specs is None or len(specs) != 1 or set(specs[0]) != set(inputs):
+                continue  # a custom signature with other inputs: checked for loading only
+            cast = {k: tf.constant(v, dtype=specs[0][k].dtype) for k, v in inputs.items()}
+            if name in eager:  # expected from the eager model, so that tracing differences show up
+                outputs = model.serving_output(model(cast, training=False))
+            else:
+                outputs = function(cast)
+            for key, value in inputs.items():
+                arrays[f"case{index}/{name}/in/{key}"] = value
+            for key, value in outputs.items():
+                arrays[f"case{index}/{name}/out/{key}"] = keras.ops.convert_to_numpy(value)
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = os.path.join(scratch, "cases.npz")
+        np.savez(cases, **arrays)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run([sys.executable, VERIFY_SCRIPT, directory, cases], capture_output=True, text=True,
+                                env=env, timeout=1800)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("VERIFY ")]
+    if result.returncode != 0 or not lines:
+        raise ExportError(f"The export could not be loaded by TensorFlow alone:\n{result.stderr[-3000:]}")
+    report = json.loads(lines[-1][len("VERIFY "):])
+    missing = sorted(set(signatures) - set(report["signatures"]))
+    if missing:
+        report["problems"].append(f"signatures {missing} are missing from the export")
+    return report
+
+
+def export_saved_model(
+    model: keras.Model,
+    export_base: str | os.PathLike,
+    version: int | None = None,
+    signatures: Callable | Mapping[str, Callable] | None = None,
+    warmup_inputs: Sequence[Mapping[str, Any]] | None = None,
+    verify: bool = True,
+) -> str:
+    """Export `model` as `export_base/<version>/`, the layout TF Serving loads (`--model_base_path=export_base`).
+
+    Signatures: `serving_default` (int32 inputs) and `int64_serving` (int64 inputs), both returning the outputs
+    `serving_output` keeps; `signatures` (a tf.function or a dict of them) replace or add to those. Warm-up
+    requests (`warmup_inputs`, by default the model's dummy inputs when `tensorflow-serving-api` is installed) go
+    to `assets.extra/tf_serving_warmup_requests`. With `verify=True` the export is loaded in a fresh process that
+    imports only TensorFlow, every default signature must reproduce the model's outputs within 1e-5 on two input
+    batches, and the warm-up records must replay; otherwise nothing is left behind and `ExportError` says what
+    differed. `version=None` takes the next free integer; an existing version is never overwritten.
+
+    Example:
+        >>> path = export_saved_model(model, "exports/classifier")  # exports/classifier/1
+    """
+    export_base = os.fspath(export_base)
+    version = next_version(export_base) if version is None else version
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ValueError(f"version must be a non-negative integer; received {version!r}.")
+    final = os.path.join(export_base, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} already exists; exports are never overwritten. Pass another version, or "
+                              "version=None for the next free one.")
+    os.makedirs(export_base, exist_ok=True)
+    resolved = _resolve_signatures(model, signatures)
+    check_inputs = _check_inputs(model)
+    staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        try:
+            for name, (function, specs) in resolved.items():
+                archive.add_endpoint(name, function, input_signature=specs)
+            archive.write_out(staging, verbose=False)
+        except Exception as err:  # tracing runs the model's own code: any failure means no usable export
+            raise ExportError(f"Exporting {type(model).__name__} failed while tracing its signatures: "
+                              f"{type(err).__name__}: {err}") from err
+        if warmup_inputs is not None:
+            _write_warmup(os.path.join(staging, WARMUP_FILE), warmup_inputs, os.path.basename(export_base))
+        elif _serving_protos_available():
+            _write_warmup(os.path.join(staging, WARMUP_FILE), check_inputs[:1], os.path.basename(export_base))
+        if verify:
+            defaults = set(default_signatures(model)) - set(_user_names(signatures))
+            report = _verify(model, staging, resolved, check_inputs, defaults)
+            if report["problems"]:
+                raise ExportError("The export does not answer like the model; it was removed:\n- "
+                                  + "\n- ".join(report["problems"]))
+            logger.info("Verified %d signature calls and %d warm-up records of %s.", report["checked"],
+                        report["warmup_replayed"], final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def _serving_protos_available() -> bool:
+    try:
+        import tensorflow_serving.apis.prediction_log_pb2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_model_config(path: str | os.PathLike, models: Mapping[str, str] | Sequence[tuple[str, str]]) -> str:
+    """Write a TF Serving `models.config` (text proto) serving each `(name, export_base)`.
+
+    Example:
+        >>> write_model_config("models.config", {"classifier": "exports/classifier"})
+        >>> # tensorflow_model_server --model_config_file=models.config
+    """
+    items = list(models.items()) if isinstance(models, Mapping) else list(models)
+    if not items:
+        raise ValueError("write_model_config needs at least one (name, export_base) pair.")
+    lines = ["model_config_list {"]
+    for name, base in items:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+            raise ValueError(f"Model name {name!r} must be letters, digits, '_', '.' or '-'.")
+        lines += ["  config {", f'    name: "{name}"', f'    base_path: "{os.path.abspath(base)}"',
+                  '    model_platform: "tensorflow"', "  }"]
+    lines.append("}")
+    path = os.fspath(path)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,218 @@
+"""TF Serving exports: signatures equal to the reference's, outputs equal to the Keras model's when loaded by
+TensorFlow alone, warm-up records that replay, verification that removes broken exports, the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmodels
+from serving import ExportError, export_saved_model, next_version, write_model_config
+from serving.verify_export import BLOCKED
+from tests.helpers import Case
+from tests.keras_integration.tiny import tiny_model
+
+pytestmark = pytest.mark.slow
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VERIFY = os.path.join(ROOT, "serving", "verify_export.py")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+FIXTURE_HEADS = ["bert_base", "bert_mlm", "bert_seqcls", "bert_tokcls", "bert_qa", "gpt2_lm"]
+TINY_HEADS = ["TFBertForPreTraining", "TFBertForNextSentencePrediction", "TFBertForMultipleChoice",
+              "TFGPT2ForSequenceClassification"]
+
+
+def _model_and_inputs(name):
+    if name in FIXTURE_HEADS:
+        case = Case(name)
+        return case.model_class.from_pretrained(case.path("tf_h5")), case.inputs
+    model = tiny_model(name)
+    shape = (3, 2, 7) if "MultipleChoice" in name else (3, 7)
+    ids = (np.arange(np.prod(shape)).reshape(shape) % 40 + 1).astype(np.int32)
+    mask = np.ones(shape, np.int32)
+    mask[1, ..., -2:] = 0
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if "input_ids" in inputs and "token_type_ids" in model.input_signature:
+        inputs["token_type_ids"] = np.zeros(shape, np.int32)
+    return model, inputs
+
+
+def _load_elsewhere(export_dir, cases, tmp_path):
+    """Run the export in a fresh process with keras and this project's packages unimportable."""
+    path = tmp_path / "cases.npz"
+    np.savez(path, **cases)
+    result = subprocess.run([sys.executable, VERIFY, export_dir, str(path)], capture_output=True, text=True,
+                            env=ENV, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1][len("VERIFY "):])
+
+
+@pytest.mark.parametrize("name", FIXTURE_HEADS + TINY_HEADS)
+def test_export_answers_like_the_keras_model_without_keras(name, tmp_path):
+    model, inputs = _model_and_inputs(name)
+    path = export_saved_model(model, tmp_path / "export", verify=False)
+    assert path == str(tmp_path / "export" / "1")
+    other = {k: np.concatenate([v, v[:1]])[..., :5] for k, v in inputs.items()}  # another batch size and length
+    cases = {}
+    for index, batch in enumerate((inputs, other)):
+        expected = model.serving_output(model(batch))
+        assert expected and "loss" not in expected
+        for signature in ("serving_default", "int64_serving"):
+            dtype = np.int64 if signature == "int64_serving" else np.int32
+            for key, value in batch.items():
+                cases[f"case{index}/{signature}/in/{key}"] = value.astype(dtype)
+            for key, value in expected.items():
+                cases[f"case{index}/{signature}/out/{key}"] = np.asarray(value)
+    report = _load_elsewhere(path, cases, tmp_path)
+    assert report["problems"] == [] and report["checked"] == 4
+    assert {"serving_default", "int64_serving"} <= set(report["signatures"])
+
+
+def _signature_layout(path):
+    loaded = tf.saved_model.load(path)
+    layout = {}
+    for name, function in loaded.signatures.items():
+        inputs = {k: (v.dtype.name, v.shape.as_list()) for k, v in function.structured_input_signature[1].items()}
+        outputs = {k: (v.dtype.name, v.shape.as_list()) for k, v in function.structured_outputs.items()}
+        layout[name] = (inputs, outputs)
+    return layout
+
+
+@pytest.mark.parametrize("name", ["bert_seqcls", "gpt2_lm"])
+def test_signatures_equal_the_reference_exports(name, tmp_path):
+    model, _ = _model_and_inputs(name)
+    path = export_saved_model(model, tmp_path)
+    reference = os.path.join(Case(name).root, "tf_saved_model", "saved_model", "1")
+    assert _signature_layout(path) == _signature_layout(reference)
+    meta = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"], capture_output=True, text=True,
+                          env=ENV).stdout
+    assert meta.count("Method name is: tensorflow/serving/predict") == 2
+
+
+def test_saved_model_cli_run_gives_the_same_logits(tmp_path):
+    case = Case("bert_seqcls")
+    model, inputs = _model_and_inputs("bert_seqcls")
+    path = export_saved_model(model, tmp_path / "export")
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    arguments = ";".join(f"{k}={tmp_path / 'inputs.npz'}[{k}]" for k in inputs)
+    result = subprocess.run(["saved_model_cli", "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+                             "serving_default", "--inputs", arguments, "--outdir", str(tmp_path / "out")],
+                            capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-2000:]
+    logits = np.load(tmp_path / "out" / "logits.npy")
+    np.testing.assert_allclose(logits, model(inputs).logits, atol=1e-5)
+    np.testing.assert_allclose(logits, case.reference["logits"], atol=1e-5)
+
+
+def test_warmup_records_parse_and_replay(tmp_path):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    model, inputs = _model_and_inputs("bert_seqcls")
+    warmup = [inputs, {k: v[:1, :4] for k, v in inputs.items()}]
+    path = export_saved_model(model, tmp_path, version=7, warmup_inputs=warmup)
+    records = list(tf.data.TFRecordDataset(os.path.join(path, "assets.extra", "tf_serving_warmup_requests")))
+    assert len(records) == 2
+    loaded = tf.saved_model.load(path)
+    for record, sent in zip(records, warmup):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log.predict_log.request
+        assert request.model_spec.signature_name == "serving_default"
+        replayed = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        assert sorted(replayed) == sorted(sent)
+        outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in replayed.items()})
+        np.testing.assert_allclose(outputs["logits"], model(sent).logits, atol=1e-5)
+
+
+class _BrokenServing(tfmodels.TFBertForSequenceClassification):
+    def serving_output(self, output):
+        return None
+
+
+class _DivergentGraph(tfmodels.TFBertForSequenceClassification):
+    def serving_output(self, output):  # answers differently once traced: the kind of bug verification catches
+        scale = 1.0 if tf.executing_eagerly() else 2.0
+        return {"logits": output["logits"] * scale}
+
+
+@pytest.mark.parametrize("model_class, message", [(_BrokenServing, "failed while tracing"),
+                                                  (_DivergentGraph, "logits differs by up to")])
+def test_a_broken_export_fails_verification_and_leaves_nothing(model_class, message, tmp_path):
+    model = model_class(tfmodels.BertConfig.from_pretrained(Case("bert_seqcls").path("tf_h5")))
+    with pytest.raises(ExportError, match=message):
+        export_saved_model(model, tmp_path / "export")
+    assert os.listdir(tmp_path / "export") == []
+
+
+def test_versions_are_never_overwritten_and_custom_signatures_are_added(tmp_path):
+    model, inputs = _model_and_inputs("bert_seqcls")
+    assert next_version(str(tmp_path)) == 1
+    (tmp_path / "3").mkdir()
+    (tmp_path / "notes").mkdir()
+    assert next_version(str(tmp_path)) == 4
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="input_ids")])
+    def probabilities(input_ids):
+        return {"probabilities": tf.nn.softmax(model(input_ids=input_ids).logits)}
+
+    path = export_saved_model(model, tmp_path, signatures={"probabilities": probabilities})
+    assert path.endswith(os.sep + "4")
+    loaded = tf.saved_model.load(path)
+    assert sorted(loaded.signatures) == ["int64_serving", "probabilities", "serving_default"]
+    probs = loaded.signatures["probabilities"](input_ids=tf.constant(inputs["input_ids"]))["probabilities"]
+    np.testing.assert_allclose(np.sum(probs, -1), 1.0, atol=1e-6)
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        export_saved_model(model, tmp_path, version=4)
+
+
+def test_save_pretrained_with_saved_model(tmp_path):
+    model, inputs = _model_and_inputs("bert_seqcls")
+    model.save_pretrained(tmp_path, saved_model=True, version=2)
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "saved_model", "tf_model.h5"]
+    assert os.listdir(tmp_path / "saved_model") == ["2"]
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model" / "2"))
+    np.testing.assert_allclose(loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in inputs.items()})
+                               ["logits"], model(inputs).logits, atol=1e-5)
+
+
+def test_serving_output_stacks_requested_hidden_states():
+    case = Case("bert_base")
+    model = case.model_class.from_pretrained(case.path("tf_h5"), output_hidden_states=True)
+    served = model.serving(case.inputs)
+    assert served["hidden_states"].shape == (3, 3, 11, 32)
+    assert "attentions" not in served
+    with pytest.warns(FutureWarning):
+        np.testing.assert_allclose(model.eager_serving(case.inputs)["last_hidden_state"],
+                                   served["last_hidden_state"])
+
+
+def test_write_model_config(tmp_path):
+    path = write_model_config(tmp_path / "models.config", {"bert": "exports/bert", "gpt2": str(tmp_path / "g")})
+    text = open(path).read()
+    assert text.startswith("model_config_list {\n  config {\n    name: \"bert\"\n")
+    assert f'base_path: "{os.path.abspath("exports/bert")}"' in text and text.count("model_platform") == 2
+    with pytest.raises(ValueError, match="Model name"):
+        write_model_config(tmp_path / "x.config", {"bad name": "x"})
+
+
+def test_command_line_export(tmp_path):
+    env = {**ENV, "PYTHONPATH": ROOT}
+    result = subprocess.run([sys.executable, "-m", "serving", "export", Case("gpt2_lm").path("pt_safetensors"),
+                             str(tmp_path / "base")], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[0] == str(tmp_path / "base" / "1")
+    assert "tensorflow_model_server" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "serving", "export", str(tmp_path / "missing"), str(tmp_path / "b")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    last = bad.stderr.strip().splitlines()[-1]  # (TensorFlow's own start-up lines come before it)
+    assert bad.returncode == 1 and last.startswith("error: ") and "config.json" in last
+    assert "Traceback" not in bad.stderr
+
+
+def test_the_verifier_really_blocks_keras():
+    assert {"keras", "tfmodels", "serving"} <= set(BLOCKED)
+    assert keras.__name__ == "keras"  # (and keras is importable here, in the test process)
