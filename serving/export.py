@@ -91,8 +91,16 @@ def _write_warmup(path: str, inputs_list: Sequence[Mapping[str, Any]], model_nam
             writer.write(log.SerializeToString())
 
 
-def _verify(model, directory: str, signatures: dict[str, tuple], check_inputs: list[dict], eager: set[str]) -> dict:
-    """Expected outputs in memory (eagerly for the default signatures named in `eager`), then a fresh process that
+def _start_verifier() -> subprocess.Popen:
+    """Start the verifying process now: it imports TensorFlow while the export is being written."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, VERIFY_SCRIPT, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _verify(model, verifier: subprocess.Popen, directory: str, signatures: dict[str, tuple],
+            check_inputs: list[dict], eager: set[str]) -> dict:
+    """Expected outputs in memory (eagerly for the default signatures named in `eager`); the verifier process
     loads the export with TensorFlow alone and compares."""
     arrays = {}
     for index, inputs in enumerate(check_inputs):
@@ -111,12 +119,10 @@ def _verify(model, directory: str, signatures: dict[str, tuple], check_inputs: l
     with tempfile.TemporaryDirectory() as scratch:
         cases = os.path.join(scratch, "cases.npz")
         np.savez(cases, **arrays)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        result = subprocess.run([sys.executable, VERIFY_SCRIPT, directory, cases], capture_output=True, text=True,
-                                env=env, timeout=1800)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("VERIFY ")]
-    if result.returncode != 0 or not lines:
-        raise ExportError(f"The export could not be loaded by TensorFlow alone:\n{result.stderr[-3000:]}")
+        stdout, stderr = verifier.communicate(json.dumps([directory, cases]) + "\n", timeout=1800)
+    lines = [line for line in stdout.splitlines() if line.startswith("VERIFY ")]
+    if verifier.returncode != 0 or not lines:
+        raise ExportError(f"The export could not be loaded by TensorFlow alone:\n{stderr[-3000:]}")
     report = json.loads(lines[-1][len("VERIFY "):])
     missing = sorted(set(signatures) - set(report["signatures"]))
     if missing:
@@ -157,6 +163,7 @@ def export_saved_model(
     resolved = _resolve_signatures(model, signatures)
     check_inputs = _check_inputs(model)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
+    verifier = _start_verifier() if verify else None
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -173,7 +180,7 @@ def export_saved_model(
             _write_warmup(os.path.join(staging, WARMUP_FILE), check_inputs[:1], os.path.basename(export_base))
         if verify:
             defaults = set(default_signatures(model)) - set(_user_names(signatures))
-            report = _verify(model, staging, resolved, check_inputs, defaults)
+            report = _verify(model, verifier, staging, resolved, check_inputs, defaults)
             if report["problems"]:
                 raise ExportError("The export does not answer like the model; it was removed:\n- "
                                   + "\n- ".join(report["problems"]))
@@ -181,6 +188,9 @@ def export_saved_model(
                         report["warmup_replayed"], final)
         os.replace(staging, final)
     finally:
+        if verifier is not None and verifier.poll() is None:
+            verifier.kill()
+            verifier.communicate()
         shutil.rmtree(staging, ignore_errors=True)
     return final
 

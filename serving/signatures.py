@@ -72,5 +72,9 @@ def default_signatures(model) -> dict[str, tuple]:
         raise ValueError(f"{type(model).__name__}.input_signature is empty; a serving signature needs inputs.")
     signatures = {"serving_default": (model.serving, [specs])}
     if any(spec.dtype == tf.int32 for spec in specs.values()):
-        signatures["int64_serving"] = (model.serving, [int64_specs(specs)])
+        def int64_serving(inputs):
+            # Cast, then reuse the int32 trace of `serving` instead of tracing the whole model a second time.
+            return model.serving({name: tf.cast(value, specs[name].dtype) for name, value in inputs.items()})
+
+        signatures["int64_serving"] = (int64_serving, [int64_specs(specs)])
     return signatures

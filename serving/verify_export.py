@@ -1,6 +1,10 @@
 """Load an export the way TF Serving does and check it; run as a script in a fresh process.
 
     python verify_export.py EXPORT_DIR CASES.npz
+    python verify_export.py -        (then EXPORT_DIR and CASES.npz as one JSON list on standard input)
+
+With `-` the process imports TensorFlow first and then waits for the paths, so that an exporter can start it while
+it is still writing the export.
 
 Only TensorFlow (and the TF Serving protos, for the warm-up file) may be imported: keras and the project's own
 packages are blocked, so an export that secretly needs them fails here. For every signature named in CASES.npz
@@ -15,11 +19,17 @@ import sys
 BLOCKED = ("keras", "tf_keras", "tfmodels", "serving", "keras_integration")
 
 
-def main(export_dir: str, cases_path: str, atol: float = 1e-5) -> dict:
+def main(export_dir: str | None, cases_path: str | None, atol: float = 1e-5) -> dict:
     for name in BLOCKED:  # as if not installed: `import keras` fails and find_spec("keras") finds nothing
         sys.modules[name] = None
     import numpy as np
     import tensorflow as tf
+
+    if export_dir is None:
+        line = sys.stdin.readline()
+        if not line:
+            return {}
+        export_dir, cases_path = json.loads(line)
 
     loaded = tf.saved_model.load(export_dir)
     report = {"signatures": sorted(loaded.signatures.keys()), "problems": [], "checked": 0, "warmup_replayed": 0}
@@ -76,4 +86,5 @@ def main(export_dir: str, cases_path: str, atol: float = 1e-5) -> dict:
 
 
 if __name__ == "__main__":
-    print("VERIFY " + json.dumps(main(sys.argv[1], sys.argv[2])))
+    arguments = sys.argv[1:] if sys.argv[1:] != ["-"] else [None, None]
+    print("VERIFY " + json.dumps(main(*arguments)))
