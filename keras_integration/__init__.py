@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "keras_integration.callbacks": ["KerasMetricCallback", "TrainingCheckpoint", "load_training_checkpoint",
-                                    "save_training_checkpoint"],
+    "keras_integration.callbacks": ["KerasMetricCallback", "PushToHubCallback", "TrainingCheckpoint",
+                                    "load_training_checkpoint", "save_training_checkpoint"],
+    "keras_integration.model_card": ["create_model_card"],
     "keras_integration.data": ["TFDataCollatorWithPadding", "prepare_tf_dataset"],
     "keras_integration.training": ["InternalLossTrainer", "label_names", "label_to_output_map"],
 }

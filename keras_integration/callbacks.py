@@ -180,3 +180,103 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         save_training_checkpoint(self.model, self.directory, epoch)
+
+
+class PushToHubCallback(keras.callbacks.Callback):
+    """Save the model into `output_dir` and upload it to the Hub at each epoch end (`save_strategy="epoch"`) or
+    every `save_steps` batches (`save_strategy="steps"`), without blocking training.
+
+    Each save is frozen (hard links, so no copy) and uploaded by one background thread, in order; the last upload is
+    awaited when training ends. The model card is regenerated from the history at every push. With
+    `checkpoint=True` a resumable training checkpoint goes to `checkpoint/` too (restore it with
+    `model.load_repo_checkpoint`). The model must offer `save_pretrained`, `create_model_card` and
+    `upload_folder_to_hub` (every `TFPreTrainedModel` does).
+
+    Example:
+        >>> model.fit(train, epochs=3, callbacks=[PushToHubCallback("out", hub_model_id="me/bert-imdb")])
+    """
+
+    def __init__(self, output_dir: str, save_strategy: str = "epoch", save_steps: int | None = None,
+                 tokenizer=None, hub_model_id: str | None = None, hub_token: str | None = None,
+                 checkpoint: bool = False, **model_card_args) -> None:
+        super().__init__()
+        if save_strategy not in ("epoch", "steps"):
+            raise ValueError(f"save_strategy must be 'epoch' or 'steps'; received {save_strategy!r}.")
+        if save_strategy == "steps" and (not isinstance(save_steps, int) or save_steps < 1):
+            raise ValueError("save_strategy='steps' needs save_steps, a positive number of batches.")
+        if checkpoint and save_strategy != "epoch":
+            raise ValueError("checkpoint=True needs save_strategy='epoch' (a checkpoint resumes at an epoch).")
+        self.output_dir = os.fspath(output_dir)
+        self.save_strategy = save_strategy
+        self.save_steps = save_steps
+        self.tokenizer = tokenizer
+        self.hub_model_id = hub_model_id or os.path.basename(os.path.abspath(self.output_dir))
+        self.hub_token = hub_token
+        self.checkpoint = checkpoint
+        self.model_card_args = model_card_args
+        self._logs: dict[str, list[float]] = {}
+        self._executor = None
+        self._pending = []
+        self._snapshots = []
+
+    def on_train_begin(self, logs=None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-to-hub")
+        self._logs = {}
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if self.save_strategy == "steps" and (batch + 1) % self.save_steps == 0:
+            self._push(f"Training in progress, step {batch + 1}")
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        for name, value in (logs or {}).items():
+            self._logs.setdefault(name, []).append(float(value))
+        if self.save_strategy == "epoch":
+            self._push(f"Training in progress, epoch {epoch + 1}", epoch)
+
+    def on_train_end(self, logs=None) -> None:
+        try:
+            for future in self._pending:
+                future.result()  # the last upload is awaited; an upload error surfaces here
+        finally:
+            self._executor.shutdown(wait=True)
+            for snapshot in self._snapshots:
+                shutil.rmtree(snapshot, ignore_errors=True)
+            self._pending, self._snapshots = [], []
+
+    def _push(self, message: str, epoch: int | None = None) -> None:
+        self.model.save_pretrained(self.output_dir)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(self.output_dir)
+        if self.checkpoint:
+            save_training_checkpoint(self.model, os.path.join(self.output_dir, "checkpoint"), epoch)
+        self.model.create_model_card(self.output_dir, self.model_card_args.get("model_name", self.hub_model_id
+                                                                               .split("/")[-1]),
+                                     history=self._logs, **{k: v for k, v in self.model_card_args.items()
+                                                            if k != "model_name"})
+        snapshot = tempfile.mkdtemp(prefix=".push-")
+        _link_tree(self.output_dir, snapshot)
+        self._snapshots.append(snapshot)
+        self._pending.append(self._executor.submit(self.model.upload_folder_to_hub, snapshot, self.hub_model_id,
+                                                   commit_message=message, token=self.hub_token))
+
+
+def _link_tree(source: str, target: str, copy_below: int = 10 * 2**20) -> None:
+    """Freeze a folder's current files under `target`: large files (weights, always replaced by renaming) are hard
+    linked, small ones (a model card, a tokenizer, possibly rewritten in place) copied."""
+    for root, directories, files in os.walk(source):
+        directories[:] = [d for d in directories if not d.startswith(".")]
+        relative = os.path.relpath(root, source)
+        os.makedirs(os.path.join(target, relative), exist_ok=True)
+        for name in files:
+            if name.startswith("."):
+                continue
+            src, dst = os.path.join(root, name), os.path.join(target, relative, name)
+            if os.path.getsize(src) >= copy_below:
+                try:
+                    os.link(src, dst)
+                    continue
+                except OSError:
+                    pass
+            shutil.copy2(src, dst)

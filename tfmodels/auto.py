@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from typing import Any
@@ -40,12 +41,16 @@ class AutoConfig:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        config_dict = PretrainedConfig.get_config_dict(pretrained_model_name_or_path)
+        """Load the config class named by `model_type`, from a directory, a file or a Hub repo id."""
+        from tfmodels.hub import HubOptions
+
+        hub_kwargs = dataclasses.asdict(HubOptions.pop_from(kwargs))
+        config_dict = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         if "model_type" not in config_dict:
             raise ConfigError(f"The config at {pretrained_model_name_or_path} has no 'model_type' key; use a "
                               "specific config class such as BertConfig.")
         config_class = _config_class(config_dict["model_type"], os.fspath(pretrained_model_name_or_path))
-        return config_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
+        return config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **kwargs)
 
 
 class _AutoModel:
@@ -75,13 +80,16 @@ class _AutoModel:
         Example:
             >>> model = TFAutoModelForSequenceClassification.from_pretrained("bert-dir", num_labels=2)
         """
+        from tfmodels.hub import HubOptions
+
+        hub_kwargs = dataclasses.asdict(HubOptions.pop_from(kwargs))
         config = kwargs.pop("config", None)
         if not isinstance(config, PretrainedConfig):
             config, kwargs = AutoConfig.from_pretrained(
-                config or pretrained_model_name_or_path, return_unused_kwargs=True, **kwargs
+                config or pretrained_model_name_or_path, return_unused_kwargs=True, **hub_kwargs, **kwargs
             )
         return cls._model_class(config).from_pretrained(pretrained_model_name_or_path, *model_args, config=config,
-                                                        **kwargs)
+                                                        **hub_kwargs, **kwargs)
 
 
 def _auto(name: str, mapping: dict[str, str]) -> type[_AutoModel]:

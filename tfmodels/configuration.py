@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from typing import Any
@@ -172,6 +173,22 @@ class PretrainedConfig:
 
         atomic_write_text(os.path.join(save_directory, CONFIG_NAME), self.to_json_string(use_diff=True))
 
+    def push_to_hub(self, repo_id: str, commit_message: str = "Upload config", token: str | bool | None = None,
+                    private: bool | None = None, create_pr: bool = False, revision: str | None = None):
+        """Upload `config.json` to `repo_id` in one commit (the repo is created if needed).
+
+        Example:
+            >>> BertConfig(num_labels=3).push_to_hub("me/my-config")
+        """
+        import tempfile
+
+        from tfmodels.hub import upload_folder
+
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            return upload_folder(folder, repo_id, commit_message, token=token, private=private,
+                                 create_pr=create_pr, revision=revision)
+
     @classmethod
     def from_dict(
         cls, config_dict: dict[str, Any], return_unused_kwargs: bool = False, **kwargs: Any
@@ -199,9 +216,17 @@ class PretrainedConfig:
         return (config, unused) if return_unused_kwargs else config
 
     @classmethod
-    def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike) -> dict[str, Any]:
-        """Read the raw dict from a `config.json` file or a directory holding one."""
+    def get_config_dict(cls, pretrained_model_name_or_path: str | os.PathLike, **hub_kwargs: Any) -> dict[str, Any]:
+        """Read the raw dict from a `config.json` file, a directory holding one, or a Hub repo id (`hub_kwargs`:
+        revision, cache_dir, force_download, local_files_only, token, subfolder)."""
+        from tfmodels.hub import HubOptions, fetch_config, is_repo_id
+
+        options = HubOptions(**hub_kwargs)
         path = os.fspath(pretrained_model_name_or_path)
+        if is_repo_id(path):
+            path = fetch_config(path, options)
+        elif options.subfolder:
+            path = os.path.join(path, options.subfolder)
         config_file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.isfile(config_file):
             raise ConfigError(
@@ -226,7 +251,10 @@ class PretrainedConfig:
         Example:
             >>> config = BertConfig.from_pretrained("my-model", num_labels=5)
         """
-        config_dict = cls.get_config_dict(pretrained_model_name_or_path)
+        from tfmodels.hub import HubOptions
+
+        hub_kwargs = dataclasses.asdict(HubOptions.pop_from(kwargs))
+        config_dict = cls.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         stored_type = config_dict.get("model_type")
         if cls.model_type and stored_type and stored_type != cls.model_type:
             raise ConfigError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
@@ -349,6 +350,61 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
             directory = nested
         return load_training_checkpoint(self, directory)
 
+    # ---- Hub ----------------------------------------------------------------------------------------------------
+    def create_model_card(self, output_dir: str | os.PathLike, model_name: str, language=None, license=None,
+                          tags=None, finetuned_from=None, tasks=None, dataset_tags=None, dataset=None,
+                          dataset_args=None, **kwargs: Any) -> str:
+        """Write `output_dir/README.md` from this model and its last `fit` history; see
+        `keras_integration.model_card.create_model_card`.
+
+        Example:
+            >>> model.create_model_card("out", "my-model", license="apache-2.0", dataset_tags="imdb")
+        """
+        from keras_integration.model_card import create_model_card
+
+        if finetuned_from is None and self.name_or_path and not os.path.isdir(self.name_or_path):
+            finetuned_from = self.name_or_path  # a Hub id we started from
+        return create_model_card(self, output_dir, model_name, language=language, license=license, tags=tags,
+                                 finetuned_from=finetuned_from, tasks=tasks, dataset_tags=dataset_tags,
+                                 dataset=dataset, dataset_args=dataset_args, **kwargs)
+
+    def upload_folder_to_hub(self, folder: str | os.PathLike, repo_id: str, commit_message: str = "Upload model",
+                             token: str | bool | None = None, private: bool | None = None, create_pr: bool = False,
+                             revision: str | None = None):
+        """Upload a saved folder in one commit (stale remote weight files deleted); see `tfmodels.hub`."""
+        from tfmodels.hub import upload_folder
+
+        return upload_folder(os.fspath(folder), repo_id, commit_message, token=token, private=private,
+                             create_pr=create_pr, revision=revision)
+
+    def push_to_hub(self, repo_id: str, use_temp_dir: bool | None = None, commit_message: str | None = None,
+                    private: bool | None = None, max_shard_size: int | str = "10GB", token: str | bool | None = None,
+                    create_pr: bool = False, revision: str | None = None, safe_serialization: bool = False,
+                    **model_card_kwargs: Any):
+        """Save the model (config, weights, model card) and upload it to `repo_id` in one commit; create the repo
+        if needed. Returns the commit info. Model-card arguments (`license`, `dataset_tags`, ...) go to the card.
+
+        With `use_temp_dir=False` the files are saved in a local directory named after the repo (kept);
+        otherwise in a temporary one.
+
+        Example:
+            >>> model.push_to_hub("me/bert-imdb", license="apache-2.0", dataset_tags="imdb")
+        """
+        import tempfile
+
+        name = repo_id.split("/")[-1]
+
+        def save_and_upload(folder: str):
+            self.save_pretrained(folder, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+            self.create_model_card(folder, model_card_kwargs.pop("model_name", name), **model_card_kwargs)
+            return self.upload_folder_to_hub(folder, repo_id, commit_message or "Upload model", token=token,
+                                             private=private, create_pr=create_pr, revision=revision)
+
+        if use_temp_dir is False:
+            return save_and_upload(name)
+        with tempfile.TemporaryDirectory() as folder:
+            return save_and_upload(folder)
+
     # ---- checkpoints --------------------------------------------------------------------------------------------
     def save_pretrained(
         self,
@@ -358,10 +414,16 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         saved_model: bool = False,
         version: int = 1,
         signatures=None,
-    ) -> None:
+        push_to_hub: bool = False,
+        repo_id: str | None = None,
+        **push_kwargs: Any,
+    ):
         """Write `config.json` and the weights: `tf_model.h5` (or `model.safetensors` with TF names when
         `safe_serialization=True`), sharded with an index above `max_shard_size` (`"5GB"`, `"100MB"`, `"1GiB"`
         or bytes).
+
+        With `push_to_hub=True` the directory is then uploaded to `repo_id` (default: the directory's name) in one
+        commit (`commit_message`, `token`, `private`, `create_pr`, `revision`), and the commit info returned.
 
         With `saved_model=True` a verified TF Serving export is also written to `save_directory/saved_model/<version>`
         (see `serving.export_saved_model`; `signatures` replace or add to the default ones).
@@ -388,6 +450,12 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
 
             export_saved_model(self, os.path.join(save_directory, "saved_model"), version=version,
                                signatures=signatures)
+        if push_to_hub:
+            repo_id = repo_id or os.path.basename(os.path.abspath(save_directory))
+            return self.upload_folder_to_hub(save_directory, repo_id, **push_kwargs)
+        if push_kwargs:
+            raise TypeError(f"save_pretrained() got unexpected keyword arguments {sorted(push_kwargs)}")
+        return None
         logger.info("Model weights saved in %s", save_directory)
 
     @classmethod
@@ -401,9 +469,18 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         output_loading_info: bool = False,
         use_safetensors: bool | None = None,
         dtype: str | None = None,
+        revision: str | None = "main",
+        cache_dir: str | os.PathLike | None = None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        subfolder: str = "",
         **kwargs: Any,
     ) -> "TFPreTrainedModel" | tuple["TFPreTrainedModel", dict[str, list]]:
-        """Load a model from a directory written by `save_pretrained` (ours or the reference's, TF or PyTorch).
+        """Load a model from a directory written by `save_pretrained` (ours or the reference's, TF or PyTorch), or
+        from a Hub repo id (`"org/name"`, with `revision`, `cache_dir`, `force_download`, `local_files_only`,
+        `token`, `subfolder`), fetching only the files the first available layout needs into the standard Hub
+        cache; `HF_HUB_OFFLINE=1` works from that cache.
 
         Keyword arguments that are config fields override the config (`num_labels=5`); the rest go to the model's
         constructor. Missing, unexpected and mismatched weights are logged as warnings and returned with
@@ -415,8 +492,14 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
             >>> model, info = TFBertForSequenceClassification.from_pretrained("bert-dir", num_labels=5,
             ...     ignore_mismatched_sizes=True, output_loading_info=True)
         """
+        from tfmodels.hub import HubOptions, is_repo_id, resolve_remote
+
+        hub = HubOptions(revision=revision, cache_dir=cache_dir, force_download=force_download,
+                         local_files_only=local_files_only, token=token, subfolder=subfolder)
         path = os.fspath(pretrained_model_name_or_path)
-        interrupted = interrupted_save_error(path) if os.path.isdir(path) else None
+        remote = is_repo_id(path)
+        local = os.path.join(path, subfolder) if subfolder and not remote else path
+        interrupted = interrupted_save_error(local) if os.path.isdir(local) else None
         if interrupted is not None:
             raise interrupted
         if not isinstance(config, PretrainedConfig):
@@ -424,11 +507,14 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
             if os.path.isfile(config_path) and not config_path.endswith(".json"):
                 config_path = os.path.dirname(config_path)
             config, model_kwargs = cls.config_class.from_pretrained(
-                config_path, return_unused_kwargs=True, **kwargs
+                config_path, return_unused_kwargs=True, **dataclasses.asdict(hub), **kwargs
             )
         else:
             model_kwargs = kwargs
-        resolved = resolve_local(path, from_pt=from_pt, use_safetensors=use_safetensors)
+        if remote:
+            resolved = resolve_remote(path, hub, from_pt=from_pt, use_safetensors=use_safetensors)
+        else:
+            resolved = resolve_local(local, from_pt=from_pt, use_safetensors=use_safetensors)
         config.name_or_path = path
         with skip_random_init(), _global_dtype_policy(dtype):
             model = cls(config, *model_args, **model_kwargs)

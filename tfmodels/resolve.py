@@ -42,13 +42,27 @@ def _kind_of_file(path: str) -> str:
     return KIND_H5
 
 
-def resolve_local(path: str, from_pt: bool = False, use_safetensors: bool | None = None) -> ResolvedCheckpoint:
-    """Find the weights in a local directory (or take a weights/index file given directly).
+def weight_candidates(from_pt: bool = False, use_safetensors: bool | None = None) -> list[tuple[str, str, bool]]:
+    """`(file name, kind, sharded)` in the order they are looked for, for directories and Hub repos alike.
 
-    Order: with `from_pt`, `pytorch_model.bin` then its index; then (unless `use_safetensors=False`)
-    `model.safetensors` then its index; then `tf_model.h5` then its index; last, PyTorch `.bin` weights even
-    without `from_pt` (they are read safely, without torch).
+    With `from_pt`, `pytorch_model.bin` then its index; then (unless `use_safetensors=False`) `model.safetensors`
+    then its index; then `tf_model.h5` then its index; last, PyTorch `.bin` weights even without `from_pt` (they
+    are read safely, without torch).
     """
+    candidates: list[tuple[str, str, bool]] = []
+    if from_pt:
+        candidates += [(WEIGHTS_NAME, KIND_PT_BIN, False), (WEIGHTS_INDEX_NAME, KIND_PT_BIN, True)]
+    if use_safetensors is not False:
+        candidates += [(SAFE_WEIGHTS_NAME, KIND_SAFETENSORS, False), (SAFE_WEIGHTS_INDEX_NAME, KIND_SAFETENSORS, True)]
+    candidates += [(TF2_WEIGHTS_NAME, KIND_H5, False), (TF2_WEIGHTS_INDEX_NAME, KIND_H5, True)]
+    if not from_pt and use_safetensors is not True:
+        candidates += [(WEIGHTS_NAME, KIND_PT_BIN, False), (WEIGHTS_INDEX_NAME, KIND_PT_BIN, True)]
+    return candidates
+
+
+def resolve_local(path: str, from_pt: bool = False, use_safetensors: bool | None = None) -> ResolvedCheckpoint:
+    """Find the weights in a local directory (or take a weights/index file given directly), in the order of
+    `weight_candidates`."""
     path = os.fspath(path)
     if os.path.isfile(path):
         if path.endswith(".index.json"):
@@ -58,16 +72,9 @@ def resolve_local(path: str, from_pt: bool = False, use_safetensors: bool | None
     if not os.path.isdir(path):
         raise CheckpointError(
             f"{path!r} is neither a directory nor a file. Pass a directory written by save_pretrained (holding "
-            "config.json and the weights) or the path of a weights file."
+            "config.json and the weights), the path of a weights file, or a Hub repo id such as 'org/name'."
         )
-    candidates: list[tuple[str, str, bool]] = []
-    if from_pt:
-        candidates += [(WEIGHTS_NAME, KIND_PT_BIN, False), (WEIGHTS_INDEX_NAME, KIND_PT_BIN, True)]
-    if use_safetensors is not False:
-        candidates += [(SAFE_WEIGHTS_NAME, KIND_SAFETENSORS, False), (SAFE_WEIGHTS_INDEX_NAME, KIND_SAFETENSORS, True)]
-    candidates += [(TF2_WEIGHTS_NAME, KIND_H5, False), (TF2_WEIGHTS_INDEX_NAME, KIND_H5, True)]
-    if not from_pt and use_safetensors is not True:
-        candidates += [(WEIGHTS_NAME, KIND_PT_BIN, False), (WEIGHTS_INDEX_NAME, KIND_PT_BIN, True)]
+    candidates = weight_candidates(from_pt, use_safetensors)
     for name, kind, sharded in candidates:
         file = os.path.join(path, name)
         if os.path.isfile(file):

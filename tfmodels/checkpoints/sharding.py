@@ -82,11 +82,10 @@ def index_json(weight_map: dict[str, str], total_size: int) -> str:
     return json.dumps(index, indent=2, sort_keys=True) + "\n"
 
 
-def read_index(index_path: str) -> tuple[list[str], dict[str, Any]]:
-    """Read an index file; return the shard paths (sorted, inside the index's directory) and the parsed index.
+def shard_names(index_path: str) -> tuple[list[str], dict[str, Any]]:
+    """Read an index file; return its shard file names (sorted) and the parsed index.
 
-    Shard names that leave the checkpoint directory (`../x`, absolute paths, symlinks pointing outside) are
-    refused.
+    A shard must be a plain file name next to the index: `../x`, absolute paths and sub-directories are refused.
     """
     try:
         with open(index_path, encoding="utf-8") as handle:
@@ -95,20 +94,37 @@ def read_index(index_path: str) -> tuple[list[str], dict[str, Any]]:
         raise CheckpointError(f"Checkpoint index {index_path} is not valid JSON: {err}") from None
     if not isinstance(index, dict) or not isinstance(index.get("weight_map"), dict):
         raise CheckpointError(f"Checkpoint index {index_path} has no 'weight_map' object; it cannot be loaded.")
+    names = sorted(set(index["weight_map"].values()), key=str)
+    for name in names:
+        if not isinstance(name, str) or not name or os.path.isabs(name):
+            raise CheckpointError(f"Checkpoint index {index_path} names an invalid shard {name!r}.")
+        if name in (".", "..") or "/" in name or "\\" in name:
+            raise CheckpointError(
+                f"Checkpoint index {index_path} names shard {name!r}, which lies outside the checkpoint directory; "
+                "refusing to read it."
+            )
+    return names, index
+
+
+def read_index(index_path: str) -> tuple[list[str], dict[str, Any]]:
+    """Read a local index file; return the shard paths (sorted) and the parsed index.
+
+    Beyond `shard_names`' checks, a shard that is a symlink leading out of the directory is refused, and every
+    shard must exist.
+    """
+    names, index = shard_names(index_path)
     directory = os.path.realpath(os.path.dirname(os.path.abspath(index_path)))
     shards = []
-    for shard in sorted(set(index["weight_map"].values())):
-        if not isinstance(shard, str) or not shard or os.path.isabs(shard):
-            raise CheckpointError(f"Checkpoint index {index_path} names an invalid shard {shard!r}.")
-        path = os.path.realpath(os.path.join(directory, shard))
+    for name in names:
+        path = os.path.realpath(os.path.join(directory, name))
         if os.path.dirname(path) != directory:
             raise CheckpointError(
-                f"Checkpoint index {index_path} names shard {shard!r}, which lies outside the checkpoint directory; "
+                f"Checkpoint index {index_path} names shard {name!r}, which lies outside the checkpoint directory; "
                 "refusing to read it."
             )
         if not os.path.isfile(path):
             raise CheckpointError(
-                f"Checkpoint index {index_path} names shard {shard!r}, which does not exist in {directory}."
+                f"Checkpoint index {index_path} names shard {name!r}, which does not exist in {directory}."
             )
         shards.append(path)
     return shards, index

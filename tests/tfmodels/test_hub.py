@@ -1,0 +1,251 @@
+"""Hub downloads from a cache laid out the way huggingface_hub lays it out, and uploads through a recording HfApi
+(no network anywhere)."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmodels
+from keras_integration import PushToHubCallback
+from tests.helpers import Case, outputs_equal, run
+from tests.keras_integration.tiny import tiny_batch, tiny_model
+from tfmodels import hub
+from tfmodels.errors import CheckpointError
+
+huggingface_hub = pytest.importorskip("huggingface_hub")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def lay_out_cache(cache_dir, repo_id, source_dir, revision="main", commit=None):
+    """Put `source_dir`'s files in the Hub cache as huggingface_hub does: blobs by hash, a snapshot per commit of
+    symlinks to them, and refs/<revision> naming the commit."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    commit = commit or hashlib.sha1(f"{repo_id}@{revision}@{source_dir}".encode()).hexdigest()
+    repo = os.path.join(cache_dir, repo_folder_name(repo_id=repo_id, repo_type="model"))
+    os.makedirs(os.path.join(repo, "blobs"), exist_ok=True)
+    os.makedirs(os.path.join(repo, "refs"), exist_ok=True)
+    snapshot = os.path.join(repo, "snapshots", commit)
+    os.makedirs(snapshot, exist_ok=True)
+    for name in os.listdir(source_dir):
+        data = open(os.path.join(source_dir, name), "rb").read()
+        blob = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(repo, "blobs", blob), "wb") as handle:
+            handle.write(data)
+        os.symlink(os.path.join("..", "..", "blobs", blob), os.path.join(snapshot, name))
+    with open(os.path.join(repo, "refs", revision), "w") as handle:
+        handle.write(commit)
+    return commit
+
+
+@pytest.fixture
+def cache(tmp_path):
+    directory = str(tmp_path / "hub-cache")
+    lay_out_cache(directory, "org/bert-seqcls", Case("bert_seqcls").path("tf_h5"))
+    lay_out_cache(directory, "org/gpt2", Case("gpt2_lm").path("tf_sharded_h5"))
+    lay_out_cache(directory, "org/gpt2", Case("gpt2_lm").path("pt_safetensors"), revision="pt")
+    commit = lay_out_cache(directory, "org/bert-qa", Case("bert_qa").path("pt_sharded_safetensors"))
+    found = {repo.repo_id: sorted(r.commit_hash for r in repo.revisions)
+             for repo in huggingface_hub.scan_cache_dir(directory).repos}
+    assert sorted(found) == ["org/bert-qa", "org/bert-seqcls", "org/gpt2"] and commit in found["org/bert-qa"]
+    return directory
+
+
+@pytest.mark.parametrize("repo_id, case_name, revision", [("org/bert-seqcls", "bert_seqcls", "main"),
+                                                          ("org/gpt2", "gpt2_lm", "main"),
+                                                          ("org/gpt2", "gpt2_lm", "pt"),
+                                                          ("org/bert-qa", "bert_qa", None)])
+def test_from_pretrained_by_repo_id_from_the_cache(cache, repo_id, case_name, revision):
+    case = Case(case_name)
+    model = case.model_class.from_pretrained(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
+    assert model.name_or_path == repo_id
+    expected = case.model_class.from_pretrained(case.path("tf_h5"))
+    outputs_equal(run(expected, case), run(model, case))
+    auto = tfmodels.TFAutoModel.from_pretrained(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
+    assert type(auto).__name__ == ("TFGPT2Model" if "gpt2" in repo_id else "TFBertModel")
+    config = tfmodels.AutoConfig.from_pretrained(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
+    assert config.model_type == case.meta["config_class"][:-6].lower()
+
+
+def test_only_the_needed_files_are_fetched_in_order(cache, monkeypatch):
+    asked = []
+    real = hub.fetch
+
+    def recording(repo_id, filename, options):
+        asked.append(filename)
+        return real(repo_id, filename, options)
+
+    monkeypatch.setattr(hub, "fetch", recording)
+    tfmodels.TFGPT2LMHeadModel.from_pretrained("org/gpt2", cache_dir=cache, local_files_only=True)
+    shards = sorted(n for n in os.listdir(Case("gpt2_lm").path("tf_sharded_h5")) if n.endswith(".h5"))
+    assert asked == ["config.json", "model.safetensors", "model.safetensors.index.json", "tf_model.h5",
+                     "tf_model.h5.index.json"] + shards
+
+
+def test_offline_errors_name_the_repo_revision_and_files(cache):
+    with pytest.raises(CheckpointError, match=r"repo 'org/bert-seqcls' at revision 'v9'.*config.json.*offline"):
+        tfmodels.TFBertModel.from_pretrained("org/bert-seqcls", revision="v9", cache_dir=cache,
+                                             local_files_only=True)
+    with pytest.raises(CheckpointError, match=r"repo 'org/missing' at revision 'main'"):
+        tfmodels.TFBertModel.from_pretrained("org/missing", cache_dir=cache, local_files_only=True)
+    with pytest.raises(CheckpointError, match=r"No model weights found in repo 'org/gpt2' at revision 'pt'.*offline"
+                                              r".*Looked for: tf_model.h5, tf_model.h5.index.json"):
+        tfmodels.TFGPT2LMHeadModel.from_pretrained("org/gpt2", revision="pt", cache_dir=cache,
+                                                   local_files_only=True, use_safetensors=False)
+
+
+def test_hf_hub_offline_environment_uses_the_cache(cache):
+    code = ("import tfmodels, numpy as np; "
+            f"m = tfmodels.TFBertForSequenceClassification.from_pretrained('org/bert-seqcls', cache_dir={cache!r}); "
+            "print('LOADED', m.num_parameters())")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LOADED 20077" in result.stdout
+
+
+class RecordingApi:
+    """Stands in for huggingface_hub.HfApi: records calls and keeps the uploaded files as the 'remote' repo."""
+
+    def __init__(self, remote_dir, delay=0.0):
+        self.remote_dir = remote_dir
+        self.delay = delay
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def __call__(self, token=None):
+        self.calls.append(("HfApi", token))
+        return self
+
+    def create_repo(self, repo_id, private=None, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, private, exist_ok))
+
+    def list_repo_files(self, repo_id, revision=None):
+        return sorted(os.listdir(self.remote_dir)) if os.path.isdir(self.remote_dir) else []
+
+    def create_commit(self, repo_id, operations, commit_message, revision=None, create_pr=False):
+        time.sleep(self.delay)
+        with self.lock:
+            added = sorted(op.path_in_repo for op in operations if type(op).__name__ == "CommitOperationAdd")
+            deleted = sorted(op.path_in_repo for op in operations if type(op).__name__ == "CommitOperationDelete")
+            for op in operations:
+                target = os.path.join(self.remote_dir, op.path_in_repo)
+                if type(op).__name__ == "CommitOperationAdd":
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    shutil.copyfile(op.path_or_fileobj, target)
+                else:
+                    os.remove(target)
+            self.calls.append(("create_commit", repo_id, commit_message, revision, create_pr, added, deleted,
+                               time.perf_counter()))
+        return f"commit {len(self.commits)}"
+
+    @property
+    def commits(self):
+        return [c for c in self.calls if c[0] == "create_commit"]
+
+
+def test_push_to_hub_uploads_exactly_this_save_and_deletes_stale_shards(tmp_path, monkeypatch):
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for stale in ("tf_model-00001-of-00002.h5", "tf_model-00002-of-00002.h5", "tf_model.h5.index.json"):
+        (remote / stale).write_text("old")
+    (remote / "tokenizer.json").write_text("{}")
+    api = RecordingApi(str(remote))
+    monkeypatch.setattr(hub, "HfApi", api)
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    result = model.push_to_hub("me/bert", private=True, create_pr=True, revision="dev", token="secret",
+                               license="apache-2.0", dataset_tags="imdb")
+    assert result == "commit 1"
+    assert api.calls[:2] == [("HfApi", "secret"), ("create_repo", "me/bert", True, True)]
+    (_, repo_id, message, revision, create_pr, added, deleted, _), = api.commits
+    assert (repo_id, message, revision, create_pr) == ("me/bert", "Upload model", "dev", True)
+    assert added == ["README.md", "config.json", "tf_model.h5"]
+    assert deleted == ["tf_model-00001-of-00002.h5", "tf_model-00002-of-00002.h5", "tf_model.h5.index.json"]
+    assert sorted(os.listdir(remote)) == ["README.md", "config.json", "tf_model.h5", "tokenizer.json"]
+    card = huggingface_hub.ModelCard.load(str(remote / "README.md"))
+    assert card.data.license == "apache-2.0" and card.data.datasets == ["imdb"]  # the card arguments are used
+    reloaded = case.model_class.from_pretrained(str(remote))
+    outputs_equal(run(model, case), run(reloaded, case))
+
+
+def test_save_pretrained_push_and_config_push(tmp_path, monkeypatch):
+    api = RecordingApi(str(tmp_path / "remote"))
+    (tmp_path / "remote").mkdir()
+    monkeypatch.setattr(hub, "HfApi", api)
+    case = Case("gpt2_lm")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    model.save_pretrained(tmp_path / "local", safe_serialization=True, max_shard_size="20KB", push_to_hub=True,
+                          repo_id="me/gpt2", commit_message="first")
+    (_, repo_id, message, _, _, added, deleted, _), = api.commits
+    assert repo_id == "me/gpt2" and message == "first" and deleted == []
+    assert added == sorted(os.listdir(tmp_path / "local"))
+    assert "model.safetensors.index.json" in added
+    model.config.push_to_hub("me/gpt2")
+    assert api.commits[-1][2] == "Upload config" and api.commits[-1][5] == ["config.json"]
+
+
+def test_model_card_from_a_real_fit_history(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny_model("TFBertForSequenceClassification")
+    data = tf.data.Dataset.from_tensor_slices(tiny_batch("TFBertForSequenceClassification")).batch(8)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), metrics=["accuracy"])
+    history = model.fit(data, validation_data=data, epochs=3, verbose=0).history
+    path = model.create_model_card(tmp_path, "tiny-bert", language="en", license="mit", tags=["demo"],
+                                   finetuned_from="google/bert_uncased_L-2_H-128_A-2", dataset_tags="imdb")
+    card = huggingface_hub.ModelCard.load(path)
+    data_dict = card.data.to_dict()
+    assert data_dict["library_name"] == "tfmodels" and data_dict["license"] == "mit"
+    assert data_dict["language"] == ["en"] and data_dict["datasets"] == ["imdb"]
+    assert data_dict["base_model"] == "google/bert_uncased_L-2_H-128_A-2"
+    assert data_dict["pipeline_tag"] == "text-classification" and "demo" in data_dict["tags"]
+    results = {r.metric_name: r.metric_value for r in card.data.eval_results}
+    assert results == {"val_accuracy": pytest.approx(history["val_accuracy"][-1]),
+                       "val_loss": pytest.approx(history["val_loss"][-1])}
+    huggingface_hub.ModelCardData(**data_dict)  # validates with huggingface_hub's own card data class
+    table = [line for line in card.text.splitlines() if line.startswith("| ") and "epoch" not in line]
+    assert len(table) == 3
+    best = int(np.argmin(history["val_loss"]))
+    for epoch, line in enumerate(table):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == f"{epoch}" + (" (best)" if epoch == best else "")
+        assert float(cells[1]) == pytest.approx(history["loss"][epoch], abs=1e-4)
+        assert float(cells[3]) == pytest.approx(history["val_loss"][epoch], abs=1e-4)
+    assert "- learning_rate: 0.002" in card.text and "- training_precision: float32" in card.text
+    empty = tiny_model("TFBertForSequenceClassification")
+    card = huggingface_hub.ModelCard.load(empty.create_model_card(tmp_path / "empty", "untrained"))
+    assert "## Training results" not in card.text and card.data.to_dict().get("model-index") is None
+
+
+def test_push_to_hub_callback_commits_in_order_without_blocking_training(tmp_path, monkeypatch):
+    api = RecordingApi(str(tmp_path / "remote"), delay=1.5)
+    (tmp_path / "remote").mkdir()
+    monkeypatch.setattr(hub, "HfApi", api)
+    keras.utils.set_random_seed(0)
+    model = tiny_model("TFBertForSequenceClassification")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = tf.data.Dataset.from_tensor_slices(tiny_batch("TFBertForSequenceClassification")).batch(8)
+    epoch_ends = []
+    timer = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_ends.append(time.perf_counter()))
+    callback = PushToHubCallback(str(tmp_path / "out"), hub_model_id="me/tiny", checkpoint=True, license="mit")
+    model.fit(data, epochs=3, verbose=0, callbacks=[timer, callback])
+    commits = api.commits
+    assert [c[2] for c in commits] == [f"Training in progress, epoch {i}" for i in (1, 2, 3)]
+    assert epoch_ends[-1] < commits[0][7]  # all epochs ended before the first slow upload finished
+    assert "checkpoint/weights.npz" in commits[-1][5] and "README.md" in commits[-1][5]
+    card = huggingface_hub.ModelCard.load(str(tmp_path / "remote" / "README.md"))
+    assert card.data.license == "mit" and card.text.count(" (best)") == 1
+    resumed = tiny_model("TFBertForSequenceClassification")
+    resumed.compile(optimizer=keras.optimizers.Adam(1e-2))
+    assert resumed.load_repo_checkpoint(str(tmp_path / "remote")) == {"epoch": 2}
+    for a, b in zip(model.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

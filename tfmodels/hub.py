@@ -1,0 +1,149 @@
+"""The Hugging Face Hub: downloads into the standard cache and uploads, all through `huggingface_hub`.
+
+Downloads reuse files other HF tools put in the cache, honour `HF_HUB_OFFLINE=1` and `local_files_only`, and show
+huggingface_hub's progress bars. Uploads go through `HfApi` (the one boundary tests replace): one commit that adds
+this save's files and deletes the remote weight files it no longer uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any
+
+from tfmodels.checkpoints.sharding import shard_names
+from tfmodels.errors import CheckpointError
+from tfmodels.resolve import ResolvedCheckpoint, weight_candidates
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
+WEIGHT_FILE = re.compile(r"^(tf_model|model|pytorch_model)(-\d{5}-of-\d{5})?\.(h5|safetensors|bin)(\.index\.json)?$")
+
+
+def HfApi(*args: Any, **kwargs: Any):  # noqa: N802  (named like the class it builds; tests replace it)
+    """The `huggingface_hub.HfApi` every upload goes through."""
+    from huggingface_hub import HfApi as _HfApi
+
+    return _HfApi(*args, **kwargs)
+
+
+@dataclasses.dataclass
+class HubOptions:
+    """Where and how to fetch files from the Hub."""
+
+    revision: str | None = None
+    cache_dir: str | None = None
+    force_download: bool = False
+    local_files_only: bool = False
+    token: str | bool | None = None
+    subfolder: str = ""
+
+    @classmethod
+    def pop_from(cls, kwargs: dict[str, Any]) -> "HubOptions":
+        """Take the Hub keyword arguments out of `kwargs`."""
+        fields = [field.name for field in dataclasses.fields(cls)]
+        return cls(**{name: kwargs.pop(name) for name in fields if name in kwargs})
+
+    @property
+    def offline(self) -> bool:
+        return self.local_files_only or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
+def is_repo_id(path: str | os.PathLike) -> bool:
+    """True for `name` or `org/name` that is not an existing local path."""
+    path = os.fspath(path)
+    return not os.path.exists(path) and bool(REPO_ID.match(path)) and not path.endswith((".json", ".h5"))
+
+
+def _describe(repo_id: str, options: HubOptions) -> str:
+    where = f"repo '{repo_id}' at revision '{options.revision or 'main'}'"
+    return where + (f", subfolder '{options.subfolder}'" if options.subfolder else "")
+
+
+def fetch(repo_id: str, filename: str, options: HubOptions) -> str | None:
+    """Local path of `filename` from the repo (downloaded or cached), or None if the repo lacks it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        return hf_hub_download(
+            repo_id, filename, subfolder=options.subfolder or None, revision=options.revision,
+            cache_dir=options.cache_dir, force_download=options.force_download,
+            local_files_only=options.offline, token=options.token, library_name="tfmodels",
+        )
+    except RepositoryNotFoundError:
+        raise CheckpointError(f"The Hub has no {_describe(repo_id, options)} (or it is private: pass token=...).")\
+            from None
+    except RevisionNotFoundError:
+        raise CheckpointError(f"Revision '{options.revision}' does not exist in repo '{repo_id}'.") from None
+    except (EntryNotFoundError, LocalEntryNotFoundError):
+        return None
+
+
+def resolve_remote(repo_id: str, options: HubOptions, from_pt: bool = False,
+                   use_safetensors: bool | None = None) -> ResolvedCheckpoint:
+    """Fetch only the weight files needed, in the local order: the first layout the repo has (for a sharded
+    checkpoint, its index first and then the shards it lists)."""
+    candidates = weight_candidates(from_pt, use_safetensors)
+    for name, kind, sharded in candidates:
+        path = fetch(repo_id, name, options)
+        if path is None:
+            continue
+        if not sharded:
+            return ResolvedCheckpoint(kind, [path])
+        files = []
+        for shard in shard_names(path)[0]:
+            shard_path = fetch(repo_id, shard, options)
+            if shard_path is None:
+                raise CheckpointError(f"{_describe(repo_id, options)} lacks shard {shard!r}, which its index {name} "
+                                      "requires.")
+            files.append(shard_path)
+        return ResolvedCheckpoint(kind, files, path)
+    mode = " (offline: only the local Hub cache was searched)" if options.offline else ""
+    raise CheckpointError(f"No model weights found in {_describe(repo_id, options)}{mode}. Looked for: "
+                          f"{', '.join(name for name, _, _ in candidates)}.")
+
+
+def fetch_config(repo_id: str, options: HubOptions) -> str:
+    """Local path of the repo's `config.json`."""
+    path = fetch(repo_id, "config.json", options)
+    if path is None:
+        mode = " (offline: only the local Hub cache was searched)" if options.offline else ""
+        raise CheckpointError(f"{_describe(repo_id, options)} has no config.json{mode}.")
+    return path
+
+
+def upload_folder(folder: str, repo_id: str, commit_message: str, token: str | bool | None = None,
+                  private: bool | None = None, create_pr: bool = False, revision: str | None = None):
+    """Create the repo if needed and upload every file of `folder` in one commit, deleting the repo's weight files
+    that the folder does not have (stale shards). Returns the `CommitInfo`.
+
+    Example:
+        >>> upload_folder("out", "me/my-model", "Upload model")
+    """
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    local = []
+    for root, directories, files in os.walk(folder):
+        directories[:] = [d for d in directories if not d.startswith(".")]
+        local += [os.path.relpath(os.path.join(root, f), folder).replace(os.sep, "/") for f in files
+                  if not f.startswith(".")]
+    try:
+        remote = api.list_repo_files(repo_id, revision=revision)
+    except RevisionNotFoundError:
+        remote = []
+    stale = [name for name in remote if name not in local and "/" not in name
+             and WEIGHT_FILE.match(name)]
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=os.path.join(folder, name))
+                  for name in sorted(local)]
+    operations += [CommitOperationDelete(path_in_repo=name) for name in sorted(stale)]
+    return api.create_commit(repo_id, operations=operations, commit_message=commit_message, revision=revision,
+                             create_pr=create_pr)
