@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"Finished in {time.perf_counter() - started:.0f} s.")
     if args.min_accuracy is not None and after < args.min_accuracy:
         sys.exit(f"error: validation accuracy {after:.3f} is below --min-accuracy {args.min_accuracy}")
-    return {"before": before, "after": after, "model": model_out, "export": export, "card": card}
+    return {"before": before, "after": after, "model": model_out, "export": export, "card": card,
+            "trained": model, "validation": valid}
 
 
 if __name__ == "__main__":
