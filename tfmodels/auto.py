@@ -37,6 +37,12 @@ class AutoConfig:
 
     @classmethod
     def for_model(cls, model_type: str, **kwargs: Any) -> PretrainedConfig:
+        """A fresh config of the class registered for `model_type`.
+
+        Example:
+            >>> AutoConfig.for_model("gpt2", n_layer=2).n_layer
+            2
+        """
         return _config_class(model_type, "for_model()")(**kwargs)
 
     @classmethod

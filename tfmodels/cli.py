@@ -31,6 +31,11 @@ def _load(source: str):
 
 
 def convert(args: argparse.Namespace) -> None:
+    """`tfmodels convert SRC DST`: load any readable checkpoint and save it in our TF layouts.
+
+    Example:
+        $ tfmodels convert ./pt-bert ./tf-bert --safetensors --max-shard-size 500MB
+    """
     with tqdm(total=2, desc="convert", unit="step") as steps:  # closed before an error is printed
         model = _load(args.src)
         steps.update()
@@ -41,6 +46,11 @@ def convert(args: argparse.Namespace) -> None:
 
 
 def export(args: argparse.Namespace) -> None:
+    """`tfmodels export SRC EXPORT_BASE`: a verified TF Serving export of a checkpoint.
+
+    Example:
+        $ tfmodels export ./tf-bert ./exports/bert --version 2
+    """
     from serving.export import export_saved_model
 
     with tqdm(total=2, desc="export", unit="step") as steps:
@@ -54,7 +64,11 @@ def export(args: argparse.Namespace) -> None:
 
 
 def inspect_checkpoint(args: argparse.Namespace) -> None:
-    """Describe a checkpoint from its files alone (no model is built)."""
+    """`tfmodels inspect PATH`: describe a checkpoint from its files alone (no model is built).
+
+    Example:
+        $ tfmodels inspect ./tf-bert
+    """
     from tfmodels.checkpoints.h5_format import read_h5
     from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
     from tfmodels.checkpoints.safetensors_format import read_safetensors
@@ -101,6 +115,12 @@ def _prod(shape: tuple) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `tfmodels` command (one sub-command per action).
+
+    Example:
+        >>> build_parser().parse_args(["inspect", "ckpt"]).path
+        'ckpt'
+    """
     parser = argparse.ArgumentParser(prog="tfmodels", description="Hugging Face-compatible models on Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("convert", help="convert any readable checkpoint (PyTorch included) to TF layouts")

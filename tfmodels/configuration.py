@@ -110,6 +110,7 @@ class PretrainedConfig:
 
     @property
     def name_or_path(self) -> str:
+        """Where the config was loaded from (a directory, file or Hub id); not written to `config.json`."""
         return self._name_or_path
 
     @name_or_path.setter
@@ -155,6 +156,11 @@ class PretrainedConfig:
         return json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
+        """Write `to_json_string(use_diff)` to a file.
+
+        Example:
+            >>> BertConfig().to_json_file("config.json")
+        """
         with open(json_file_path, "w", encoding="utf-8") as writer:
             writer.write(self.to_json_string(use_diff=use_diff))
 

@@ -141,9 +141,11 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
             self.build(None)
 
     def build_from_config(self, config: dict) -> None:
+        """Keras hook when loading a `.keras` file: build every variable (shapes come from the HF config)."""
         self.build_in_name_scope()
 
     def get_config(self) -> dict[str, Any]:
+        """Keras config: the model's name, dtype policy and the HF config as a dict (see `from_config`)."""
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -167,6 +169,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
 
     @property
     def framework(self) -> str:
+        """`"tf"`, as in the reference."""
         return "tf"
 
     # ---- inputs -------------------------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ class TFBertAttention(keras.layers.Layer):
         return self.dense_output(context, residual=hidden_states, training=training), probs
 
     def prune_heads(self, heads: list[int]) -> None:
+        """Remove these heads (original indices) from this attention block."""
         self.self_attention.prune(heads, self.dense_output.dense)
 
 
@@ -239,9 +240,11 @@ class TFBertMainLayer(keras.layers.Layer):
             self.prune_heads(self.config.pruned_heads)
 
     def get_input_embeddings(self) -> TokenEmbedding:
+        """The word embeddings."""
         return self.embeddings.word_embeddings
 
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        """Prune `{layer: [heads]}` (original head indices) in the encoder layers."""
         for layer_index, heads in heads_to_prune.items():
             if not 0 <= int(layer_index) < len(self.encoder.layer):
                 raise ValueError(f"Cannot prune heads of layer {layer_index}: the model has "

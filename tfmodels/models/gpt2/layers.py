@@ -123,6 +123,7 @@ class TFGPT2MainLayer(keras.layers.Layer):
         self.ln_f.build((None, None, self.config.n_embd))
 
     def get_input_embeddings(self) -> TokenEmbedding:
+        """The token embedding `wte`."""
         return self.wte
 
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,

@@ -88,9 +88,11 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel):
 
     @classmethod
     def can_generate(cls) -> bool:
+        """True: the LM head produces next-token logits (see `examples/causal_lm.py` for greedy decoding)."""
         return True
 
     def get_output_embeddings(self):
+        """The input embeddings `wte`, which the LM head reuses (tied weights)."""
         return self.get_input_embeddings()
 
     @unpack_inputs
