@@ -9,19 +9,6 @@ import argparse
 import sys
 
 
-def load_model(model_dir: str):
-    """Load a checkpoint with the class named in its config (`architectures`), else the base auto class."""
-    import tfmodels
-    from tfmodels import AutoConfig, TFAutoModel
-
-    config = AutoConfig.from_pretrained(model_dir)
-    for architecture in config.architectures or []:
-        model_class = getattr(tfmodels, "TF" + architecture, None)
-        if model_class is not None:
-            return model_class.from_pretrained(model_dir, config=config)
-    return TFAutoModel.from_pretrained(model_dir, config=config)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving", description="Export checkpoints for TF Serving.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -33,9 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from serving.export import export_saved_model
+    from tfmodels.auto import load_pretrained
 
     try:
-        model = load_model(args.model_dir)
+        model = load_pretrained(args.model_dir)
         path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify)
     except (OSError, ValueError, RuntimeError) as err:
         print(f"error: {err}".splitlines()[0], file=sys.stderr)

@@ -25,7 +25,8 @@ _EXPORTS = {
     ],
     "tfmodels.models.gpt2": ["GPT2Config", "TFGPT2Model", "TFGPT2LMHeadModel", "TFGPT2ForSequenceClassification"],
     "tfmodels.auto": [
-        "AutoConfig", "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
+        "AutoConfig", "load_pretrained", "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM",
+        "TFAutoModelForCausalLM",
         "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
         "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice",
     ],

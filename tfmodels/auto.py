@@ -116,6 +116,23 @@ TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification", {
 TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", {"bert": "TFBertForQuestionAnswering"})
 TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice", {"bert": "TFBertForMultipleChoice"})
 
+def load_pretrained(source: str | os.PathLike, **kwargs: Any):
+    """Load a checkpoint with the class its config names in `architectures` (e.g. `BertForSequenceClassification`
+    -> `TFBertForSequenceClassification`), else the bare model of its `model_type`.
+
+    Example:
+        >>> model = load_pretrained("path/to/checkpoint")  # the head it was saved with
+    """
+    import tfmodels
+
+    config = AutoConfig.from_pretrained(source)
+    for architecture in config.architectures or []:
+        model_class = getattr(tfmodels, "TF" + architecture, None)
+        if model_class is not None:
+            return model_class.from_pretrained(source, config=config, **kwargs)
+    return TFAutoModel.from_pretrained(source, config=config, **kwargs)
+
+
 AUTO_CLASS_NAMES = [
     "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
     "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification", "TFAutoModelForQuestionAnswering",

@@ -16,18 +16,7 @@ from collections import Counter
 
 from tqdm.auto import tqdm
 
-
-def _load(source: str):
-    """Load a checkpoint (any layout, a directory or a Hub id) with the class its config names."""
-    import tfmodels
-    from tfmodels import AutoConfig, TFAutoModel
-
-    config = AutoConfig.from_pretrained(source)
-    for architecture in config.architectures or []:
-        model_class = getattr(tfmodels, "TF" + architecture, None)
-        if model_class is not None:
-            return model_class.from_pretrained(source, config=config)
-    return TFAutoModel.from_pretrained(source, config=config)
+from tfmodels.auto import load_pretrained
 
 
 def convert(args: argparse.Namespace) -> None:
@@ -37,7 +26,7 @@ def convert(args: argparse.Namespace) -> None:
         $ tfmodels convert ./pt-bert ./tf-bert --safetensors --max-shard-size 500MB
     """
     with tqdm(total=2, desc="convert", unit="step") as steps:  # closed before an error is printed
-        model = _load(args.src)
+        model = load_pretrained(args.src)
         steps.update()
         model.save_pretrained(args.dst, max_shard_size=args.max_shard_size, safe_serialization=args.safetensors)
         steps.update()
@@ -54,7 +43,7 @@ def export(args: argparse.Namespace) -> None:
     from serving.export import export_saved_model
 
     with tqdm(total=2, desc="export", unit="step") as steps:
-        model = _load(args.src)
+        model = load_pretrained(args.src)
         steps.update()
         path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify)
         steps.update()
