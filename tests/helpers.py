@@ -9,9 +9,9 @@ import shutil
 import numpy as np
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "reference")
-CASES = json.load(open(os.path.join(FIXTURES, "index.json")))["cases"]
-LAYOUTS = ["tf_h5", "tf_sharded_h5", "tf_safetensors", "pt_bin", "pt_safetensors", "pt_sharded_bin",
-           "pt_sharded_safetensors"]
+with open(os.path.join(FIXTURES, "index.json")) as _index:
+    INDEX = json.load(_index)
+CASES = INDEX["cases"]
 
 
 class Case:
@@ -26,6 +26,11 @@ class Case:
         self.inputs = {k[len("input."):]: io[k] for k in io.files if k.startswith("input.")}
         self.labels = {k[len("label."):]: io[k] for k in io.files if k.startswith("label.")}
         self.reference = {k[len("pt."):]: io[k] for k in io.files if k.startswith("pt.")}
+
+    @property
+    def layouts(self) -> list[str]:
+        """The checkpoint folders of this case (`case.json`'s `layouts`)."""
+        return self.meta["layouts"]
 
     def path(self, layout: str) -> str:
         return os.path.join(self.root, layout)
@@ -42,11 +47,17 @@ class Case:
         return getattr(tfmodels, self.meta["tf_class"])
 
 
+def case_layouts() -> list[tuple[str, str]]:
+    """Every `(case, layout)` pair the fixtures hold, for `pytest.mark.parametrize`."""
+    return [(name, layout) for name in CASES for layout in Case(name).layouts]
+
+
 def assert_matches_reference(case: Case, output, atol: float = 1e-5) -> None:
-    """Every reference output (and the loss mean) within `atol` of PyTorch's."""
+    """Every reference output (the loss mean; hidden states stacked, embeddings first) within `atol` of
+    PyTorch's."""
     for name in case.meta["outputs"]:
         expected = case.reference[name]
-        got = np.asarray(output[name])
+        got = np.stack([np.asarray(h) for h in output[name]]) if name == "hidden_states" else np.asarray(output[name])
         if name == "loss":
             np.testing.assert_allclose(np.mean(got), expected, atol=atol, rtol=0, err_msg=f"{case.name}: loss")
         else:
@@ -55,7 +66,9 @@ def assert_matches_reference(case: Case, output, atol: float = 1e-5) -> None:
 
 
 def run(model, case: Case, with_labels: bool = True):
-    return model({**case.inputs, **(case.labels if with_labels else {})})
+    """The model on the case's inputs (and labels), with hidden states when the reference has them."""
+    flags = {"output_hidden_states": True} if "hidden_states" in case.meta["outputs"] else {}
+    return model({**case.inputs, **(case.labels if with_labels else {})}, **flags)
 
 
 def outputs_equal(first, second) -> None:

@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.helpers import Case
-from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_name
+from tests.helpers import Case, assert_matches_reference, run
+from tfmodels.checkpoints.names import modern_pt_name, strip_model_name, tf_to_pt_name
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors, write_safetensors
 from tfmodels.checkpoints.sharding import convert_file_size_to_int, plan_shards, read_index
@@ -47,6 +47,48 @@ def test_name_rules():
         ("cls.predictions.transform.LayerNorm.weight", "none")
     assert tf_to_pt_name("transformer/h_._0/attn/c_attn/weight", 2) == ("transformer.h.0.attn.c_attn.weight", "none")
     assert tf_to_pt_name("transformer/wte/embeddings", 2) == ("transformer.wte.weight", "none")
+    assert modern_pt_name("bert.encoder.layer.1.output.LayerNorm.gamma") == \
+        "bert.encoder.layer.1.output.LayerNorm.weight"
+    assert modern_pt_name("cls.predictions.transform.LayerNorm.beta") == "cls.predictions.transform.LayerNorm.bias"
+    assert modern_pt_name("bert.pooler.dense.weight") == "bert.pooler.dense.weight"
+
+
+def _write_legacy_layout(case: Case, layout: str, directory) -> None:
+    """Re-write the case's `pt_legacy_names` tensors (LayerNorm `gamma`/`beta`) as `layout`: `bin`,
+    `sharded_bin` or `sharded_safetensors` (3 shards and an index, as the reference writes them)."""
+    import shutil
+
+    import torch
+    from safetensors.numpy import load_file, save_file
+
+    source = case.path("pt_legacy_names")
+    shutil.copy(os.path.join(source, "config.json"), directory / "config.json")
+    tensors = load_file(os.path.join(source, "model.safetensors"))
+    assert any(name.endswith("LayerNorm.gamma") for name in tensors)
+    names = sorted(tensors)
+    shards = [names[i::3] for i in range(3)] if layout.startswith("sharded") else [names]
+    suffix = "safetensors" if layout.endswith("safetensors") else "bin"
+    stem = "model" if suffix == "safetensors" else "pytorch_model"
+    weight_map = {}
+    for i, shard in enumerate(shards, start=1):
+        file_name = f"{stem}-{i:05d}-of-{len(shards):05d}.{suffix}" if len(shards) > 1 else f"{stem}.{suffix}"
+        if suffix == "safetensors":
+            save_file({name: tensors[name] for name in shard}, directory / file_name, metadata={"format": "pt"})
+        else:
+            torch.save({name: torch.from_numpy(tensors[name].copy()) for name in shard}, directory / file_name)
+        weight_map.update(dict.fromkeys(shard, file_name))
+    if len(shards) > 1:
+        index = {"metadata": {"total_size": sum(t.nbytes for t in tensors.values())}, "weight_map": weight_map}
+        (directory / f"{stem}.{suffix}.index.json").write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize("layout", ["bin", "sharded_bin", "sharded_safetensors"])
+def test_legacy_layer_norm_names_load_in_every_pytorch_layout(layout, tmp_path):
+    case = Case("bert_mlm")  # LayerNorms in the encoder and in the MLM head
+    _write_legacy_layout(case, layout, tmp_path)
+    model, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    assert_matches_reference(case, run(model, case))
 
 
 def _lying_header(path, header):
@@ -105,7 +147,8 @@ def test_restricted_unpickler_refuses_code_and_never_runs_it(tmp_path):
 
 @pytest.mark.parametrize("zipfile_format", [True, False])
 def test_torch_written_bin_loads_identically_without_torch(zipfile_format, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     state = {"w": torch.randn(4, 3), "t": torch.randn(3, 5).t(), "h": torch.randn(7).half(),
              "b": torch.randn(2, 2).bfloat16(), "i": torch.arange(4), "s": torch.tensor(2.5)}
     path = tmp_path / "pytorch_model.bin"

@@ -21,7 +21,7 @@ TARGETS = {
     "pt_safetensors": "model.safetensors",
     "pt_bin": "pytorch_model.bin",
     "tf_sharded_h5": "tf_model.h5.index.json",
-    "pt_sharded_bin": "pytorch_model-00001-of-00005.bin",
+    "pt_sharded_bin": "pytorch_model-00001-of-00006.bin",
 }
 DOCUMENTED = (CheckpointError, ConfigError, ValueError)  # ValueError: a weight of the wrong shape
 

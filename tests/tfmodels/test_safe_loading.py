@@ -87,7 +87,7 @@ BROKEN = {
     "bin_truncated": ("pt_bin", "pytorch_model.bin", _truncate, "pytorch_model.bin", CheckpointError),
     "bin_empty": ("pt_bin", "pytorch_model.bin", _empty, "is empty", CheckpointError),
     "bin_lfs": ("pt_bin", "pytorch_model.bin", _lfs_pointer, "git-lfs", CheckpointError),
-    "shard_truncated": ("tf_sharded_h5", "tf_model-00002-of-00005.h5", _truncate, "tf_model-00002", CheckpointError),
+    "shard_truncated": ("tf_sharded_h5", "tf_model-00002-of-00006.h5", _truncate, "tf_model-00002", CheckpointError),
     "index_not_json": ("tf_sharded_h5", "tf_model.h5.index.json", lambda p: open(p, "w").write("{x"),
                        "not valid JSON", CheckpointError),
     "index_no_weight_map": ("pt_sharded_safetensors", "model.safetensors.index.json",
@@ -126,8 +126,8 @@ def test_broken_checkpoint_gives_a_clear_error_fast(name, tmp_path):
 def test_symlinked_shard_leaving_the_directory_is_refused(tmp_path):
     directory = CASE.copy("tf_sharded_h5", tmp_path)
     outside = tmp_path / "elsewhere.h5"
-    os.replace(os.path.join(directory, "tf_model-00001-of-00005.h5"), outside)
-    os.symlink(outside, os.path.join(directory, "tf_model-00001-of-00005.h5"))
+    os.replace(os.path.join(directory, "tf_model-00001-of-00006.h5"), outside)
+    os.symlink(outside, os.path.join(directory, "tf_model-00001-of-00006.h5"))
     with pytest.raises(CheckpointError, match="outside the checkpoint directory"):
         CASE.model_class.from_pretrained(directory)
 
@@ -178,3 +178,30 @@ def test_half_precision_checkpoints_load_into_float32(dtype, tmp_path):
     np.testing.assert_array_equal(half.classifier.bias.numpy(), tensors["classifier.bias"].astype(np.float16))
     assert half.bert(**CASE.inputs).last_hidden_state.dtype == "float16"
     assert half(CASE.inputs).logits.dtype == "float32"  # logits are always float32
+
+
+def test_fresh_base_weights_get_one_clear_warning_apart_from_fresh_heads(tmp_path, caplog):
+    directory = CASE.copy("pt_safetensors", tmp_path)
+    path = os.path.join(directory, "model.safetensors")
+    weights = read_safetensors(path)
+    tensors = {name: np.array(lazy.load()) for name, lazy in weights.tensors.items()
+               if "LayerNorm" not in name and not name.startswith("classifier.")}
+    weights.close()
+    write_safetensors(path, tensors, {"format": "pt"})
+    with caplog.at_level(logging.WARNING, logger="tfmodels"):
+        model, info = CASE.model_class.from_pretrained(directory, output_loading_info=True)
+    layer_norms = [k for k in info["missing_keys"] if "LayerNorm" in k]
+    assert len(layer_norms) == 10 and info["missing_keys"] == layer_norms + ["classifier/kernel", "classifier/bias"]
+    base = [r.getMessage() for r in caplog.records if "almost always a bug" in r.getMessage()]
+    assert len(base) == 1
+    assert base[0].startswith("10 weight(s) of the base model of TFBertForSequenceClassification")
+    assert f": {layer_norms[:5]} and 5 more. " in base[0]
+    assert "classifier" not in base[0]
+    heads = [r.getMessage() for r in caplog.records if "task head of" in r.getMessage()]
+    assert len(heads) == 1 and "['classifier/kernel', 'classifier/bias']" in heads[0] and "LayerNorm" not in heads[0]
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tfmodels"):
+        CASE.model_class.from_pretrained(Case("bert_base").path("pt_safetensors"))
+    assert not [r for r in caplog.records if "almost always a bug" in r.getMessage()]
+    assert len([r for r in caplog.records if "task head of" in r.getMessage()]) == 1

@@ -101,10 +101,11 @@ def write_h5(path: str, layers: list[tuple[str, list[str]]], value: Callable[[st
         save_attributes(top, "weight_names", [])
 
 
-def write_h5_shard(path: str, weights: list[tuple[str, np.ndarray]]) -> None:
-    """Write one shard in the reference's flat layout: `weights` is `[(model-name-free name with :0, value)]`."""
+def write_h5_shard(path: str, weights: list[tuple[str, np.ndarray | LazyArray]]) -> None:
+    """Write one shard in the reference's flat layout: `weights` is `[(model-name-free name with :0, value)]`; a
+    `LazyArray` value is loaded when written, so one tensor at a time is in memory."""
     weights = sorted(weights, key=lambda item: item[0])
     with h5py.File(path, "w") as handle:
         save_attributes(handle, "layer_names", [name for name, _ in weights])
         for name, value in weights:
-            handle.create_dataset(name, data=value)
+            handle.create_dataset(name, data=value.load() if isinstance(value, LazyArray) else value)

@@ -11,6 +11,7 @@ import numpy as np
 
 from tfmodels.checkpoints.base import FORMAT_PT, WeightFile
 from tfmodels.checkpoints.names import (
+    modern_pt_name,
     pt_to_tf_array,
     pt_to_tf_shape,
     same_up_to_unit_dims,
@@ -56,7 +57,8 @@ def load_weight_files(
     `variables` (Keras variables, matched by their path without the model-name scope).
 
     PyTorch keys are matched through the TF -> PyTorch name rules, with `base_model_prefix` added or removed so
-    that a head model loads a base checkpoint and the reverse. Shapes must agree up to size-1 dimensions;
+    that a head model loads a base checkpoint and the reverse; legacy LayerNorm keys (`LayerNorm.gamma`/`.beta`)
+    are matched as their modern names (`modern_pt_name`). Shapes must agree up to size-1 dimensions;
     otherwise a ValueError names the weight and both shapes, unless `ignore_mismatched_sizes`, in which case the
     weight keeps its initial value and is reported in `mismatched_keys`.
     """
@@ -70,9 +72,7 @@ def load_weight_files(
         by_pt.setdefault(pt_key, _Target(variable, key, transpose))
     prefix = base_model_prefix + "." if base_model_prefix else ""
 
-    def lookup(name: str, names: str) -> _Target | None:
-        if names != FORMAT_PT:
-            return by_tf.get(name)
+    def lookup_pt(name: str) -> _Target | None:
         if name in by_pt:
             return by_pt[name]
         if prefix and name.startswith(prefix):  # base model loading a head checkpoint
@@ -80,6 +80,11 @@ def load_weight_files(
         if prefix:  # head model loading a base checkpoint
             return by_pt.get(prefix + name)
         return None
+
+    def lookup(name: str, names: str) -> _Target | None:
+        if names != FORMAT_PT:
+            return by_tf.get(name)
+        return lookup_pt(name) or lookup_pt(modern_pt_name(name))  # then legacy LayerNorm `gamma`/`beta`
 
     loaded: set[str] = set()
     unexpected: list[str] = []

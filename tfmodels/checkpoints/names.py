@@ -50,6 +50,17 @@ def tf_to_pt_name(key: str, rank: int) -> tuple[str, str]:
     return ".".join(parts), transpose
 
 
+def modern_pt_name(key: str) -> str:
+    """A PyTorch key with the pre-2020 LayerNorm names renamed as the reference does: the substring `gamma`
+    becomes `weight` and `beta` becomes `bias` (bert-base-uncased and many BERT-era checkpoints still ship them).
+
+    Example:
+        >>> modern_pt_name("bert.embeddings.LayerNorm.gamma")
+        'bert.embeddings.LayerNorm.weight'
+    """
+    return key.replace("gamma", "weight").replace("beta", "bias")
+
+
 _PT_TO_TF_AXES = {TRANSPOSE_CONV1D: (2, 1, 0), TRANSPOSE_CONV2D: (2, 3, 1, 0)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Mapping
 
 import ml_dtypes
 import numpy as np
@@ -96,23 +97,35 @@ def read_safetensors(path: str) -> WeightFile:
     return WeightFile(path=path, names=fmt, tensors=tensors, close=handle.close)
 
 
-def write_safetensors(path: str, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write `tensors` to `path` in the safetensors format (streamed, one tensor in memory at a time)."""
+def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], metadata: dict[str, str]) -> None:
+    """Write `tensors` to `path` in the safetensors format, streamed: the header needs only shapes and dtypes, and
+    a `LazyArray` is loaded when its bytes are written and released right after, so writing a model's variables
+    holds one tensor in memory at a time.
+
+    Example:
+        >>> write_safetensors("model.safetensors", {"w": np.ones((2, 3), np.float32)}, {"format": "pt"})
+    """
     header: dict = {"__metadata__": metadata}
     offset = 0
-    arrays = []
-    for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        if array.dtype not in _CODES:
-            raise CheckpointError(f"Cannot write {name!r} of dtype {array.dtype} to safetensors.")
-        header[name] = {"dtype": _CODES[array.dtype], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + array.nbytes]}
-        offset += array.nbytes
-        arrays.append(array)
+    for name, tensor in tensors.items():
+        dtype = np.dtype(tensor.dtype)
+        if dtype not in _CODES:
+            raise CheckpointError(f"Cannot write {name!r} of dtype {dtype} to safetensors; supported dtypes: "
+                                  f"{sorted(str(d) for d in _CODES)}.")
+        nbytes = int(np.prod(tensor.shape, dtype=np.int64)) * dtype.itemsize
+        header[name] = {"dtype": _CODES[dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # align the data section to 8 bytes, as the reference library does
     with open(path, "wb") as handle:
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
-        for array in arrays:
-            handle.write(array.reshape(-1).view(np.uint8))
+        for name, tensor in tensors.items():
+            array = tensor.load() if isinstance(tensor, LazyArray) else tensor
+            if tuple(np.shape(array)) != tuple(tensor.shape) or np.dtype(array.dtype) != np.dtype(tensor.dtype):
+                raise CheckpointError(
+                    f"Tensor {name!r} was declared {np.dtype(tensor.dtype)} {tuple(tensor.shape)} but its value is "
+                    f"{array.dtype} {tuple(np.shape(array))}; {path} was not completed."
+                )
+            handle.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+            del array  # freed before the next tensor is loaded

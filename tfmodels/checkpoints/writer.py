@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -9,6 +10,7 @@ import tempfile
 import keras
 import numpy as np
 
+from tfmodels.checkpoints.base import LazyArray
 from tfmodels.checkpoints.h5_format import write_h5, write_h5_shard
 from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.safetensors_format import write_safetensors
@@ -33,8 +35,18 @@ def _unique(variables) -> list:
     return result
 
 
+def _fetch(variable) -> np.ndarray:
+    """A variable's value as a numpy array: the only place a save copies weights out of the model. One copy (the
+    read of the variable) rather than `keras.ops.convert_to_numpy`'s two: `np.asarray` wraps the tensor read."""
+    return np.asarray(variable.value)
+
+
 def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
-    """Write the weight files into `directory` (a staging directory); return their names."""
+    """Write the weight files into `directory` (a staging directory); return their names.
+
+    Every format is written one weight at a time (`LazyArray`s fetched as their bytes are written), so a save
+    holds at most one weight in memory beyond the model itself, whatever the shard size.
+    """
     variables = _unique(model.weights)
     names = {id(v): tf_weight_name(v) for v in variables}
     weights_name = SAFE_WEIGHTS_NAME if safe_serialization else TF2_WEIGHTS_NAME
@@ -42,23 +54,26 @@ def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_s
     shards = plan_shards(sizes, max_shard_size)
     by_name = {names[id(v)]: v for v in variables}
 
-    def value(name: str) -> np.ndarray:
-        return keras.ops.convert_to_numpy(by_name[name].value)
-
     if len(shards) == 1 and not safe_serialization:
         layers = [(layer.name, [names[id(v)] for v in _unique(layer.weights)]) for layer in model.layers]
-        write_h5(os.path.join(directory, weights_name), layers, value, keras.__version__)
+        write_h5(os.path.join(directory, weights_name), layers, lambda name: _fetch(by_name[name]),
+                 keras.__version__)
         return [weights_name]
+
+    def lazy(name: str) -> tuple[str, LazyArray]:
+        variable = by_name[name]
+        return strip_model_name(name) + ":0", LazyArray(tuple(variable.shape), np.dtype(variable.dtype),
+                                                         functools.partial(_fetch, variable))
 
     files = []
     weight_map = {}
     for i, shard in enumerate(shards, start=1):
         file_name = weights_name if len(shards) == 1 else shard_file_name(weights_name, i, len(shards))
-        stripped = [(strip_model_name(name) + ":0", value(name)) for name in shard]
+        tensors = [lazy(name) for name in shard]
         if safe_serialization:
-            write_safetensors(os.path.join(directory, file_name), dict(stripped), {"format": "tf"})
+            write_safetensors(os.path.join(directory, file_name), dict(tensors), {"format": "tf"})
         else:
-            write_h5_shard(os.path.join(directory, file_name), stripped)
+            write_h5_shard(os.path.join(directory, file_name), tensors)
         weight_map.update({name: file_name for name in shard})
         files.append(file_name)
     if len(shards) > 1:

@@ -1,13 +1,28 @@
 """Every reference case in every layout gives PyTorch's outputs; weight names equal the reference's."""
 
+import os
+
+import h5py
 import numpy as np
 import pytest
 
-from tests.helpers import CASES, LAYOUTS, Case, assert_matches_reference, run
+import tfmodels
+from tests.helpers import CASES, FIXTURES, INDEX, Case, assert_matches_reference, case_layouts, run
+from tfmodels.checkpoints.h5_format import load_attributes
+from tfmodels.checkpoints.safetensors_format import read_header
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("case_name", CASES)
+def test_fixtures_are_version_2_of_the_supported_architectures():
+    assert INDEX["version"] == 2
+    assert sorted(os.listdir(FIXTURES)) == sorted(CASES + ["README.md", "index.json"])
+    for name in CASES:
+        case = Case(name)
+        assert hasattr(tfmodels, case.meta["tf_class"]) and case.layouts
+        assert sorted(os.listdir(case.root)) == sorted(case.layouts + ["case.json", "io.npz"] +
+                                                       (["tf_saved_model"] if name in ("bert_seqcls", "gpt2_lm") else []))
+
+
+@pytest.mark.parametrize(("case_name", "layout"), case_layouts())
 def test_fixture_outputs_match_pytorch(case_name, layout):
     case = Case(case_name)
     model, info = case.model_class.from_pretrained(case.path(layout), output_loading_info=True)
@@ -16,13 +31,25 @@ def test_fixture_outputs_match_pytorch(case_name, layout):
 
 
 @pytest.mark.parametrize("case_name", CASES)
-def test_weight_names_equal_reference(case_name):
+def test_weight_names_equal_reference(case_name, tmp_path):
+    """In the model, and in the files our saves write (h5: full names, in model order; safetensors: the names
+    without the model's)."""
     case = Case(case_name)
     model = case.model_class.from_pretrained(case.path("tf_h5"))
     ours = [w.path.split("/", 1)[1] + ":0" for w in model.weights]
     reference = [name.split("/", 1)[1] for name in case.meta["tf_weight_names"]]
     assert ours == reference
     assert model.name == case.meta["tf_weight_names"][0].split("/")[0]
+
+    model.save_pretrained(tmp_path / "h5")
+    with h5py.File(tmp_path / "h5" / "tf_model.h5", "r") as handle:
+        saved = [name for layer in load_attributes(handle, "layer_names")
+                 for name in load_attributes(handle[layer], "weight_names")]
+    assert list(dict.fromkeys(saved)) == case.meta["tf_weight_names"]  # a tied weight is listed by each layer
+    model.save_pretrained(tmp_path / "safetensors", safe_serialization=True)
+    header, metadata, _ = read_header(str(tmp_path / "safetensors" / "model.safetensors"))
+    assert metadata == {"format": "tf"}
+    assert sorted(header) == sorted(reference)
 
 
 @pytest.mark.parametrize("case_name", ["bert_seqcls", "gpt2_lm"])
