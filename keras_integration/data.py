@@ -54,13 +54,14 @@ class TFDataCollatorWithPadding:
         for column in samples[0]:
             values = [np.asarray(sample[column]) for sample in samples]
             dtype = self.dtypes.get(column, _default_dtype(values[0].dtype))
-            if all(v.shape == values[0].shape for v in values):
+            same_shape = all(v.shape == values[0].shape for v in values)
+            if same_shape and (values[0].ndim != 1 or not self.pad_to_multiple_of):
                 batch[column] = np.stack(values).astype(dtype)
                 continue
             if any(v.ndim != 1 for v in values):
                 raise ValueError(f"Column {column!r} holds ragged values of rank > 1; pass a collate_fn for it.")
             length = max(len(v) for v in values)
-            if self.pad_to_multiple_of:
+            if self.pad_to_multiple_of:  # also when every row has the same length: the bucket sizes stay few
                 length = math.ceil(length / self.pad_to_multiple_of) * self.pad_to_multiple_of
             padded = np.full((len(values), length), self.padding_value(column), dtype=dtype)
             for row, value in enumerate(values):
@@ -88,14 +89,20 @@ def prepare_tf_dataset(
     drop_remainder: bool | None = None,
     prefetch: bool = True,
     seed: int | None = None,
+    pad_to_multiple_of: int | None = None,
 ) -> tf.data.Dataset:
-    """Wrap a `datasets.Dataset` as a batched `tf.data.Dataset` of dicts for `model.fit`/`evaluate`/`predict`.
+    """Wrap a `datasets.Dataset` as a batched `tf.data.Dataset` for `model.fit`/`evaluate`/`predict`.
+
+    Like the reference, it yields `(features, labels)` when the batches hold label columns (a single label column
+    as a bare tensor, several as a dict keyed by label name), else the dict of features alone.
 
     Keeps the columns `model.call` accepts plus its label columns (`label` becomes `labels`) and logs which
     columns it drops. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
     or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
-    dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch.
-    `drop_remainder` defaults to `shuffle`.
+    dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch
+    (`batch` is `batch_size` with `drop_remainder`, which defaults to `shuffle`, else unknown).
+    `pad_to_multiple_of` (default collator only) rounds each batch's length up to a multiple, so a few bucket
+    lengths cover every batch.
 
     Example:
         >>> train = prepare_tf_dataset(model, tokenized["train"], batch_size=16, shuffle=True)
@@ -135,7 +142,8 @@ def prepare_tf_dataset(
             return dict(collate_fn(samples, **(collate_fn_args or {})))
     else:
         pad_token_id = getattr(getattr(model, "config", None), "pad_token_id", None)
-        collate = TFDataCollatorWithPadding(pad_token_id=pad_token_id or 0, dtypes=dtypes)
+        collate = TFDataCollatorWithPadding(pad_token_id=pad_token_id or 0, dtypes=dtypes,
+                                            pad_to_multiple_of=pad_to_multiple_of)
 
     def make_batch(indices: np.ndarray) -> dict[str, np.ndarray]:
         rows = dataset[[int(i) for i in indices]]
@@ -145,10 +153,21 @@ def prepare_tf_dataset(
                 for name, value in batch.items()}
 
     first = make_batch(np.arange(min(batch_size, len(dataset))))
-    spec = {name: tf.TensorSpec([None] * value.ndim, tf.as_dtype(value.dtype), name=name)
-            for name, value in first.items()}
+    label_columns = [name for name in first if name in labels]
+
+    def split(batch: dict) -> Any:
+        features = {name: value for name, value in batch.items() if name not in label_columns}
+        if not label_columns:
+            return features
+        targets = {name: batch[name] for name in label_columns}
+        return features, targets[label_columns[0]] if len(label_columns) == 1 else targets
+
     num_rows = len(dataset)
     num_batches = num_rows // batch_size if drop_remainder else math.ceil(num_rows / batch_size)
+    # Every batch is full with drop_remainder: a static batch dimension says so (and tells the model card the size).
+    leading = batch_size if drop_remainder else None
+    spec = split({name: tf.TensorSpec([leading] + [None] * (value.ndim - 1), tf.as_dtype(value.dtype), name=name)
+                  for name, value in first.items()})
     if num_batches == 0:
         raise ValueError(f"The dataset has {num_rows} rows, fewer than batch_size={batch_size}, and drop_remainder "
                          "is on: no batch would be produced.")
@@ -157,7 +176,7 @@ def prepare_tf_dataset(
     def generator():
         order = rng.permutation(num_rows) if shuffle else np.arange(num_rows)
         for batch_index in range(num_batches):
-            yield make_batch(order[batch_index * batch_size:(batch_index + 1) * batch_size])
+            yield split(make_batch(order[batch_index * batch_size:(batch_index + 1) * batch_size]))
 
     tf_dataset = tf.data.Dataset.from_generator(generator, output_signature=spec)
     tf_dataset = tf_dataset.apply(tf.data.experimental.assert_cardinality(num_batches))

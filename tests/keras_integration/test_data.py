@@ -4,13 +4,13 @@ import logging
 import time
 
 import numpy as np
+import datasets
+import keras
 import pytest
 import tensorflow as tf
 
-datasets = pytest.importorskip("datasets")
-
-from keras_integration import TFDataCollatorWithPadding, prepare_tf_dataset  # noqa: E402
-from tests.keras_integration.tiny import tiny_model  # noqa: E402
+from keras_integration import TFDataCollatorWithPadding, prepare_tf_dataset
+from tests.keras_integration.tiny import tiny_model
 
 
 def _dataset():
@@ -29,12 +29,11 @@ def test_batches_shapes_dtypes_padding_and_dropped_columns(caplog):
     with caplog.at_level(logging.INFO, logger="keras_integration"):
         data = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=False)
     assert any("['text', 'idx']" in r.getMessage() and "does not accept" in r.getMessage() for r in caplog.records)
-    assert data.element_spec == {
+    assert data.element_spec == ({
         "input_ids": tf.TensorSpec([None, None], tf.int32, name="input_ids"),
         "attention_mask": tf.TensorSpec([None, None], tf.int32, name="attention_mask"),
-        "labels": tf.TensorSpec([None], tf.int32, name="labels"),
-    }
-    batches = [{k: v.numpy() for k, v in b.items()} for b in data]
+    }, tf.TensorSpec([None], tf.int32, name="labels"))  # (features, labels), a single label as a bare tensor
+    batches = [{**{k: v.numpy() for k, v in x.items()}, "labels": y.numpy()} for x, y in data]
     assert len(batches) == 2 and int(data.cardinality()) == 2
     np.testing.assert_array_equal(batches[0]["input_ids"], [[5, 6, 7, 3, 3], [8, 9, 3, 3, 3],
                                                             [10, 11, 12, 13, 14], [15, 3, 3, 3, 3]])
@@ -46,7 +45,7 @@ def test_batches_shapes_dtypes_padding_and_dropped_columns(caplog):
 def test_shuffle_drops_the_remainder_and_reshuffles_each_epoch():
     model = tiny_model("TFBertForSequenceClassification")
     data = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=True, seed=1)
-    epochs = [[b["input_ids"].numpy()[:, 0].tolist() for b in data] for _ in range(3)]
+    epochs = [[x["input_ids"].numpy()[:, 0].tolist() for x, _ in data] for _ in range(3)]
     assert all(len(e) == 1 and len(e[0]) == 4 for e in epochs)
     assert len({tuple(e[0]) for e in epochs}) > 1
 
@@ -56,8 +55,8 @@ def test_token_labels_are_padded_with_minus_100_and_the_model_trains():
     rows = [[5, 6, 7], [8, 9]]
     dataset = datasets.Dataset.from_dict({"input_ids": rows, "labels": [[0, 1, 2], [1, 1]]})
     data = prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False)
-    batch = next(iter(data))
-    np.testing.assert_array_equal(batch["labels"], [[0, 1, 2], [1, 1, -100]])
+    _, labels = next(iter(data))
+    np.testing.assert_array_equal(labels, [[0, 1, 2], [1, 1, -100]])
     model.compile(optimizer="adam")
     assert np.isfinite(model.fit(data, epochs=1, verbose=0).history["loss"][0])
 
@@ -71,7 +70,7 @@ def test_tokenizer_and_collate_fn_paths():
             assert return_tensors == "np"
             return TFDataCollatorWithPadding(pad_token_id=99)(samples)
 
-    batch = next(iter(prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False, tokenizer=Tokenizer())))
+    batch, _ = next(iter(prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False, tokenizer=Tokenizer())))
     np.testing.assert_array_equal(batch["input_ids"], [[5, 6, 7], [8, 9, 99]])
 
     def collate(samples, length):
@@ -82,7 +81,7 @@ def test_tokenizer_and_collate_fn_paths():
 
     data = prepare_tf_dataset(model, dataset, batch_size=3, shuffle=False, collate_fn=collate,
                               collate_fn_args={"length": 6})
-    batch = next(iter(data))
+    batch, _ = next(iter(data))
     assert batch["input_ids"].shape == (3, 6) and batch["input_ids"].dtype == tf.int32
     with pytest.raises(ValueError, match="either tokenizer or collate_fn"):
         prepare_tf_dataset(model, dataset, tokenizer=Tokenizer(), collate_fn=collate)
@@ -97,9 +96,33 @@ def test_a_large_dataset_streams():
                                           "label": [i % 3 for i in range(n)]})
     start = time.perf_counter()
     data = prepare_tf_dataset(model, dataset, batch_size=32, shuffle=True)
-    first = next(iter(data))
+    first, _ = next(iter(data))
     assert time.perf_counter() - start < 5
     assert first["input_ids"].shape[0] == 32 and int(data.cardinality()) == n // 32
+
+
+def test_several_label_columns_come_as_a_dict_and_both_forms_train_alike():
+    rows = [[5, 6, 7, 8], [8, 9, 10, 11], [10, 11, 12, 13], [15, 16, 17, 18]]
+    dataset = datasets.Dataset.from_dict({"input_ids": rows, "start_positions": [0, 1, 2, 3],
+                                          "end_positions": [1, 2, 3, 3], "idx": [0, 1, 2, 3]})
+    model = tiny_model("TFBertForQuestionAnswering")
+    data = prepare_tf_dataset(model, dataset, batch_size=2, shuffle=False)
+    for features, labels in data:  # a custom loop unpacks (features, labels) as with the reference
+        assert sorted(features) == ["input_ids"] and sorted(labels) == ["end_positions", "start_positions"]
+    np.testing.assert_array_equal(labels["start_positions"], [2, 3])
+    no_labels = prepare_tf_dataset(model, dataset.remove_columns(["start_positions", "end_positions"]),
+                                   batch_size=2, shuffle=False)
+    assert sorted(no_labels.element_spec) == ["input_ids"]  # features only
+
+    merged = data.map(lambda x, y: {**x, **y})  # the same batches, labels inside the dict
+    losses = []
+    for form in (data, merged):
+        keras.utils.set_random_seed(0)
+        model = tiny_model("TFBertForQuestionAnswering")
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="auto", metrics=["accuracy"])
+        losses.append(model.fit(form, epochs=2, verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+    assert losses[0][1] != losses[0][0]
 
 
 def test_collator_on_its_own():
@@ -109,3 +132,32 @@ def test_collator_on_its_own():
     np.testing.assert_array_equal(batch["input_ids"], [[5, 6, 7, 8, 9, 1, 1, 1], [5, 1, 1, 1, 1, 1, 1, 1]])
     np.testing.assert_array_equal(batch["token_type_ids"][1], [0] * 8)
     assert batch["input_ids"].dtype == np.int32 and batch["labels"].tolist() == [1, 0]
+
+
+def test_pad_to_multiple_of_buckets_batch_lengths():
+    model = tiny_model("TFBertForSequenceClassification", pad_token_id=3)
+    data = model.prepare_tf_dataset(_dataset(), batch_size=2, shuffle=False, pad_to_multiple_of=4)
+    batches = [features for features, labels in data]  # `label` is a label column: (features, labels) pairs
+    assert [b["input_ids"].shape.as_list() for b in batches] == [[2, 4], [2, 8], [2, 4]]  # longest 3, 5, 3
+    np.testing.assert_array_equal(batches[1]["input_ids"], [[10, 11, 12, 13, 14, 3, 3, 3], [15, 3, 3, 3, 3, 3, 3, 3]])
+    np.testing.assert_array_equal(batches[1]["attention_mask"], [[1] * 5 + [0] * 3, [1] + [0] * 7])
+
+
+def test_pad_to_multiple_of_also_pads_batches_of_equal_lengths():
+    collate = TFDataCollatorWithPadding(pad_token_id=1, pad_to_multiple_of=8)
+    one = collate([{"input_ids": [5, 6, 7], "labels": [2, 3, 4]}])
+    np.testing.assert_array_equal(one["input_ids"], [[5, 6, 7, 1, 1, 1, 1, 1]])
+    np.testing.assert_array_equal(one["labels"], [[2, 3, 4] + [-100] * 5])
+    equal = collate([{"input_ids": [5, 6], "labels": 0}, {"input_ids": [7, 8], "labels": 1}])
+    assert equal["input_ids"].shape == (2, 8) and equal["labels"].tolist() == [0, 1]
+
+
+def test_full_batches_have_a_static_batch_size_that_the_model_card_reads():
+    from keras_integration.model_card import batch_size_of
+
+    model = tiny_model("TFBertForSequenceClassification", pad_token_id=3)
+    train = prepare_tf_dataset(model, _dataset(), batch_size=2, shuffle=True, seed=0)
+    assert train.element_spec[0]["input_ids"].shape.as_list() == [2, None] and batch_size_of(train) == 2
+    ragged_end = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=False)
+    assert [int(f["input_ids"].shape[0]) for f, _ in ragged_end] == [4, 2]
+    assert ragged_end.element_spec[0]["input_ids"].shape.as_list() == [None, None]

@@ -6,6 +6,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_integration import InternalLossTrainer, label_names, label_to_output_map
@@ -51,3 +52,21 @@ def test_keras_integration_and_serving_never_import_tfmodels():
                          env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+class TwoScores(InternalLossTrainer, keras.Model):
+    """Two labels whose outputs no usual name tells apart."""
+
+    def call(self, input_ids, first_label=None, second_label=None, training=False):
+        return {}
+
+
+def test_label_to_output_map_follows_the_outputs_the_model_returns():
+    model = TinyClassifier()
+    assert label_to_output_map(model, ["loss", "scores", "hidden_states", "past_key_values"]) == {"labels": "scores"}
+    two = TwoScores()
+    assert label_to_output_map(two, ["first_label", "second_label"]) == {"first_label": "first_label",
+                                                                          "second_label": "second_label"}
+    with pytest.raises(ValueError, match=r"cannot tell which of the outputs \['a', 'b'\] the labels "
+                                         r"\['first_label', 'second_label'\] score"):
+        label_to_output_map(two, ["loss", "a", "b"])

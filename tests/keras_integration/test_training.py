@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_integration.training import label_names
+from keras_integration.training import InternalLossTrainer, label_names, label_to_output_map
 from tests.keras_integration.tiny import HEADS, tiny_batch, tiny_model
 
 
@@ -159,3 +159,106 @@ def test_mixed_precision_trains_with_float32_loss_logits_and_checkpoint(policy, 
         dtypes = set()
         handle.visititems(lambda name, item: dtypes.add(item.dtype) if isinstance(item, h5py.Dataset) else None)
     assert dtypes == {np.dtype("float32")}
+
+
+CLASSES = ["TFBertModel", "TFGPT2Model"] + HEADS
+
+
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_compile_metrics_and_fit_with_a_dict_of_labels_and_sample_weights_for_every_class(class_name):
+    # fit(x, y=<dict of labels>, sample_weight=w): Keras repeats w once per label. With a zero learning rate the
+    # history must equal the weighted loss and the accuracy computed by hand, for every head (the next-sentence
+    # head's label scores its `logits`, the pre-training head's labels two outputs).
+    batch = tiny_batch(class_name)
+    model = tiny_model(class_name)
+    labels = {name: batch[name] for name in label_names(model)}
+    inputs = {k: v for k, v in batch.items() if k not in labels}
+    weights = np.linspace(0.1, 2.0, len(batch["input_ids"])).astype(np.float32)
+    base = not labels
+    if base:  # no label argument: a Keras loss scores the first output against y
+        labels = np.zeros_like(model(inputs)["last_hidden_state"])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse" if base else "auto",
+                  metrics=["mae"] if base else ["accuracy"])
+    history = model.fit(inputs, y=labels, sample_weight=weights, batch_size=8, epochs=1, shuffle=False,
+                        verbose=0).history
+    out = model(inputs)
+    if base:
+        hidden = out["last_hidden_state"].numpy()
+        expected_loss = np.mean([np.mean(weights[i:i + 8, None] * np.mean(hidden[i:i + 8] ** 2, -1))
+                                 for i in (0, 8)])
+        np.testing.assert_allclose(history["mae"], [np.mean(np.abs(hidden))], rtol=1e-5)
+    else:
+        per_batch = [np.mean(weights[i:i + 8] * model({**{k: v[i:i + 8] for k, v in batch.items()}}).loss.numpy())
+                     for i in (0, 8)]
+        expected_loss = np.mean(per_batch)
+        to_output = label_to_output_map(model, list(out))
+        for label, output in to_output.items():
+            name = "accuracy" if len(to_output) == 1 else f"{output}_accuracy"
+            active = labels[label] != -100
+            correct = np.argmax(out[output].numpy(), axis=-1) == labels[label]
+            np.testing.assert_allclose(history[name], [np.mean(correct[active])], rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(history["loss"], [expected_loss], rtol=1e-5)
+
+
+def test_sample_weights_apply_to_token_level_losses():
+    # A weight per example multiplies that example's tokens: sum_b w_b sum_t loss_bt / labelled tokens.
+    batch = tiny_batch("TFBertForTokenClassification", n=8)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    weights = np.array([1, 0, 2, 0, 1, 0.5, 1, 0], np.float32)
+    model = tiny_model("TFBertForTokenClassification")
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    data = tf.data.Dataset.from_tensor_slices((inputs, batch["labels"], weights)).batch(8)
+    loss = model.evaluate(data, verbose=0, return_dict=True)["loss"]
+    logits = model(inputs).logits.numpy()
+    labels = batch["labels"]
+    active = labels != -100
+    log_probs = logits - np.log(np.sum(np.exp(logits), -1, keepdims=True))
+    token_loss = -np.take_along_axis(log_probs, np.maximum(labels, 0)[..., None], -1)[..., 0] * active
+    np.testing.assert_allclose(loss, np.sum(weights[:, None] * token_loss) / active.sum(), rtol=1e-5)
+    unweighted = model.evaluate(tf.data.Dataset.from_tensor_slices(batch).batch(8), verbose=0, return_dict=True)
+    np.testing.assert_allclose(unweighted["loss"], token_loss.sum() / active.sum(), rtol=1e-5)
+
+
+def test_a_loss_for_the_whole_batch_with_sample_weights_is_a_clear_error():
+    class OneLoss(InternalLossTrainer, keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, features, labels=None, training=False):
+            features, labels = features["features"], features.get("labels", labels)
+            logits = self.dense(features)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+            return {"loss": tf.reshape(loss, (1,)), "logits": logits}
+
+    model = OneLoss()
+    model.compile(optimizer="sgd", loss="auto")
+    x = {"features": np.ones((4, 3), np.float32)}
+    with pytest.raises(ValueError, match=r"loss of shape \(1,\), one value for the whole batch.*Return one loss"):
+        model.fit(x, np.array([0, 1, 0, 1]), sample_weight=np.ones(4, np.float32), verbose=0)
+
+
+def test_per_position_sample_weights_with_the_internal_loss_are_a_clear_error():
+    batch = tiny_batch("TFBertForTokenClassification", n=4)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    model = tiny_model("TFBertForTokenClassification")
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    per_token = np.ones(batch["labels"].shape, np.float32)
+    with pytest.raises(ValueError, match=r"weight per position.*one\s+weight per example"):
+        model.fit(inputs, batch["labels"], sample_weight=per_token, verbose=0)
+
+
+def test_different_sample_weights_per_label_with_the_internal_loss_are_refused():
+    batch = tiny_batch("TFBertForQuestionAnswering", n=4)
+    inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
+    labels = {"start_positions": batch["start_positions"], "end_positions": batch["end_positions"]}
+    model = tiny_model("TFBertForQuestionAnswering")
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    same = np.array([1, 0, 2, 1], np.float32)
+    data = tf.data.Dataset.from_tensor_slices((inputs, labels, {"start_positions": same, "end_positions": same}))
+    weighted = model.evaluate(data.batch(4), verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(weighted, np.mean(same * model({**inputs, **labels}).loss.numpy()), rtol=1e-5)
+    different = {"start_positions": same, "end_positions": same[::-1].copy()}
+    data = tf.data.Dataset.from_tensor_slices((inputs, labels, different)).batch(4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Different sample weights per label"):
+        model.evaluate(data, verbose=0)

@@ -1,9 +1,10 @@
 """Task losses computed from labels and logits, in float32. Label value -100 never contributes.
 
-Shapes follow the reference: per-example `[batch]` for sequence classification, multiple choice, next-sentence
-prediction and question answering; a masked mean of shape `[1]` for language modelling and token classification.
-Per-example losses are rescaled by `batch / labelled` so that their mean is the mean over labelled examples,
-which is what PyTorch reports, and ignored examples contribute exactly 0. Every loss is 0, never NaN, when no
+Every loss is per example, shape `[batch]` (a shape the reference accepts), so that sample weights apply to it.
+Per-example losses are rescaled so that their mean is what PyTorch reports: by `batch / labelled` for one label
+per example, the mean over labelled examples; for token-level losses (language modelling, token classification)
+each example's sum over its labelled tokens times `batch / labelled tokens`, so that the mean is the mean over all
+labelled tokens of the batch. Ignored examples contribute exactly 0. Every loss is 0, never NaN, when no
 label is active.
 """
 
@@ -28,23 +29,26 @@ def _per_example(losses: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
 
 
 def _masked_mean(losses: tf.Tensor, active: tf.Tensor) -> tf.Tensor:
+    """Per-example `[batch]` values whose mean is the mean over the active tokens of the whole batch."""
     active = tf.cast(active, tf.float32)
-    return tf.reshape(tf.math.divide_no_nan(tf.reduce_sum(losses * active), tf.reduce_sum(active)), (1,))
+    batch = tf.shape(losses)[0]
+    per_example = tf.reduce_sum(tf.reshape(losses * active, (batch, -1)), axis=-1)
+    return tf.math.divide_no_nan(per_example * tf.cast(batch, tf.float32), tf.reduce_sum(active))
 
 
 def masked_lm_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Cross entropy averaged over the positions whose label is not -100; shape `[1]`."""
+    """Cross entropy over the positions whose label is not -100 (mean over them: see above); shape `[batch]`."""
     labels = tf.cast(labels, tf.int32)
     return _masked_mean(_sparse_ce(labels, logits), tf.not_equal(labels, IGNORE_INDEX))
 
 
 def causal_lm_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Next-token loss: logits at `t` predict labels at `t + 1`; shape `[1]`."""
+    """Next-token loss: logits at `t` predict labels at `t + 1`; shape `[batch]`."""
     return masked_lm_loss(labels[:, 1:], logits[:, :-1])
 
 
 def token_classification_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Cross entropy over tokens with a label >= 0 (-100 and the legacy -1 are ignored); shape `[1]`."""
+    """Cross entropy over tokens with a label >= 0 (-100 and the legacy -1 are ignored); shape `[batch]`."""
     labels = tf.cast(labels, tf.int32)
     return _masked_mean(_sparse_ce(labels, logits), labels >= 0)
 

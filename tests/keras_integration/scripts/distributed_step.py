@@ -1,6 +1,10 @@
-"""Train a tiny classifier for a few steps under a tf.distribute strategy; print loss and weights as JSON.
+"""Train a tiny classifier for two steps under a tf.distribute strategy, for every input form and compile setting;
+save each case's history and final weights.
 
     python distributed_step.py single|mirrored|worker OUT.npz [WORKER_INDEX PORT0 PORT1]
+
+Input forms: labels inside the dict, `(x, y)`, `(x, y, sample_weight)`. Compile settings: the model's own loss with
+and without `metrics=["accuracy"]`, and a Keras loss with metrics.
 """
 
 import json
@@ -26,20 +30,41 @@ import numpy as np  # noqa: E402
 
 from tests.keras_integration.tiny import tiny_batch, tiny_model  # noqa: E402
 
+CLASS = "TFBertForSequenceClassification"
 strategy = {"single": tf.distribute.get_strategy,
             "mirrored": lambda: tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
             "worker": tf.distribute.MultiWorkerMirroredStrategy}[mode]()
-batch = tiny_batch("TFBertForSequenceClassification", n=16)
+batch = tiny_batch(CLASS, n=16)
+inputs = {k: v for k, v in batch.items() if k != "labels"}
+weights = np.linspace(0.2, 1.8, 16).astype(np.float32)
+FORMS = {
+    "dict": (batch,),
+    "xy": (inputs, batch["labels"]),
+    "xyw": (inputs, batch["labels"], weights),
+}
+COMPILES = {
+    "internal": {},
+    "internal+metrics": {"metrics": ["accuracy"]},
+    "keras_loss+metrics": {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                           "metrics": ["accuracy"]},
+}
 keras.utils.set_random_seed(0)
-initial = [w.numpy() for w in tiny_model("TFBertForSequenceClassification").weights]
-with strategy.scope():
-    model = tiny_model("TFBertForSequenceClassification")
-    for variable, value in zip(model.weights, initial):
-        variable.assign(value)
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="auto")
-data = tf.data.Dataset.from_tensor_slices(batch).batch(8)  # global batch 8, two steps
+initial = [w.numpy() for w in tiny_model(CLASS).weights]
 options = tf.data.Options()
 options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-history = model.fit(data.with_options(options), epochs=1, verbose=0).history
-np.savez(out, loss=np.array(history["loss"]), **{w.path: w.numpy() for w in model.weights})
+results = {}
+for form, tensors in FORMS.items():
+    for setting, compile_args in COMPILES.items():
+        with strategy.scope():
+            model = tiny_model(CLASS)
+            for variable, value in zip(model.weights, initial):
+                variable.assign(value)
+            model.compile(optimizer=keras.optimizers.SGD(0.5), **{"loss": "auto", **compile_args})
+        data = tf.data.Dataset.from_tensor_slices(tensors).batch(8).with_options(options)  # global batch 8
+        history = model.fit(data, epochs=1, verbose=0).history
+        case = f"{form}/{setting}"
+        for name, values in history.items():
+            results[f"{case}/history/{name}"] = np.array(values)
+        results[f"{case}/weights"] = np.concatenate([w.numpy().ravel() for w in model.weights])
+np.savez(out, **results)
 print("DONE", strategy.num_replicas_in_sync)

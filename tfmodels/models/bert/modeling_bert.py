@@ -116,8 +116,8 @@ class TFBertForPreTraining(TFBertPreTrainedModel):
         seq_relationship_logits = self.nsp(encoded["pooler_output"])
         loss = None
         if labels is not None and next_sentence_label is not None:
-            loss = losses.masked_lm_loss(labels, prediction_logits) + tf.reduce_mean(
-                losses.next_sentence_loss(next_sentence_label, seq_relationship_logits)
+            loss = losses.masked_lm_loss(labels, prediction_logits) + losses.next_sentence_loss(
+                next_sentence_label, seq_relationship_logits
             )
         return self._finish(TFBertForPreTrainingOutput, return_dict, encoded, loss=loss,
                             prediction_logits=prediction_logits, seq_relationship_logits=seq_relationship_logits)
