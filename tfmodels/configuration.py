@@ -28,6 +28,7 @@ class PretrainedConfig:
 
     model_type: str = ""
     attribute_map: dict[str, str] = {}
+    sub_configs: dict[str, type["PretrainedConfig"]] = {}  # nested configs by attribute (none for BERT, GPT-2)
 
     def __setattr__(self, key: str, value: Any) -> None:
         key = type(self).attribute_map.get(key, key)
@@ -47,7 +48,7 @@ class PretrainedConfig:
         self.torchscript = kwargs.pop("torchscript", False)
         self.use_bfloat16 = kwargs.pop("use_bfloat16", False)
         self.tf_legacy_loss = kwargs.pop("tf_legacy_loss", False)
-        self.pruned_heads = {int(k): sorted(set(v)) for k, v in kwargs.pop("pruned_heads", {}).items()}
+        self.pruned_heads = _normalise_pruned_heads(kwargs.pop("pruned_heads", None) or {})
         self.tie_word_embeddings = kwargs.pop("tie_word_embeddings", True)
         self.chunk_size_feed_forward = kwargs.pop("chunk_size_feed_forward", 0)
         self.is_encoder_decoder = kwargs.pop("is_encoder_decoder", False)
@@ -82,7 +83,7 @@ class PretrainedConfig:
         else:
             self.num_labels = 2 if num_labels is None else num_labels
         if label2id is not None:
-            self.label2id = {k: int(v) for k, v in label2id.items()}
+            self.label2id = dict(label2id)  # values kept as given, as the reference does
         elif id2label is not None:
             self.label2id = {v: k for k, v in self.id2label.items()}
         self._name_or_path = str(kwargs.pop("name_or_path", kwargs.pop("_name_or_path", "")))
@@ -152,7 +153,8 @@ class PretrainedConfig:
         config_dict = self.to_diff_dict() if use_diff else self.to_dict()
         if "id2label" in config_dict:
             config_dict["id2label"] = {str(k): v for k, v in config_dict["id2label"].items()}
-        config_dict.pop("_name_or_path", None)
+        if use_diff:  # as the reference: `_name_or_path` is left out of the diff only
+            config_dict.pop("_name_or_path", None)
         return json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, json_file_path: str | os.PathLike, use_diff: bool = True) -> None:
@@ -239,14 +241,29 @@ class PretrainedConfig:
                 f"No {CONFIG_NAME} found at {path!r}. Pass a directory that holds a {CONFIG_NAME} (as written by "
                 "save_pretrained) or the path of a config file."
             )
-        try:
-            with open(config_file, encoding="utf-8") as reader:
-                config_dict = json.load(reader)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{config_file} is not valid JSON: {err}") from None
-        if not isinstance(config_dict, dict):
-            raise ConfigError(f"{config_file} must hold a JSON object; found {type(config_dict).__name__}.")
-        return config_dict
+        return _dict_from_json_file(config_file)
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike) -> "PretrainedConfig":
+        """Build a config from a JSON file of parameters (as written by `to_json_file`).
+
+        Example:
+            >>> BertConfig(num_labels=3).to_json_file("config.json")
+            >>> BertConfig.from_json_file("config.json").num_labels
+            3
+        """
+        config_dict = _dict_from_json_file(json_file)
+        cls._check_model_type(config_dict, json_file)
+        return cls.from_dict(config_dict)
+
+    @classmethod
+    def _check_model_type(cls, config_dict: dict[str, Any], source: str | os.PathLike) -> None:
+        stored_type = config_dict.get("model_type")
+        if cls.model_type and stored_type and stored_type != cls.model_type:
+            raise ConfigError(
+                f"{os.fspath(source)} holds a config of model_type {stored_type!r}, but {cls.__name__} expects "
+                f"{cls.model_type!r}. Use AutoConfig or the matching config class."
+            )
 
     @classmethod
     def from_pretrained(
@@ -261,12 +278,7 @@ class PretrainedConfig:
 
         hub_kwargs = dataclasses.asdict(HubOptions.pop_from(kwargs))
         config_dict = cls.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
-        stored_type = config_dict.get("model_type")
-        if cls.model_type and stored_type and stored_type != cls.model_type:
-            raise ConfigError(
-                f"{pretrained_model_name_or_path} holds a config of model_type {stored_type!r}, but "
-                f"{cls.__name__} expects {cls.model_type!r}. Use AutoConfig or the matching config class."
-            )
+        cls._check_model_type(config_dict, pretrained_model_name_or_path)
         result = cls.from_dict(config_dict, return_unused_kwargs=return_unused_kwargs, **kwargs)
         config = result[0] if return_unused_kwargs else result
         if not config.name_or_path:
@@ -278,3 +290,36 @@ class PretrainedConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string(use_diff=False)}"
+
+
+def _dict_from_json_file(json_file: str | os.PathLike) -> dict[str, Any]:
+    try:
+        with open(json_file, encoding="utf-8") as reader:
+            config_dict = json.load(reader)
+    except FileNotFoundError:
+        raise ConfigError(f"No config file at {os.fspath(json_file)!r}; pass the path of a JSON config file.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{os.fspath(json_file)} is not valid JSON: {err}") from None
+    if not isinstance(config_dict, dict):
+        raise ConfigError(f"{os.fspath(json_file)} must hold a JSON object; found {type(config_dict).__name__}.")
+    return config_dict
+
+
+def _normalise_pruned_heads(pruned_heads: Any) -> dict[int, list[int]]:
+    """`{layer: heads}` with int layer keys (JSON stores them as strings) and sorted, unique int heads."""
+    def error(received: str) -> ConfigError:
+        return ConfigError(f"pruned_heads must map non-negative layer indices (ints, or digit strings as in JSON) to "
+                           f"lists of head indices; received {received}. Example: pruned_heads={{0: [1, 2]}}.")
+
+    if not isinstance(pruned_heads, dict):
+        raise error(repr(pruned_heads))
+    normalised = {}
+    for layer, heads in pruned_heads.items():
+        try:
+            index = int(layer)
+            if isinstance(layer, (bool, float)) or index < 0:
+                raise ValueError
+            normalised[index] = sorted({int(head) for head in heads})
+        except (TypeError, ValueError):
+            raise error(f"{layer!r}: {heads!r}") from None
+    return normalised

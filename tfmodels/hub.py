@@ -1,13 +1,15 @@
 """The Hugging Face Hub: downloads into the standard cache and uploads, all through `huggingface_hub`.
 
-Downloads reuse files other HF tools put in the cache, honour `HF_HUB_OFFLINE=1` and `local_files_only`, and show
-huggingface_hub's progress bars. Uploads go through `HfApi` (the one boundary tests replace): one commit that adds
+Downloads reuse files other HF tools put in the cache, honour `HF_HUB_OFFLINE=1`, `local_files_only`, `HF_ENDPOINT`
+and `endpoint=`, and show huggingface_hub's progress bars. A file the repo lacks and a Hub that cannot be reached are
+told apart (`HubUnreachableError`). Uploads go through `HfApi` (the one boundary tests replace): one commit that adds
 this save's files and deletes the remote weight files it no longer uses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 from typing import Any
@@ -16,6 +18,7 @@ from tfmodels.checkpoints.sharding import shard_names
 from tfmodels.errors import CheckpointError
 from tfmodels.resolve import ResolvedCheckpoint, weight_candidates
 
+logger = logging.getLogger(__name__)
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?$")
 WEIGHT_FILE = re.compile(r"^(tf_model|model|pytorch_model)(-\d{5}-of-\d{5})?\.(h5|safetensors|bin)(\.index\.json)?$")
 
@@ -37,6 +40,7 @@ class HubOptions:
     local_files_only: bool = False
     token: str | bool | None = None
     subfolder: str = ""
+    endpoint: str | None = None  # default: HF_ENDPOINT, else https://huggingface.co
 
     @classmethod
     def pop_from(cls, kwargs: dict[str, Any]) -> "HubOptions":
@@ -47,6 +51,15 @@ class HubOptions:
     @property
     def offline(self) -> bool:
         return self.local_files_only or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+
+
+class HubUnreachableError(CheckpointError):
+    """The Hub could not be asked for a file (no connection, a Hub error) and the local cache does not have it:
+    unlike a file the repo lacks, trying again later may work."""
+
+    def __init__(self, message: str, path_in_repo: str) -> None:
+        super().__init__(message)
+        self.path_in_repo = path_in_repo
 
 
 def is_repo_id(path: str | os.PathLike) -> bool:
@@ -61,11 +74,17 @@ def _describe(repo_id: str, options: HubOptions) -> str:
 
 
 def fetch(repo_id: str, filename: str, options: HubOptions) -> str | None:
-    """Local path of `filename` from the repo (downloaded or cached), or None if the repo lacks it."""
-    from huggingface_hub import hf_hub_download
+    """Local path of `filename` from the repo (downloaded or cached), or None if the repo lacks it (offline: if the
+    cache lacks it). Raises `HubUnreachableError` when the Hub cannot be reached and the cache cannot answer.
+
+    huggingface_hub raises `LocalEntryNotFoundError` both offline and when the Hub is unreachable; the two are told
+    apart here, so that an outage is not reported as a missing file.
+    """
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
     from huggingface_hub.errors import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
@@ -75,13 +94,45 @@ def fetch(repo_id: str, filename: str, options: HubOptions) -> str | None:
             repo_id, filename, subfolder=options.subfolder or None, revision=options.revision,
             cache_dir=options.cache_dir, force_download=options.force_download,
             local_files_only=options.offline, token=options.token, library_name="tfmodels",
+            endpoint=options.endpoint,
         )
     except RepositoryNotFoundError:
         raise CheckpointError(f"The Hub has no {_describe(repo_id, options)} (or it is private: pass token=...).")\
             from None
     except RevisionNotFoundError:
         raise CheckpointError(f"Revision '{options.revision}' does not exist in repo '{repo_id}'.") from None
-    except (EntryNotFoundError, LocalEntryNotFoundError):
+    except RemoteEntryNotFoundError:
+        return None  # the Hub answered: the repo has no such file
+    except LocalEntryNotFoundError as err:
+        if options.offline:
+            return None
+        path_in_repo = f"{options.subfolder}/{filename}" if options.subfolder else filename
+        cached = try_to_load_from_cache(repo_id, path_in_repo, cache_dir=options.cache_dir, revision=options.revision)
+        if cached is not None and not isinstance(cached, str):
+            return None  # an earlier answer of the Hub, cached: the repo has no such file
+        cause = err.__cause__ or err
+        reason = (str(cause).splitlines() or [""])[0]  # httpx adds a second line with a link to MDN
+        raise HubUnreachableError(
+            f"Could not reach the Hub at {options.endpoint or constants.ENDPOINT} to get {path_in_repo} from "
+            f"{_describe(repo_id, options)} ({type(cause).__name__}: {reason}), and the local Hub cache does not have "
+            "it. This is a connection or Hub problem, not a missing file: check your network (and HF_ENDPOINT), "
+            "try again, or set HF_HUB_OFFLINE=1 to use only files already in the cache.", path_in_repo
+        ) from err
+    except EntryNotFoundError:
+        return None
+
+
+def fetch_optional(repo_id: str, filename: str, options: HubOptions) -> str | None:
+    """`fetch` for a file a model can do without (`generation_config.json`): None, with a warning, when the Hub cannot
+    be reached, as the reference does for such files.
+
+    Example:
+        >>> fetch_optional("gpt2", "generation_config.json", HubOptions())
+    """
+    try:
+        return fetch(repo_id, filename, options)
+    except HubUnreachableError as err:
+        logger.warning("%s Going on without it.", err)
         return None
 
 
@@ -90,10 +141,18 @@ def resolve_remote(repo_id: str, options: HubOptions, from_pt: bool = False,
     """Fetch only the weight files needed, in the local order: the first layout the repo has (for a sharded
     checkpoint, its index first and then the shards it lists)."""
     candidates = weight_candidates(from_pt, use_safetensors)
+    unreachable: list[HubUnreachableError] = []
     for name, kind, sharded in candidates:
-        path = fetch(repo_id, name, options)
+        try:
+            path = fetch(repo_id, name, options)
+        except HubUnreachableError as err:
+            unreachable.append(err)  # as the reference: a later layout already in the cache may still do
+            continue
         if path is None:
             continue
+        if unreachable:
+            logger.warning("Could not reach the Hub to look for %s in %s; using %s from the local cache instead.",
+                           ", ".join(err.path_in_repo for err in unreachable), repo_id, name)
         if not sharded:
             return ResolvedCheckpoint(kind, [path])
         files = []
@@ -104,6 +163,8 @@ def resolve_remote(repo_id: str, options: HubOptions, from_pt: bool = False,
                                       "requires.")
             files.append(shard_path)
         return ResolvedCheckpoint(kind, files, path)
+    if unreachable:
+        raise unreachable[0]
     mode = " (offline: only the local Hub cache was searched)" if options.offline else ""
     raise CheckpointError(f"No model weights found in {_describe(repo_id, options)}{mode}. Looked for: "
                           f"{', '.join(name for name, _, _ in candidates)}.")

@@ -82,3 +82,46 @@ def test_bad_config_files_give_clear_errors(tmp_path):
         BertConfig.from_pretrained(tmp_path)
     with pytest.raises(ConfigError, match="No config.json"):
         BertConfig.from_pretrained(tmp_path / "missing")
+
+
+def test_json_file_round_trip_and_name_or_path_as_the_reference(tmp_path):
+    config = GPT2Config(n_layer=3, name_or_path="org/model", custom_key={"a": 1})
+    assert config.to_dict()["_name_or_path"] == "org/model"
+    assert GPT2Config.from_dict(config.to_dict()).to_dict() == config.to_dict()
+    assert GPT2Config(**config.to_dict()).to_dict() == config.to_dict()
+    # The full dump keeps `_name_or_path`; the diff (config.json) leaves it out.
+    assert json.loads(config.to_json_string(use_diff=False))["_name_or_path"] == "org/model"
+    assert "_name_or_path" not in json.loads(config.to_json_string())
+    config.to_json_file(tmp_path / "full.json", use_diff=False)
+    full = GPT2Config.from_json_file(tmp_path / "full.json")
+    assert full.to_dict() == config.to_dict() and full.name_or_path == "org/model" and full.n_layer == 3
+    config.to_json_file(tmp_path / "diff.json")
+    diff = GPT2Config.from_json_file(str(tmp_path / "diff.json"))
+    assert diff.to_dict() == {**config.to_dict(), "_name_or_path": ""}
+    assert set(json.load(open(tmp_path / "diff.json"))) == {"model_type", "n_layer", "custom_key",
+                                                            *json.loads(GPT2Config().to_json_string())}
+    with pytest.raises(ConfigError, match="model_type 'gpt2'.*BertConfig expects 'bert'"):
+        BertConfig.from_json_file(tmp_path / "diff.json")
+    with pytest.raises(ConfigError, match="No config file at .*missing.json"):
+        BertConfig.from_json_file(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("[1]")
+    with pytest.raises(ConfigError, match="must hold a JSON object; found list"):
+        BertConfig.from_json_file(tmp_path / "bad.json")
+    assert BertConfig.sub_configs == {} and GPT2Config.sub_configs == {} and PretrainedConfig().sub_configs == {}
+
+
+def test_label2id_values_kept_and_pruned_heads_normalised(tmp_path):
+    config = BertConfig(id2label={"0": "neg", "1": "pos"}, label2id={"neg": "0", "pos": "1"})
+    assert config.id2label == {0: "neg", 1: "pos"} and config.label2id == {"neg": "0", "pos": "1"}
+    config.save_pretrained(tmp_path)
+    assert json.load(open(tmp_path / "config.json"))["label2id"] == {"neg": "0", "pos": "1"}
+    assert BertConfig.from_pretrained(tmp_path).label2id == {"neg": "0", "pos": "1"}
+
+    pruned = BertConfig(pruned_heads={"1": [2, 0, 2], 0: (1,)})
+    assert pruned.pruned_heads == {1: [0, 2], 0: [1]}
+    pruned.save_pretrained(tmp_path / "pruned")
+    assert json.load(open(tmp_path / "pruned" / "config.json"))["pruned_heads"] == {"1": [0, 2], "0": [1]}
+    assert BertConfig.from_pretrained(tmp_path / "pruned").pruned_heads == {1: [0, 2], 0: [1]}
+    for bad in ({"first": [0]}, {"-1": [0]}, {0: ["x"]}, {0: 3}, [0, 1]):
+        with pytest.raises(ConfigError, match=r"pruned_heads .*received .*Example: pruned_heads=\{0: \[1, 2\]\}"):
+            BertConfig(pruned_heads=bad)

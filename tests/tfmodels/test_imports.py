@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.helpers import Case
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,7 +65,7 @@ def test_pytorch_checkpoints_load_with_torch_unimportable():
 
 
 def test_torch_written_bin_files_load_with_torch_unimportable(tmp_path):
-    torch = __import__("pytest").importorskip("torch")
+    import torch
     import numpy as np
 
     state = {"w": torch.randn(4, 3), "t": torch.randn(3, 5).t(), "h": torch.randn(6).half(),
@@ -84,3 +86,47 @@ def test_torch_written_bin_files_load_with_torch_unimportable(tmp_path):
         print("BOTH FORMATS OK")
     """))
     assert "BOTH FORMATS OK" in out
+
+
+@pytest.mark.slow
+def test_keras_files_load_in_a_fresh_process_after_import_tfmodels_alone(tmp_path):
+    import numpy as np
+
+    import tfmodels
+    from tests.keras_integration.tiny import tiny_model
+
+    expected = {}
+    for name in tfmodels.MODEL_CLASSES:
+        model = tiny_model(name)
+        model.build_in_name_scope()
+        model.save(tmp_path / f"{name}.keras")
+        expected[name] = sum(float(np.sum(np.abs(v))) for v in model.get_weights())
+    np.savez(tmp_path / "expected.npz", **expected)
+    check = textwrap.dedent(f"""
+        import numpy as np
+        expected = np.load({str(tmp_path / "expected.npz")!r})
+        for name in NAMES:
+            model = keras.models.load_model({str(tmp_path)!r} + f"/{{name}}.keras")
+            assert type(model).__name__ == name, (name, type(model))
+            total = sum(float(np.sum(np.abs(v))) for v in model.get_weights())
+            assert abs(total - float(expected[name])) < 1e-3, (name, total, float(expected[name]))
+        print("LOADED", len(NAMES))
+    """)
+    everything = _run(textwrap.dedent(f"""
+        import sys
+        import tfmodels
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+        import keras
+        NAMES = {sorted(tfmodels.MODEL_CLASSES)!r}
+    """) + check + textwrap.dedent("""
+        # The stand-ins were replaced by the real classes, and they name exactly the classes Keras registers.
+        registry = keras.saving.get_custom_objects()
+        import tfmodels.models.bert, tfmodels.models.gpt2
+        ours = sorted(key for key in registry if key.startswith("tfmodels>"))
+        assert ours == sorted("tfmodels>" + name for name in NAMES), ours
+        assert all(isinstance(registry[key], type) for key in ours), [registry[key] for key in ours]
+    """))
+    assert f"LOADED {len(tfmodels.MODEL_CLASSES)}" in everything
+    gpt2 = sorted(name for name in tfmodels.MODEL_CLASSES if "GPT2" in name)
+    architecture_only = _run(f"import keras\nimport tfmodels.models.gpt2\nNAMES = {gpt2!r}\n" + check)
+    assert f"LOADED {len(gpt2)}" in architecture_only
