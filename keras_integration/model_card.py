@@ -51,8 +51,50 @@ def _learning_rate(optimizer) -> str:
     return f"{float(keras.ops.convert_to_numpy(rate)):.3g}"
 
 
+def batch_size_of(data: Any, batch_size: int | None = None) -> int | None:
+    """The batch size `model.fit(data, batch_size=batch_size)` trains with, or None when `data` does not say.
+
+    A `tf.data.Dataset` carries it: the size of the last `batch` / `padded_batch` in its pipeline, or else its
+    elements' static leading dimension; `batch_size` is then ignored, as `fit` ignores it. Arrays and tensors are
+    batched by `fit` itself: `batch_size`, or Keras' default of 32. Other inputs (generators, `PyDataset`) give
+    `batch_size` or None.
+
+    Example:
+        >>> batch_size_of(tf.data.Dataset.from_tensor_slices(np.zeros((10, 3))).batch(4))
+        4
+    """
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        return _dataset_batch_size(data)
+    arrays = tf.nest.flatten(data) if data is not None else []
+    if arrays and all(hasattr(array, "shape") and hasattr(array, "dtype") for array in arrays):
+        return batch_size or 32
+    return batch_size
+
+
+def _dataset_batch_size(dataset) -> int | None:
+    import tensorflow as tf
+
+    # tf.data keeps no public record of a `batch` call (the leading dimension is unknown when the last batch may
+    # be smaller): read the size the pipeline stores, walking back through maps, prefetches, shuffles, repeats.
+    stage = dataset
+    while stage is not None and type(stage).__name__ not in ("_UnbatchDataset", "_RebatchDataset"):
+        size = getattr(stage, "_batch_size", None)
+        if size is not None:
+            value = tf.get_static_value(size)
+            return int(value) if value is not None and value > 0 else None
+        stage = getattr(stage, "_input_dataset", None)
+    # No batch call: the static leading dimension, which is what `fit` takes for the batch.
+    specs = [spec for spec in tf.nest.flatten(dataset.element_spec) if isinstance(spec, tf.TensorSpec)]
+    if specs and specs[0].shape.rank and specs[0].shape[0] is not None:
+        return int(specs[0].shape[0])
+    return None
+
+
 def hyperparameters(model: keras.Model, history: Any = None, batch_size: int | None = None) -> dict[str, Any]:
-    """Training hyper-parameters from the optimizer, the fit arguments and the dtype policy."""
+    """Training hyper-parameters from the optimizer, the fit arguments and the dtype policy. The batch size is
+    `batch_size`, or the one the last `fit` trained with (see `batch_size_of`) when the model recorded it."""
     values: dict[str, Any] = {}
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None:
@@ -64,6 +106,7 @@ def hyperparameters(model: keras.Model, history: Any = None, batch_size: int | N
             if value not in (None, 0, 0.0, False):
                 values[key] = value
     params = getattr(history, "params", None) or {}
+    batch_size = batch_size if batch_size is not None else getattr(model, "_train_batch_size", None)
     if batch_size is not None:
         values["batch_size"] = batch_size
     if params.get("epochs") is not None:
@@ -114,7 +157,10 @@ def create_model_card(
     per-epoch results table from the Keras `History` (best epoch marked) and the framework versions.
 
     `history` is a `keras.callbacks.History` or its `history` dict; by default `model.history` from the last
-    `fit`. Without any history the card has no results table. Returns the card's path.
+    `fit`. Without any history the card has no results table. The validation metrics of the last epoch (else
+    the training ones) go to `model-index` whenever a dataset is known: `dataset_tags`, else `dataset` (the card
+    says why when neither is given). `batch_size` defaults to the one the last `fit` used, when the model
+    recorded it (`InternalLossTrainer` does, see `batch_size_of`). Returns the card's path.
 
     Example:
         >>> create_model_card(model, "out", "my-model", license="apache-2.0", finetuned_from="bert-base-uncased",
@@ -127,14 +173,15 @@ def create_model_card(
     logs = history.history if hasattr(history, "history") else (history or {})
     logs = {k: [float(x) for x in v] for k, v in dict(logs).items() if len(v)}
     task = (_as_list(tasks) or [task_of(model)])[0]
-    datasets = _as_list(dataset_tags)
+    datasets = _as_list(dataset_tags) or _as_list(dataset)  # a named dataset is a Hub dataset id unless tagged
     dataset_names = _as_list(dataset) or datasets
     final = {k: v[-1] for k, v in logs.items() if k.startswith("val_")} or {k: v[-1] for k, v in logs.items()}
     eval_results = []
-    if task and datasets and final:
+    if datasets and final:
+        result_task = task or "other"
         for metric, value in sorted(final.items()):
             eval_results.append(EvalResult(
-                task_type=task, task_name=TASK_NAMES.get(task, task), dataset_type=datasets[0],
+                task_type=result_task, task_name=TASK_NAMES.get(result_task, result_task), dataset_type=datasets[0],
                 dataset_name=dataset_names[0], dataset_args=(_as_list(dataset_args) or [None])[0],
                 metric_type=metric.removeprefix("val_"), metric_name=metric, metric_value=value,
             ))
@@ -153,6 +200,11 @@ def create_model_card(
     if final:
         lines += ["It achieves the following results at the end of training:", ""]
         lines += [f"- {name}: {value:.4f}" for name, value in sorted(final.items())] + [""]
+        if not datasets:
+            lines += ["These results are not in the Hub metadata (`model-index`): no dataset was named. Pass "
+                      "`dataset_tags=` or `dataset=` to `create_model_card` to list them.", ""]
+    else:
+        lines += ["No evaluation results: the model has no training history (no `fit` run and no `history=`).", ""]
     lines += ["## Training hyperparameters", ""]
     lines += [f"- {name}: {value}" for name, value in hyperparameters(model, history, batch_size).items()] + [""]
     columns, rows, best = _history_rows(logs)
