@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +27,14 @@ class KerasMetricCallback(keras.callbacks.Callback):
     """Compute `metric_fn((predictions, labels))` on `eval_dataset` at each epoch end and add the values to
     `logs`, so that `EarlyStopping`, `ModelCheckpoint` and `History` see them.
 
-    `predictions` and `labels` are numpy arrays (or dicts of them when several `output_cols`/`label_cols`).
+    `predictions` are what `model.predict_on_batch` returns (the logits; hidden states and attentions when the
+    model is asked for them; never the loss, nor the key/value cache), `labels` the label columns; each is a numpy
+    array, or a dict of them when there are several (`output_cols` and `label_cols` choose). Batches of different
+    sequence lengths are padded with -100.
+
+    With `predict_with_generate=True` the predictions are `model.generate(input_ids, attention_mask=...,
+    **generate_kwargs)` instead (token ids, prompt included for decoder-only models), compiled with XLA when
+    `use_xla_generation=True`.
 
     Example:
         >>> def accuracy(eval_prediction):
@@ -35,10 +45,16 @@ class KerasMetricCallback(keras.callbacks.Callback):
 
     def __init__(self, metric_fn: Callable[[tuple[Any, Any]], Mapping[str, float]], eval_dataset: tf.data.Dataset,
                  output_cols: Sequence[str] | None = None, label_cols: Sequence[str] | None = None,
-                 batch_size: int | None = None, predict_with_generate: bool = False) -> None:
+                 batch_size: int | None = None, predict_with_generate: bool = False,
+                 generate_kwargs: Mapping[str, Any] | None = None, use_xla_generation: bool = False) -> None:
         super().__init__()
-        if predict_with_generate:
-            raise NotImplementedError("predict_with_generate=True is not supported yet: no model here generates.")
+        if (generate_kwargs or use_xla_generation) and not predict_with_generate:
+            raise ValueError("generate_kwargs and use_xla_generation need predict_with_generate=True; received "
+                             f"generate_kwargs={generate_kwargs!r}, use_xla_generation={use_xla_generation}.")
+        self.predict_with_generate = predict_with_generate
+        self.generate_kwargs = dict(generate_kwargs or {})
+        self.use_xla_generation = use_xla_generation
+        self._xla_generate = None
         if not isinstance(eval_dataset, tf.data.Dataset):
             raise TypeError("eval_dataset must be a tf.data.Dataset (for example from prepare_tf_dataset); received "
                             f"{type(eval_dataset).__name__}.")
@@ -48,6 +64,20 @@ class KerasMetricCallback(keras.callbacks.Callback):
         self.eval_dataset = eval_dataset
         self.output_cols = list(output_cols) if output_cols else None
         self.label_cols = list(label_cols) if label_cols else None
+
+    def _generate(self, x: Any) -> Any:
+        """`model.generate` on the batch's main input and attention mask (`generate_kwargs` passed on), compiled
+        with XLA when `use_xla_generation` (by the model itself when its `generate` takes `jit_compile`)."""
+        inputs = x[getattr(self.model, "main_input_name", "input_ids")] if isinstance(x, Mapping) else x
+        mask = x.get("attention_mask") if isinstance(x, Mapping) else None
+        if not self.use_xla_generation:
+            return self.model.generate(inputs, attention_mask=mask, **self.generate_kwargs)
+        if "jit_compile" in inspect.signature(self.model.generate).parameters:
+            return self.model.generate(inputs, attention_mask=mask, jit_compile=True, **self.generate_kwargs)
+        if self._xla_generate is None:
+            self._xla_generate = tf.function(
+                lambda ids, m: self.model.generate(ids, attention_mask=m, **self.generate_kwargs), jit_compile=True)
+        return self._xla_generate(inputs, mask)
 
     @staticmethod
     def _single(values: dict[str, np.ndarray]) -> Any:
@@ -63,16 +93,21 @@ class KerasMetricCallback(keras.callbacks.Callback):
             if isinstance(x, Mapping):
                 found.update({k: x[k] for k in label_cols if k in x})
                 x = {k: v for k, v in x.items() if k not in label_cols}
-            outputs = self.model.predict_on_batch(x)
-            wanted = self.output_cols or [k for k in outputs if k != "loss"]
-            for name in wanted:
-                predictions.setdefault(name, []).append(np.asarray(outputs[name]))
+            if self.predict_with_generate:
+                predictions.setdefault("generated", []).append(np.asarray(self._generate(x)))
+            else:
+                outputs = self.model.predict_on_batch(x)
+                ignored = getattr(getattr(self.model, "config", None), "keys_to_ignore_at_inference", None) or []
+                wanted = self.output_cols or [k for k in outputs if k != "loss" and k not in ignored]
+                for name in wanted:
+                    predictions.setdefault(name, []).append(keras.tree.map_structure(np.asarray, outputs[name]))
             for name in label_cols:
                 if name in found:
                     labels.setdefault(name, []).append(np.asarray(found[name]))
         if not labels:
             raise ValueError(f"KerasMetricCallback found none of the label columns {label_cols} in eval_dataset.")
-        merged_predictions = {k: _concatenate(v) for k, v in predictions.items()}
+        merged_predictions = {k: keras.tree.map_structure(lambda *parts: _concatenate(list(parts)), *v)
+                              for k, v in predictions.items()}  # hidden states: a tuple of arrays per batch
         merged_labels = {k: _concatenate(v) for k, v in labels.items()}
         results = self.metric_fn((self._single(merged_predictions), self._single(merged_labels)))
         if not isinstance(results, Mapping):
@@ -107,9 +142,7 @@ def save_training_checkpoint(model: keras.Model, directory: str, epoch: int) -> 
     staging = tempfile.mkdtemp(prefix=".checkpoint-", dir=parent)
     try:
         np.savez(os.path.join(staging, CHECKPOINT_WEIGHTS), **_by_path(model.weights))
-        np.savez(os.path.join(staging, CHECKPOINT_OPTIMIZER),
-                 **{f"{i:06d}:{v.path}": keras.ops.convert_to_numpy(v.value)
-                    for i, v in enumerate(model.optimizer.variables)})
+        np.savez(os.path.join(staging, CHECKPOINT_OPTIMIZER), **_optimizer_state(model.optimizer))
         with open(os.path.join(staging, CHECKPOINT_STATE), "w") as handle:
             json.dump({"epoch": int(epoch)}, handle)
         previous = directory + ".previous"
@@ -128,6 +161,47 @@ def _by_path(variables) -> dict[str, np.ndarray]:
     return values
 
 
+_POSITION_PREFIX = re.compile(r"^\d{6}:")
+
+
+def _optimizer_key(path: str) -> str:
+    """An optimizer variable's key: its path without the optimizer's name (`adam/bert_..._kernel_momentum` ->
+    `bert_..._kernel_momentum`), which names the model variable it belongs to. Checkpoints written before keys were
+    paths prefixed them with their position (`000003:adam/...`); the position is ignored."""
+    return _POSITION_PREFIX.sub("", path).split("/", 1)[-1]
+
+
+def _optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, np.ndarray]:
+    state = {}
+    for variable in optimizer.variables:
+        if _optimizer_key(variable.path) in state:
+            raise ValueError(f"Two optimizer variables share the path {variable.path!r}, so their state cannot be "
+                             "saved by path; give the model's layers distinct names.")
+        state[_optimizer_key(variable.path)] = keras.ops.convert_to_numpy(variable.value)
+    return state
+
+
+def _check_restorable(variables: dict[str, Any], values: dict[str, np.ndarray], what: str, directory: str,
+                      allow_extra: bool) -> None:
+    """Refuse, before anything is assigned, a checkpoint whose names or shapes do not match `variables`."""
+    missing = [key for key in variables if key not in values]
+    extra = [] if allow_extra else [key for key in values if key not in variables]
+    if missing or extra:
+        problems = ([f"{len(missing)} of its variables have no saved value (first: {missing[:3]})"] if missing else [])
+        problems += [f"{len(extra)} saved values belong to no variable (first: {extra[:3]})"] if extra else []
+        raise ValueError(
+            f"The {what} in the checkpoint {directory} do not match this model: {'; '.join(problems)}. Load it into "
+            "the model and optimizer it was saved from (same architecture, config, trainable layers and optimizer "
+            "class)."
+        )
+    wrong = [(key, tuple(v.shape), values[key].shape) for key, v in variables.items()
+             if tuple(v.shape) != values[key].shape]
+    if wrong:
+        raise ValueError(f"The {what} in the checkpoint {directory} have other shapes than this model's "
+                         f"(name, model shape, saved shape; first: {wrong[:3]}). Load it into the model it was "
+                         "saved from (same config).")
+
+
 def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, int]:
     """Restore weights and optimizer state saved by `save_training_checkpoint`; return `{"epoch": n}`.
 
@@ -141,26 +215,22 @@ def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, in
     if missing:
         raise FileNotFoundError(f"{directory} is not a training checkpoint: it lacks {missing}.")
     with np.load(os.path.join(directory, CHECKPOINT_WEIGHTS)) as stored:
-        values = dict(stored)
-    seen = set()
+        weights = dict(stored)
+    model_variables = {}
     for variable in model.weights:
-        if variable.path in seen:
-            continue
-        if variable.path not in values:
-            raise ValueError(f"The checkpoint in {directory} has no value for {variable.path}; it was saved from a "
-                             "different model.")
-        variable.assign(values[variable.path])
-        seen.add(variable.path)
+        model_variables.setdefault(variable.path, variable)
+    _check_restorable(model_variables, weights, "weights", directory, allow_extra=True)
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
     with np.load(os.path.join(directory, CHECKPOINT_OPTIMIZER)) as stored:
-        states = [stored[key] for key in sorted(stored.files)]
-    if len(states) != len(optimizer.variables):
-        raise ValueError(f"The checkpoint holds {len(states)} optimizer values but this optimizer has "
-                         f"{len(optimizer.variables)}; compile with the optimizer used for training.")
-    for variable, value in zip(optimizer.variables, states):
-        variable.assign(value)
+        states = {_optimizer_key(key): stored[key] for key in stored.files}
+    optimizer_variables = {_optimizer_key(variable.path): variable for variable in optimizer.variables}
+    _check_restorable(optimizer_variables, states, "optimizer states", directory, allow_extra=False)
+    # Matched by path, not position: a model whose variables come in another order restores correctly.
+    for variables, values in ((model_variables, weights), (optimizer_variables, states)):
+        for key, variable in variables.items():
+            variable.assign(values[key])
     with open(os.path.join(directory, CHECKPOINT_STATE)) as handle:
         return {"epoch": int(json.load(handle)["epoch"])}
 
@@ -186,8 +256,10 @@ class PushToHubCallback(keras.callbacks.Callback):
     """Save the model into `output_dir` and upload it to the Hub at each epoch end (`save_strategy="epoch"`) or
     every `save_steps` batches (`save_strategy="steps"`), without blocking training.
 
-    Each save is frozen (hard links, so no copy) and uploaded by one background thread, in order; the last upload is
-    awaited when training ends. The model card is regenerated from the history at every push. With
+    Each save is frozen into a snapshot next to `output_dir` (same filesystem, so hard links, no copy) and uploaded
+    by a background thread that waits for the previous upload (commits stay in order), then deletes its snapshot and
+    ends; nothing is left behind when `fit` raises. The last upload is awaited when training ends, and an upload
+    error is raised there. The model card is regenerated from the history at every push. With
     `checkpoint=True` a resumable training checkpoint goes to `checkpoint/` too (restore it with
     `model.load_repo_checkpoint`). The model must offer `save_pretrained`, `create_model_card` and
     `upload_folder_to_hub` (every `TFPreTrainedModel` does).
@@ -215,15 +287,12 @@ class PushToHubCallback(keras.callbacks.Callback):
         self.checkpoint = checkpoint
         self.model_card_args = model_card_args
         self._logs: dict[str, list[float]] = {}
-        self._executor = None
-        self._pending = []
-        self._snapshots = []
+        self._last_upload: threading.Thread | None = None
+        self._errors: list[Exception] = []
 
     def on_train_begin(self, logs=None) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-to-hub")
         self._logs = {}
+        self._errors = []
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         if self.save_strategy == "steps" and (batch + 1) % self.save_steps == 0:
@@ -236,14 +305,23 @@ class PushToHubCallback(keras.callbacks.Callback):
             self._push(f"Training in progress, epoch {epoch + 1}", epoch)
 
     def on_train_end(self, logs=None) -> None:
+        if self._last_upload is not None:
+            self._last_upload.join()  # each upload waits for the one before it: this awaits them all
+        if self._errors:
+            raise RuntimeError(f"{len(self._errors)} upload(s) to {self.hub_model_id} failed; the first error: "
+                               f"{self._errors[0]!r}. The model is saved in {self.output_dir}: push it again with "
+                               "model.push_to_hub or huggingface_hub.upload_folder.") from self._errors[0]
+
+    def _upload(self, previous: threading.Thread | None, snapshot: str, message: str) -> None:
         try:
-            for future in self._pending:
-                future.result()  # the last upload is awaited; an upload error surfaces here
+            if previous is not None:
+                previous.join()
+            self.model.upload_folder_to_hub(snapshot, self.hub_model_id, commit_message=message,
+                                            token=self.hub_token)
+        except Exception as err:  # noqa: BLE001  (kept for on_train_end; a thread cannot raise to fit)
+            self._errors.append(err)
         finally:
-            self._executor.shutdown(wait=True)
-            for snapshot in self._snapshots:
-                shutil.rmtree(snapshot, ignore_errors=True)
-            self._pending, self._snapshots = [], []
+            shutil.rmtree(snapshot, ignore_errors=True)
 
     def _push(self, message: str, epoch: int | None = None) -> None:
         self.model.save_pretrained(self.output_dir)
@@ -255,11 +333,16 @@ class PushToHubCallback(keras.callbacks.Callback):
                                                                                .split("/")[-1]),
                                      history=self._logs, **{k: v for k, v in self.model_card_args.items()
                                                             if k != "model_name"})
-        snapshot = tempfile.mkdtemp(prefix=".push-")
-        _link_tree(self.output_dir, snapshot)
-        self._snapshots.append(snapshot)
-        self._pending.append(self._executor.submit(self.model.upload_folder_to_hub, snapshot, self.hub_model_id,
-                                                   commit_message=message, token=self.hub_token))
+        output_dir = os.path.abspath(self.output_dir)
+        snapshot = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}-push-", dir=os.path.dirname(output_dir))
+        try:
+            _link_tree(output_dir, snapshot)
+        except BaseException:
+            shutil.rmtree(snapshot, ignore_errors=True)
+            raise
+        self._last_upload = threading.Thread(target=self._upload, args=(self._last_upload, snapshot, message),
+                                             name="push-to-hub")
+        self._last_upload.start()
 
 
 def _link_tree(source: str, target: str, copy_below: int = 10 * 2**20) -> None:

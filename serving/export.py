@@ -99,13 +99,13 @@ def _start_verifier() -> subprocess.Popen:
 
 
 def _verify(model, verifier: subprocess.Popen, directory: str, signatures: dict[str, tuple],
-            check_inputs: list[dict], eager: set[str]) -> dict:
+            check_inputs: list[dict], eager: set[str], load_only: set[str] = frozenset()) -> dict:
     """Expected outputs in memory (eagerly for the default signatures named in `eager`); the verifier process
-    loads the export with TensorFlow alone and compares."""
+    loads the export with TensorFlow alone and compares. Signatures in `load_only` (random outputs) only load."""
     arrays = {}
     for index, inputs in enumerate(check_inputs):
         for name, (function, specs) in signatures.items():
-            if specs is None or len(specs) != 1 or set(specs[0]) != set(inputs):
+            if specs is None or len(specs) != 1 or set(specs[0]) != set(inputs) or name in load_only:
                 continue  # a custom signature with other inputs: checked for loading only
             cast = {k: tf.constant(v, dtype=specs[0][k].dtype) for k, v in inputs.items()}
             if name in eager:  # expected from the eager model, so that tracing differences show up
@@ -137,6 +137,8 @@ def export_saved_model(
     signatures: Callable | Mapping[str, Callable] | None = None,
     warmup_inputs: Sequence[Mapping[str, Any]] | None = None,
     verify: bool = True,
+    generate: bool = False,
+    generation_kwargs: Mapping[str, Any] | None = None,
 ) -> str:
     """Export `model` as `export_base/<version>/`, the layout TF Serving loads (`--model_base_path=export_base`).
 
@@ -148,8 +150,14 @@ def export_saved_model(
     batches, and the warm-up records must replay; otherwise nothing is left behind and `ExportError` says what
     differed. `version=None` takes the next free integer; an existing version is never overwritten.
 
+    With `generate=True` the model's `generation_serving_functions(**generation_kwargs)` add the signatures
+    `generate` (`input_ids`, `attention_mask` -> `sequences`, `sequence_lengths`) and `generate_max_new_tokens`
+    (also `max_new_tokens`, capped by the export's), with the generation settings fixed at export time; their
+    tokens are verified too (for sampling, only that they load and answer).
+
     Example:
         >>> path = export_saved_model(model, "exports/classifier")  # exports/classifier/1
+        >>> export_saved_model(lm, "exports/lm", generate=True, generation_kwargs={"max_new_tokens": 32})
     """
     export_base = os.fspath(export_base)
     version = next_version(export_base) if version is None else version
@@ -161,6 +169,17 @@ def export_saved_model(
                               "version=None for the next free one.")
     os.makedirs(export_base, exist_ok=True)
     resolved = _resolve_signatures(model, signatures)
+    load_only = set()
+    if generate:
+        factory = getattr(model, "generation_serving_functions", None)
+        if factory is None or not getattr(model, "can_generate", lambda: False)():
+            raise ValueError(f"generate=True needs a model that can generate (can_generate() True, with "
+                             f"generation_serving_functions); {type(model).__name__} cannot.")
+        functions = factory(**dict(generation_kwargs or {}))
+        resolved.update(functions)
+        load_only = {name for name, (function, _) in functions.items() if getattr(function, "nondeterministic", False)}
+    elif generation_kwargs:
+        raise ValueError("generation_kwargs are only used with generate=True.")
     check_inputs = _check_inputs(model)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
     verifier = _start_verifier() if verify else None
@@ -180,7 +199,7 @@ def export_saved_model(
             _write_warmup(os.path.join(staging, WARMUP_FILE), check_inputs[:1], os.path.basename(export_base))
         if verify:
             defaults = set(default_signatures(model)) - set(_user_names(signatures))
-            report = _verify(model, verifier, staging, resolved, check_inputs, defaults)
+            report = _verify(model, verifier, staging, resolved, check_inputs, defaults, load_only)
             if report["problems"]:
                 raise ExportError("The export does not answer like the model; it was removed:\n- "
                                   + "\n- ".join(report["problems"]))

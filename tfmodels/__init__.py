@@ -1,6 +1,7 @@
 """tfmodels: Hugging Face-compatible transformer models on Keras 3 (TensorFlow backend).
 
-Names are imported lazily, so `import tfmodels` is cheap and imports neither torch nor tf-keras.
+Names are imported lazily, so `import tfmodels` is cheap and imports neither torch nor tf-keras (nor TensorFlow);
+once Keras is imported, `keras.models.load_model` finds every model class (see `tfmodels.keras_registry`).
 
 Example:
     >>> from tfmodels import TFBertForSequenceClassification
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 
+from tfmodels import keras_registry as _keras_registry
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -18,6 +21,7 @@ _EXPORTS = {
     "tfmodels.errors": ["CheckpointError", "ConfigError", "UnsafeCheckpointError"],
     "tfmodels.modeling": ["TFPreTrainedModel"],
     "tfmodels.modeling_outputs": ["ModelOutput"],
+    "tfmodels.generation": ["GenerationConfig", "GenerationMixin", "TextStreamer"],
     "tfmodels.models.bert": [
         "BertConfig", "TFBertModel", "TFBertForPreTraining", "TFBertForMaskedLM", "TFBertForNextSentencePrediction",
         "TFBertForSequenceClassification", "TFBertForMultipleChoice", "TFBertForTokenClassification",
@@ -33,6 +37,11 @@ _EXPORTS = {
 }
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_NAME_TO_MODULE)
+# Every model class, by name: Keras can load a `.keras` file of any of them after `import tfmodels` alone.
+MODEL_CLASSES = {name: module for name, module in _NAME_TO_MODULE.items()
+                 if module.startswith("tfmodels.models.") and name.startswith("TF")}
+
+_keras_registry.register_when_keras_is_imported(MODEL_CLASSES)
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
 """The `tfmodels` command: convert checkpoints, export them for TF Serving, inspect them.
 
     tfmodels convert SRC DST [--safetensors] [--max-shard-size 5GB]
-    tfmodels export SRC EXPORT_BASE [--version N] [--no-verify]
+    tfmodels export SRC EXPORT_BASE [--version N] [--no-verify] [--generate [--max-new-tokens N] [--num-beams N]]
     tfmodels inspect PATH
 
 Errors print one line (`error: ...`) and exit with status 1; `--help` documents each command.
@@ -37,15 +37,24 @@ def convert(args: argparse.Namespace) -> None:
 def export(args: argparse.Namespace) -> None:
     """`tfmodels export SRC EXPORT_BASE`: a verified TF Serving export of a checkpoint.
 
+    With `--generate` (language models) the export also has the `generate` signatures (see
+    `serving.export_saved_model`), with `--max-new-tokens` and `--num-beams` fixed in them.
+
     Example:
         $ tfmodels export ./tf-bert ./exports/bert --version 2
+        $ tfmodels export ./gpt2 ./exports/gpt2 --generate --max-new-tokens 32
     """
     from serving.export import export_saved_model
 
     with tqdm(total=2, desc="export", unit="step") as steps:
         model = load_pretrained(args.src)
         steps.update()
-        path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify)
+        generation = None
+        if args.generate:
+            generation = {"max_new_tokens": args.max_new_tokens, "num_beams": args.num_beams,
+                          "pad_to_multiple_of": args.pad_to_multiple_of}
+        path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify,
+                                  generate=args.generate, generation_kwargs=generation)
         steps.update()
     print(path)
     print(f"Serve it with: tensorflow_model_server --model_name=model --model_base_path="
@@ -123,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export_base", help="model base path; the export goes to EXPORT_BASE/<version>")
     p.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
     p.add_argument("--no-verify", action="store_true", help="skip loading the export back to check it")
+    p.add_argument("--generate", action="store_true", help="add the generate signatures (language models)")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="with --generate: new tokens at most (32)")
+    p.add_argument("--num-beams", type=int, default=1, help="with --generate: 1 greedy (default), >1 beam search")
+    p.add_argument("--pad-to-multiple-of", type=int, default=8,
+                   help="with --generate: pad prompts to a multiple of this length (8)")
     p.set_defaults(run=export)
     p = commands.add_parser("inspect", help="describe a checkpoint: format, shards, dtypes, parameters, names")
     p.add_argument("path", help="checkpoint directory or weights file")

@@ -22,7 +22,7 @@ from keras_integration.data import prepare_tf_dataset
 from keras_integration.training import InternalLossTrainer
 from serving.signatures import ServingMixin
 from tfmodels.checkpoints.h5_format import read_h5
-from tfmodels.checkpoints.loader import load_weight_files
+from tfmodels.checkpoints.loader import LoadingInfo, load_weight_files
 from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors
@@ -30,6 +30,7 @@ from tfmodels.checkpoints.sharding import convert_file_size_to_int
 from tfmodels.checkpoints.writer import interrupted_save_error, save_checkpoint
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
+from tfmodels.generation import GENERATION_CONFIG_NAME, GenerationConfig, GenerationMixin
 from tfmodels.layers.core import head_mask_5d, initialize_like_fresh, skip_random_init
 from tfmodels.resolve import KIND_H5, KIND_PT_BIN, KIND_SAFETENSORS, resolve_local
 
@@ -101,7 +102,25 @@ def unpack_inputs(call):
     return wrapper
 
 
-class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
+def split_call_flags(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+    """Move Python booleans and `training` out of a dict first argument into keyword arguments, as the reference
+    accepted them there; Keras 3 allows only tensors positionally. Dict entries override keywords of the same name.
+
+    Example:
+        >>> split_call_flags(({"input_ids": ids, "return_dict": False},), {})
+        (({'input_ids': ids},), {'return_dict': False})
+    """
+    if not args or not isinstance(args[0], Mapping):
+        return args, kwargs
+    flags = {key: value for key, value in args[0].items()
+             if key == "training" or isinstance(value, (bool, np.bool_))}
+    if not flags:
+        return args, kwargs
+    inputs = {key: value for key, value in args[0].items() if key not in flags}
+    return (inputs, *args[1:]), {**kwargs, **flags}
+
+
+class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, keras.Model):
     """Base class of every model: a Keras 3 model that reads and writes Hugging Face checkpoints.
 
     Subclasses set `config_class`, `base_model_prefix` (the name of the main layer, e.g. `bert`) and build their
@@ -132,6 +151,11 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         self.name_or_path = config.name_or_path
 
     # ---- Keras plumbing -----------------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any):
+        """Keras' `__call__`; boolean flags and `training` may also come inside the input dict (`split_call_flags`)."""
+        args, kwargs = split_call_flags(args, kwargs)
+        return super().__call__(*args, **kwargs)
+
     def build(self, input_shape=None):
         """Create every variable with explicit shapes, without a forward pass. Subclasses build their layers."""
 
@@ -325,7 +349,8 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
     # ---- training -----------------------------------------------------------------------------------------------
     def prepare_tf_dataset(self, dataset, batch_size: int = 8, shuffle: bool = True, tokenizer=None,
                            collate_fn=None, collate_fn_args=None, drop_remainder: bool | None = None,
-                           prefetch: bool = True, seed: int | None = None) -> tf.data.Dataset:
+                           prefetch: bool = True, seed: int | None = None,
+                           pad_to_multiple_of: int | None = None) -> tf.data.Dataset:
         """A `tf.data.Dataset` for `fit` from a `datasets.Dataset`; see `keras_integration.prepare_tf_dataset`.
 
         Example:
@@ -333,7 +358,8 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         """
         return prepare_tf_dataset(self, dataset, batch_size=batch_size, shuffle=shuffle, tokenizer=tokenizer,
                                   collate_fn=collate_fn, collate_fn_args=collate_fn_args,
-                                  drop_remainder=drop_remainder, prefetch=prefetch, seed=seed)
+                                  drop_remainder=drop_remainder, prefetch=prefetch, seed=seed,
+                                  pad_to_multiple_of=pad_to_multiple_of)
 
     def save_training_checkpoint(self, directory: str, epoch: int) -> None:
         """Save weights, optimizer state and epoch for `load_repo_checkpoint` (see `TrainingCheckpoint`)."""
@@ -446,8 +472,10 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         if self._auto_class is not None:
             self.config.auto_map = {self._auto_class[2:] if self._auto_class.startswith("TF") else
                                     self._auto_class: f"{type(self).__module__}.{type(self).__name__}"}
-        save_checkpoint(self, save_directory, max_shard_size, safe_serialization,
-                        {CONFIG_NAME: self.config.to_json_string(use_diff=True)})
+        extra_files = {CONFIG_NAME: self.config.to_json_string(use_diff=True)}
+        if self.can_generate():
+            extra_files[GENERATION_CONFIG_NAME] = self.generation_config.to_json_string()
+        save_checkpoint(self, save_directory, max_shard_size, safe_serialization, extra_files)
         if saved_model:
             from serving.export import export_saved_model
 
@@ -482,7 +510,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
     ) -> "TFPreTrainedModel" | tuple["TFPreTrainedModel", dict[str, list]]:
         """Load a model from a directory written by `save_pretrained` (ours or the reference's, TF or PyTorch), or
         from a Hub repo id (`"org/name"`, with `revision`, `cache_dir`, `force_download`, `local_files_only`,
-        `token`, `subfolder`), fetching only the files the first available layout needs into the standard Hub
+        `token`, `subfolder`, `endpoint`), fetching only the files the first available layout needs into the standard Hub
         cache; `HF_HUB_OFFLINE=1` works from that cache.
 
         Keyword arguments that are config fields override the config (`num_labels=5`); the rest go to the model's
@@ -498,7 +526,8 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
         from tfmodels.hub import HubOptions, is_repo_id, resolve_remote
 
         hub = HubOptions(revision=revision, cache_dir=cache_dir, force_download=force_download,
-                         local_files_only=local_files_only, token=token, subfolder=subfolder)
+                         local_files_only=local_files_only, token=token, subfolder=subfolder,
+                         endpoint=kwargs.pop("endpoint", None))
         path = os.fspath(pretrained_model_name_or_path)
         remote = is_repo_id(path)
         local = os.path.join(path, subfolder) if subfolder and not remote else path
@@ -532,7 +561,9 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, keras.Model):
             ignore_unexpected=cls._keys_to_ignore_on_load_unexpected or (),
         )
         _initialize_unloaded(model, info)
-        _log_loading_info(cls.__name__, path, info)
+        _log_loading_info(cls.__name__, path, info, cls.base_model_prefix)
+        if model.can_generate():
+            model.generation_config = _load_generation_config(model.config, local, hub if remote else None)
         if output_loading_info:
             return model, info.as_dict()
         return model
@@ -563,11 +594,33 @@ def _initialize_unloaded(model: TFPreTrainedModel, info) -> None:
             initialize_like_fresh(variable, initializer_range)
 
 
+def _load_generation_config(config: PretrainedConfig, path: str, hub=None) -> GenerationConfig:
+    """`generation_config.json` of a local directory or Hub repo, else the model config's generation fields."""
+    if hub is not None:
+        from tfmodels.hub import fetch_optional
+
+        file = fetch_optional(path, GENERATION_CONFIG_NAME, hub)
+    else:
+        file = os.path.join(path, GENERATION_CONFIG_NAME) if os.path.isdir(path) else None
+    if file is not None and os.path.isfile(file):
+        return GenerationConfig.from_pretrained(file)
+    return GenerationConfig.from_model_config(config)
+
+
 def _unique_variables(variables) -> list:
     return list({id(v): v for v in variables}.values())
 
 
-def _log_loading_info(class_name: str, path: str, info) -> None:
+_SHOWN_FRESH_KEYS = 5
+
+
+def _log_loading_info(class_name: str, path: str, info: LoadingInfo, base_model_prefix: str = "") -> None:
+    """Log what a load did not match, as the reference does, with one more warning: base-model weights (outside
+    the task heads) left at their fresh initialisation, which is almost always a bug rather than fine-tuning."""
+    scope = base_model_prefix + "/"
+    fresh = info.missing_keys + [key for key, _, _ in info.mismatched_keys]
+    fresh_base = [key for key in fresh if not base_model_prefix or key.startswith(scope)]
+    missing_heads = [key for key in info.missing_keys if key not in fresh_base]
     if info.unexpected_keys:
         logger.warning(
             "Some weights of the checkpoint at %s were not used when initializing %s: %s\n- This IS expected if "
@@ -575,11 +628,22 @@ def _log_loading_info(class_name: str, path: str, info) -> None:
             "architecture.\n- This IS NOT expected if the checkpoint's model should be exactly identical.",
             path, class_name, info.unexpected_keys, class_name,
         )
-    if info.missing_keys:
+    if fresh_base:
+        more = len(fresh_base) - _SHOWN_FRESH_KEYS
         logger.warning(
-            "Some weights of %s were not initialized from the checkpoint at %s and are newly initialized: %s\n"
-            "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
-            "inference.", class_name, path, info.missing_keys,
+            "%d weight(s) of the base model of %s (not of a task head) were not loaded from the checkpoint at %s and "
+            "keep a fresh random initialisation: %s%s. This is almost always a bug, not fine-tuning: the model will "
+            "give wrong outputs. Check that the checkpoint is of this architecture and that its weight names are "
+            "the Hugging Face ones (output_loading_info=True lists every missing weight; the unused checkpoint "
+            "weights, if any, are logged above).",
+            len(fresh_base), class_name, path, fresh_base[:_SHOWN_FRESH_KEYS],
+            f" and {more} more" if more > 0 else "",
+        )
+    if missing_heads:
+        logger.warning(
+            "Some weights of the task head of %s were not initialized from the checkpoint at %s and are newly "
+            "initialized: %s\nYou should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
+            "inference.", class_name, path, missing_heads,
         )
     if info.mismatched_keys:
         details = "\n".join(f"- {k}: found shape {a} in the checkpoint and {b} in the model instantiated"

@@ -1,13 +1,16 @@
-"""Hub downloads from a cache laid out the way huggingface_hub lays it out, and uploads through a recording HfApi
-(no network anywhere)."""
+"""Hub downloads through huggingface_hub's real HTTP code from a local Hub server on 127.0.0.1 (tests/hub_server.py)
+and from a cache laid out the way huggingface_hub lays it out; uploads through a recording HfApi, where no local
+server can stand in. No internet anywhere."""
 
 import hashlib
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import types
 
 import keras
 import numpy as np
@@ -17,11 +20,12 @@ import tensorflow as tf
 import tfmodels
 from keras_integration import PushToHubCallback
 from tests.helpers import Case, outputs_equal, run
+from tests.hub_server import HubServer
 from tests.keras_integration.tiny import tiny_batch, tiny_model
 from tfmodels import hub
 from tfmodels.errors import CheckpointError
 
-huggingface_hub = pytest.importorskip("huggingface_hub")
+import huggingface_hub
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -88,7 +92,7 @@ def test_only_the_needed_files_are_fetched_in_order(cache, monkeypatch):
     tfmodels.TFGPT2LMHeadModel.from_pretrained("org/gpt2", cache_dir=cache, local_files_only=True)
     shards = sorted(n for n in os.listdir(Case("gpt2_lm").path("tf_sharded_h5")) if n.endswith(".h5"))
     assert asked == ["config.json", "model.safetensors", "model.safetensors.index.json", "tf_model.h5",
-                     "tf_model.h5.index.json"] + shards
+                     "tf_model.h5.index.json"] + shards + ["generation_config.json"]
 
 
 def test_offline_errors_name_the_repo_revision_and_files(cache):
@@ -110,7 +114,91 @@ def test_hf_hub_offline_environment_uses_the_cache(cache):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "LOADED 20077" in result.stdout
+    case = Case("bert_seqcls")
+    assert f"LOADED {case.model_class.from_pretrained(case.path('tf_h5')).num_parameters()}" in result.stdout
+
+
+@pytest.fixture
+def server():
+    with HubServer() as running:
+        running.add_repo("org/bert-seqcls", Case("bert_seqcls").path("tf_h5"))
+        running.add_repo("org/gpt2", Case("gpt2_lm").path("pt_safetensors"), revision="pt")
+        running.add_repo("org/bert-qa", Case("bert_qa").path("pt_sharded_safetensors"))
+        yield running
+
+
+def test_downloads_from_a_real_local_hub_server(server, tmp_path):
+    cache = str(tmp_path / "cache")
+    for repo_id, case_name, revision in [("org/bert-seqcls", "bert_seqcls", None), ("org/gpt2", "gpt2_lm", "pt"),
+                                         ("org/bert-qa", "bert_qa", None)]:
+        case = Case(case_name)
+        model = case.model_class.from_pretrained(repo_id, revision=revision, cache_dir=cache,
+                                                 endpoint=server.endpoint)
+        assert model.name_or_path == repo_id
+        outputs_equal(run(case.model_class.from_pretrained(case.path("tf_h5")), case), run(model, case))
+    shards = sorted(n for n in os.listdir(Case("bert_qa").path("pt_sharded_safetensors")) if n.endswith(".safetensors"))
+    # Metadata by HEAD on /resolve (regular files redirected on the same host, weights to the "CDN"), then GETs.
+    asked = [path for method, path in server.requests if method == "HEAD" and path.startswith("/org/bert-qa/")]
+    assert asked == [f"/org/bert-qa/resolve/main/{name}" for name in
+                     ["config.json", "model.safetensors", "model.safetensors.index.json", *shards]]
+    assert sum(method == "GET" and path.startswith("/lfs/") for method, path in server.requests) == 1 + 1 + len(shards)
+    info = huggingface_hub.HfApi(endpoint=server.endpoint).model_info("org/bert-qa")
+    cached = huggingface_hub.scan_cache_dir(cache)
+    assert {r.repo_id: [rev.commit_hash for rev in r.revisions] for r in cached.repos}["org/bert-qa"] == [info.sha]
+    assert sorted(s.rfilename for s in info.siblings) == sorted(os.listdir(Case("bert_qa").path(
+        "pt_sharded_safetensors")))
+
+    with pytest.raises(CheckpointError, match=r"The Hub has no repo 'org/missing' at revision 'main'"):
+        tfmodels.TFBertModel.from_pretrained("org/missing", cache_dir=cache, endpoint=server.endpoint)
+    with pytest.raises(CheckpointError, match=r"Revision 'v9' does not exist in repo 'org/bert-seqcls'"):
+        tfmodels.TFBertModel.from_pretrained("org/bert-seqcls", revision="v9", cache_dir=cache,
+                                             endpoint=server.endpoint)
+    with pytest.raises(CheckpointError, match=r"No model weights found in repo 'org/gpt2' at revision 'pt'\. "):
+        tfmodels.TFGPT2LMHeadModel.from_pretrained("org/gpt2", revision="pt", cache_dir=cache, use_safetensors=False,
+                                                   endpoint=server.endpoint)
+
+
+def test_an_outage_is_not_reported_as_a_missing_file(server, tmp_path, caplog, monkeypatch):
+    # huggingface_hub retries a file it does not have 5 times, waiting 1+2+4+8+8 s: keep its retries, not the waits.
+    waits = []
+    monkeypatch.setattr(importlib.import_module("huggingface_hub.utils._http"), "time",
+                        types.SimpleNamespace(sleep=waits.append))
+    cache = str(tmp_path / "cache")
+    case = Case("bert_seqcls")
+    online = case.model_class.from_pretrained("org/bert-seqcls", cache_dir=cache, endpoint=server.endpoint)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    server.add_repo("org/empty", empty)
+    with pytest.raises(CheckpointError, match=r"repo 'org/empty' at revision 'main' has no config.json\.$"):
+        tfmodels.AutoConfig.from_pretrained("org/empty", cache_dir=cache, endpoint=server.endpoint)
+    partial = tmp_path / "gpt2-partial"  # cached, but never asked online; no generation_config.json
+    partial.mkdir()
+    for name in ("config.json", "tf_model.h5"):
+        shutil.copy(os.path.join(Case("gpt2_lm").path("tf_h5"), name), partial / name)
+    lay_out_cache(cache, "org/gpt2-cached", str(partial))
+    server.down_with = 503
+    with pytest.raises(hub.HubUnreachableError, match=r"to get config.json from repo 'org/bert-qa' .*\(HfHubHTTPError: "
+                                                      r"Server error '503 Service Unavailable' for url '\S+/org/bert-qa/resolve/main/config.json'\), "
+                                                      r"and the local Hub cache does not have it\. This is a "
+                                                      r"connection or Hub problem, not a missing file"):
+        tfmodels.AutoConfig.from_pretrained("org/bert-qa", cache_dir=cache, endpoint=server.endpoint)
+    server.stop()
+
+    with pytest.raises(hub.HubUnreachableError, match=rf"Could not reach the Hub at {server.endpoint} to get "
+                                                      r"config.json from repo 'org/bert-qa' at revision 'main' "
+                                                      r"\(ConnectError: .*not a missing file.*HF_HUB_OFFLINE=1"):
+        tfmodels.TFBertForQuestionAnswering.from_pretrained("org/bert-qa", cache_dir=cache, endpoint=server.endpoint)
+    assert waits == [1, 2, 4, 8, 8] * 2  # both outages were retried by huggingface_hub before we reported them
+    # Everything already downloaded still loads: the cache remembers which files the repo lacks.
+    again = case.model_class.from_pretrained("org/bert-seqcls", cache_dir=cache, endpoint=server.endpoint)
+    outputs_equal(run(online, case), run(again, case))
+    # Where the cache cannot tell whether the repo has a preferred layout, the cached one is used, with a warning.
+    with caplog.at_level("WARNING", logger="tfmodels.hub"):
+        tfmodels.TFGPT2LMHeadModel.from_pretrained("org/gpt2-cached", cache_dir=cache, endpoint=server.endpoint)
+    assert "Could not reach the Hub to look for model.safetensors, model.safetensors.index.json in " \
+           "org/gpt2-cached; using tf_model.h5 from the local cache instead." in caplog.text
+    assert "to get generation_config.json from repo 'org/gpt2-cached' at revision 'main' (ConnectError" in caplog.text
+    assert caplog.text.count("Going on without it.") == 1  # an optional file does not stop the load
 
 
 class RecordingApi:
@@ -120,6 +208,7 @@ class RecordingApi:
         self.remote_dir = remote_dir
         self.delay = delay
         self.calls = []
+        self.folders = []  # the local folder each commit was uploaded from
         self.lock = threading.Lock()
 
     def __call__(self, token=None):
@@ -135,6 +224,8 @@ class RecordingApi:
     def create_commit(self, repo_id, operations, commit_message, revision=None, create_pr=False):
         time.sleep(self.delay)
         with self.lock:
+            self.folders.append(os.path.commonpath([op.path_or_fileobj for op in operations
+                                                    if hasattr(op, "path_or_fileobj")] or ["/"]))
             added = sorted(op.path_in_repo for op in operations if type(op).__name__ == "CommitOperationAdd")
             deleted = sorted(op.path_in_repo for op in operations if type(op).__name__ == "CommitOperationDelete")
             for op in operations:
@@ -249,3 +340,31 @@ def test_push_to_hub_callback_commits_in_order_without_blocking_training(tmp_pat
     assert resumed.load_repo_checkpoint(str(tmp_path / "remote")) == {"epoch": 2}
     for a, b in zip(model.weights, resumed.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_push_to_hub_callback_cleans_up_when_fit_raises_and_snapshots_next_to_output_dir(tmp_path, monkeypatch):
+    api = RecordingApi(str(tmp_path / "remote"), delay=1.0)
+    (tmp_path / "remote").mkdir()
+    monkeypatch.setattr(hub, "HfApi", api)
+    model = tiny_model("TFBertForSequenceClassification")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = tf.data.Dataset.from_tensor_slices(tiny_batch("TFBertForSequenceClassification")).batch(8)
+
+    def crash(epoch, logs):
+        if epoch == 1:
+            raise RuntimeError("simulated crash in epoch 2")
+
+    callback = PushToHubCallback(str(tmp_path / "out"), hub_model_id="me/tiny")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        model.fit(data, epochs=3, verbose=0, callbacks=[callback, keras.callbacks.LambdaCallback(on_epoch_end=crash)])
+    assert [t.name for t in threading.enumerate() if t.name == "push-to-hub"]  # uploads still running
+    deadline = time.monotonic() + 30
+    while any(t.name == "push-to-hub" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t.name == "push-to-hub"]  # the upload threads ended
+    assert [c[2] for c in api.commits] == ["Training in progress, epoch 1", "Training in progress, epoch 2"]
+    # Snapshots were made beside the output directory (same filesystem, hard links work), and are gone.
+    assert len(api.folders) == 2 and all(os.path.dirname(folder) == str(tmp_path) for folder in api.folders)
+    assert all(os.path.basename(folder).startswith(".out-push-") for folder in api.folders)
+    assert sorted(os.listdir(tmp_path)) == ["out", "remote"]
+    assert sorted(os.listdir(tmp_path / "remote")) == sorted(os.listdir(tmp_path / "out"))

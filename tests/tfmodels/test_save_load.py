@@ -28,10 +28,11 @@ def test_own_save_reloads_identically(case_name, mode, tmp_path):
     model = case.model_class.from_pretrained(case.path("tf_h5"))
     model.save_pretrained(tmp_path, **SAVE_MODES[mode])
     files = sorted(os.listdir(tmp_path))
+    configs = ["config.json", "generation_config.json"] if model.can_generate() else ["config.json"]
     if mode == "h5":
-        assert files == ["config.json", "tf_model.h5"]
+        assert files == configs + ["tf_model.h5"]
     elif mode == "safetensors":
-        assert files == ["config.json", "model.safetensors"]
+        assert files == configs + ["model.safetensors"]
     else:
         index = "tf_model.h5.index.json" if mode == "sharded_h5" else "model.safetensors.index.json"
         assert index in files and len(files) > 3
@@ -239,5 +240,30 @@ def test_sharded_checkpoints_are_read_one_shard_at_a_time(layout, monkeypatch):
 
     monkeypatch.setattr(modeling, "_READERS", {kind: tracking(reader) for kind, reader in readers.items()})
     model = case.model_class.from_pretrained(case.path(layout))
-    assert len(opened) == 5 and most_open[0] == 1 and open_now[0] == 0
+    shards = [name for name in os.listdir(case.path(layout)) if "-of-" in name]
+    assert sorted(opened) == sorted(shards) and len(shards) == 6
+    assert most_open[0] == 1 and open_now[0] == 0
     np.testing.assert_allclose(model(case.inputs).logits, case.reference["logits"], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", SAVE_MODES)
+def test_save_holds_one_weight_at_a_time_beyond_the_model(mode, tmp_path, monkeypatch):
+    import weakref
+
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    fetched, alive_at_fetch = [], []
+    fetch = writer._fetch
+
+    def tracking(variable):
+        alive_at_fetch.append(sum(ref() is not None for ref in fetched))
+        array = fetch(variable)
+        fetched.append(weakref.ref(array))
+        return array
+
+    monkeypatch.setattr(writer, "_fetch", tracking)
+    model.save_pretrained(tmp_path, **SAVE_MODES[mode])
+    assert len(fetched) == len({id(w) for w in model.weights})  # every weight fetched once...
+    assert max(alive_at_fetch) == 0  # ...and released before the next one is fetched
+    reloaded = case.model_class.from_pretrained(tmp_path)
+    outputs_equal(run(model, case), run(reloaded, case))

@@ -12,6 +12,24 @@ from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
 
 
+def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) -> tf.Tensor:
+    """Write `new` (`[batch, heads, q, dim]`) into the preallocated `cache` (`[batch, heads, max_length, dim]`) at
+    positions `cache_position .. cache_position + q - 1`; static shapes, so one XLA compilation serves every step."""
+    length, steps = tf.shape(cache)[2], tf.shape(new)[2]
+    offset = tf.range(length) - cache_position
+    inside = tf.reshape((offset >= 0) & (offset < steps), [1, 1, -1, 1])
+    spread = tf.gather(new, tf.clip_by_value(offset, 0, steps - 1), axis=2)
+    return tf.where(inside, spread, tf.cast(cache, new.dtype))
+
+
+def causal_bias_at(cache_position: tf.Tensor, query_length: tf.Tensor, key_length: tf.Tensor,
+                   dtype: tf.DType) -> tf.Tensor:
+    """Additive `[1, 1, q, k]` causal bias for queries at `cache_position + i` over a cache of `k` slots."""
+    rows = tf.range(query_length)[:, None] + cache_position
+    allowed = tf.cast(tf.range(key_length)[None, :] <= rows, dtype)
+    return ((1.0 - allowed) * tf.cast(-10000.0, dtype))[None, None]
+
+
 class TFGPT2Attention(keras.layers.Layer):
     """Causal self-attention with a fused `c_attn` projection and a key/value cache."""
 
@@ -33,17 +51,24 @@ class TFGPT2Attention(keras.layers.Layer):
         self.c_proj.build(None)
 
     def call(self, hidden_states, layer_past=None, attention_bias=None, head_mask=None, use_cache=False,
-             output_attentions=False, training=False):
+             output_attentions=False, training=False, cache_position=None):
         query, key, value = tf.split(self.c_attn(hidden_states), 3, axis=-1)
         query, key, value = (split_heads(t, self.num_heads, self.head_dim) for t in (query, key, value))
         if layer_past is not None:
             past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
-            key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
-            value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
+            if cache_position is None:
+                key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
+                value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
+            else:
+                key = write_to_cache(past_key, key, cache_position)
+                value = write_to_cache(past_value, value, cache_position)
         present = tf.stack([key, value], axis=0) if use_cache else None
         if self.config.scale_attn_by_inverse_layer_idx:
             query = query / tf.cast(self.layer_idx + 1, query.dtype)
-        bias = causal_bias(tf.shape(query)[2], tf.shape(key)[2], query.dtype)
+        if cache_position is None:
+            bias = causal_bias(tf.shape(query)[2], tf.shape(key)[2], query.dtype)
+        else:
+            bias = causal_bias_at(cache_position, tf.shape(query)[2], tf.shape(key)[2], query.dtype)
         if attention_bias is not None:
             bias = bias + tf.cast(attention_bias, bias.dtype)
         context, probs = scaled_dot_product_attention(
@@ -91,10 +116,11 @@ class TFGPT2Block(keras.layers.Layer):
         self.mlp.build(None)
 
     def call(self, hidden_states, layer_past=None, attention_bias=None, head_mask=None, use_cache=False,
-             output_attentions=False, training=False):
+             output_attentions=False, training=False, cache_position=None):
         attn_output, present, probs = self.attn(
             self.ln_1(hidden_states), layer_past=layer_past, attention_bias=attention_bias, head_mask=head_mask,
             use_cache=use_cache, output_attentions=output_attentions, training=training,
+            cache_position=cache_position,
         )
         hidden_states = hidden_states + attn_output
         hidden_states = hidden_states + self.mlp(self.ln_2(hidden_states), training=training)
@@ -128,7 +154,7 @@ class TFGPT2MainLayer(keras.layers.Layer):
 
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=False, output_attentions=False,
-             output_hidden_states=False, training=False):
+             output_hidden_states=False, training=False, cache_position=None):
         if input_ids is not None and inputs_embeds is not None:
             raise ValueError("Pass either input_ids or inputs_embeds, not both.")
         if input_ids is None and inputs_embeds is None:
@@ -136,7 +162,10 @@ class TFGPT2MainLayer(keras.layers.Layer):
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)
         seq_len = tf.shape(inputs_embeds)[1]
-        past_length = 0 if past_key_values is None else tf.shape(past_key_values[0])[-2]
+        if cache_position is not None:  # a preallocated cache (generation): the new tokens start there
+            past_length = cache_position
+        else:
+            past_length = 0 if past_key_values is None else tf.shape(past_key_values[0])[-2]
         if position_ids is None:
             position_ids = tf.range(past_length, past_length + seq_len)[None, :]
         hidden_states = inputs_embeds + self.wpe(position_ids)
@@ -156,6 +185,7 @@ class TFGPT2MainLayer(keras.layers.Layer):
             hidden_states, present, probs = block(
                 hidden_states, layer_past=layer_past, attention_bias=attention_bias, head_mask=block_head_mask,
                 use_cache=use_cache, output_attentions=output_attentions, training=training,
+                cache_position=cache_position,
             )
             if use_cache:
                 presents += (present,)

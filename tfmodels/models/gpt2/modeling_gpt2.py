@@ -32,12 +32,12 @@ class TFGPT2PreTrainedModel(TFPreTrainedModel):
         return {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")}
 
     def _decode(self, input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
-                inputs_embeds, use_cache, output_attentions, output_hidden_states, training):
+                inputs_embeds, use_cache, output_attentions, output_hidden_states, training, cache_position=None):
         return self.transformer(
             input_ids=input_ids, past_key_values=past_key_values, attention_mask=attention_mask,
             token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
             inputs_embeds=inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, training=training,
+            output_hidden_states=output_hidden_states, training=training, cache_position=cache_position,
         )
 
 
@@ -61,9 +61,10 @@ class TFGPT2Model(TFGPT2PreTrainedModel):
     @unpack_inputs
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
-             output_hidden_states=None, return_dict=None, training=False):
+             output_hidden_states=None, return_dict=None, training=False, cache_position=None):
         output = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
-                              inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
+                              inputs_embeds, use_cache, output_attentions, output_hidden_states, training,
+                              cache_position)
         return output if return_dict else output.to_tuple()
 
 
@@ -88,19 +89,39 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel):
 
     @classmethod
     def can_generate(cls) -> bool:
-        """True: the LM head produces next-token logits (see `examples/causal_lm.py` for greedy decoding)."""
+        """True: `generate()` decodes with the key/value cache (see `tfmodels.generation`)."""
         return True
 
     def get_output_embeddings(self):
         """The input embeddings `wte`, which the LM head reuses (tied weights)."""
         return self.get_input_embeddings()
 
+    def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
+        """A zero key/value cache of `max_length` slots (one `[2, batch, heads, max_length, head_dim]` tensor per
+        layer), which `call(..., cache_position=i)` fills in place: its shape never changes while generating."""
+        config = self.config
+        shape = [2, batch_size, config.n_head, max_length, config.n_embd // config.n_head]
+        return tuple(tf.zeros(shape, self.compute_dtype) for _ in range(config.n_layer))
+
+    def generation_forward(self, input_ids, attention_mask, position_ids, cache, cache_position,
+                           encoder_outputs=None, encoder_attention_mask=None):
+        """One cached pass for `generate`: `(next-token logits [batch, vocab], cache)`. The LM head runs on the
+        last position only (a prompt's other positions would cost a [batch, length, vocab] projection)."""
+        decoded = self.transformer(input_ids=input_ids, past_key_values=cache, attention_mask=attention_mask,
+                                   position_ids=position_ids, use_cache=True, cache_position=cache_position,
+                                   training=False)
+        logits = self.transformer.wte.attend(decoded["last_hidden_state"][:, -1, :])
+        return float32_logits(logits), tuple(decoded["past_key_values"])
+
     @unpack_inputs
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None,
-             output_hidden_states=None, return_dict=None, labels=None, training=False):
+             output_hidden_states=None, return_dict=None, labels=None, training=False, cache_position=None):
+        """With `cache_position` (a scalar), `past_key_values` is a preallocated cache (`init_generation_cache`)
+        that the new tokens are written into from that slot on, and `attention_mask` covers every slot."""
         decoded = self._decode(input_ids, past_key_values, attention_mask, token_type_ids, position_ids, head_mask,
-                               inputs_embeds, use_cache, output_attentions, output_hidden_states, training)
+                               inputs_embeds, use_cache, output_attentions, output_hidden_states, training,
+                               cache_position)
         logits = float32_logits(self.transformer.wte.attend(decoded["last_hidden_state"]))
         loss = None if labels is None else losses.causal_lm_loss(labels, logits)
         output = TFCausalLMOutputWithCrossAttentions(
