@@ -9,8 +9,9 @@ safetensors, loaded without torch) on the SST-2 subset in `examples/data/sst2` (
 1. reads the data with `datasets` and tokenizes it with the checkpoint's `tokenizers` tokenizer;
 2. groups training rows of similar length into batches and pads every batch to a multiple of 16 tokens
    (`prepare_tf_dataset(..., pad_to_multiple_of=16)`), so four bucket lengths cover all batches;
-3. fine-tunes with AdamW and a warm-up + cosine-decay learning rate (`compile` + `fit`, Keras progress bar),
-   printing validation accuracy before and after, then a per-class report and the confusion matrix;
+3. fine-tunes with AdamW and a warm-up + cosine-decay learning rate (`compile` + `fit`, Keras progress bar) in
+   `mixed_bfloat16` (float32 weights), printing validation accuracy before and after (the saved float32 model,
+   reloaded), then a per-class report and the confusion matrix;
 4. saves `training_curves.png`, the model (sharded safetensors + tokenizer), a verified TF Serving export and the
    model card, and classifies three sentences through the export's `serving_default` signature.
 
@@ -212,6 +213,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-length", type=int, default=64, help="tokens kept per sentence")
     parser.add_argument("--pad-to-multiple-of", type=int, default=16, help="bucket width of the padded lengths")
     parser.add_argument("--seed", type=int, default=0, help="seeds the new head, dropout and the batch order")
+    parser.add_argument("--precision", choices=["mixed_bfloat16", "float32"], default="mixed_bfloat16",
+                        help="compute dtype while training (weights, checkpoint and export stay float32)")
     parser.add_argument("--max-steps", type=int, default=None, help="batches per epoch (a quick run)")
     parser.add_argument("--max-examples", type=int, default=None, help="use only this many rows per split")
     parser.add_argument("--min-accuracy", type=float, default=None,
@@ -232,6 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
     train = length_grouped(train, args.batch_size, seed=args.seed)
     valid = valid.select(np.argsort(valid["length"], kind="stable"))  # similar lengths together: faster
     keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(args.precision)  # bf16 matrix products: ~1.5x faster on CPUs with AVX512-BF16
     model = TFBertForSequenceClassification.from_pretrained(
         model_dir, num_labels=len(LABELS), id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
         ignore_mismatched_sizes=True,
@@ -258,25 +262,28 @@ def main(argv: list[str] | None = None) -> dict:
     history = model.fit(train_set, validation_data=valid_set, epochs=args.epochs,
                         steps_per_epoch=steps_per_epoch if args.max_steps else None,
                         shuffle=False, callbacks=[record], verbose=2 if args.max_steps else "auto")
-    predictions = predict()
-    after = float(np.mean(predictions == valid_labels))
-    print(f"Validation accuracy after fine-tuning:  {after:.3f} on {len(valid)} sentences\n")
-    print(classification_report(valid_labels, predictions, LABELS) + "\n")
-
     os.makedirs(args.output_dir, exist_ok=True)
     curves = plot_curves(history.history, batch_losses, steps_per_epoch, before,
                          os.path.join(args.output_dir, "training_curves.png"))
     model_out = os.path.join(args.output_dir, "model")
     export_base = os.path.join(args.output_dir, "serving")
-    model.save_pretrained(model_out, safe_serialization=True, max_shard_size="50MB")
+    model.save_pretrained(model_out, safe_serialization=True, max_shard_size="50MB")  # float32 weights
     shutil.copy(tokenizer_file, os.path.join(model_out, "tokenizer.json"))
-    export = export_saved_model(model, export_base)
     card = model.create_model_card(
         model_out, os.path.basename(os.path.abspath(args.output_dir)),
         finetuned_from=None if args.model else "sentence-transformers/all-MiniLM-L6-v2",
         dataset_tags="glue", dataset="sst2", dataset_args="sst2", license="apache-2.0", language="en",
         tags=["sentiment-analysis"], batch_size=args.batch_size,
     )
+    # What is served is the saved checkpoint in float32: evaluate, export and answer with exactly that model.
+    keras.config.set_dtype_policy("float32")
+    model = TFBertForSequenceClassification.from_pretrained(model_out)
+    predictions = predict()
+    after = float(np.mean(predictions == valid_labels))
+    print(f"Validation accuracy after fine-tuning:  {after:.3f} on {len(valid)} sentences (the saved float32 "
+          "model)\n")
+    print(classification_report(valid_labels, predictions, LABELS) + "\n")
+    export = export_saved_model(model, export_base)
     examples = classify_with_export(export, tokenizer_file, LABELS, EXAMPLE_SENTENCES, args.max_length)
     print("The TF Serving export (serving_default signature, TensorFlow only) on three sentences:")
     for text, (label, probability) in zip(EXAMPLE_SENTENCES, examples):

@@ -97,4 +97,8 @@ PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
     ),
     "_input_dataset": ("keras_integration/model_card.py", "walks back from a mapped/prefetched dataset to its batch "
                        "stage", "none in tf.data's public API"),
+    "_UnbatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at an "
+                        "`unbatch` (the batch size before it no longer applies)", "none in tf.data's public API"),
+    "_RebatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at a "
+                        "`rebatch` (a distribution strategy's split)", "none in tf.data's public API"),
 }

@@ -39,7 +39,7 @@ CHILD = textwrap.dedent("""
     os.replace, os.remove = killing(os.replace), killing(os.remove)
     for name in ("write_h5", "write_h5_shard", "write_safetensors", "_fsync_directory"):
         setattr(writer, name, killing(getattr(writer, name)))
-    kwargs = {"sharded_h5": {"max_shard_size": "20KB"}, "safetensors": {"safe_serialization": True}}[mode]
+    kwargs = {"sharded_h5": {"max_shard_size": "40KB"}, "safetensors": {"safe_serialization": True}}[mode]
     model.save_pretrained(directory, **kwargs)
     print("CALLS", calls[0])
 """)
@@ -55,7 +55,7 @@ def _child(directory, kill_at, mode):
 def test_killed_save_loads_old_or_new_or_refuses(old_mode, new_mode, tmp_path):
     model = CASE.model_class.from_pretrained(CASE.path("tf_h5"))
     old_logits = model(CASE.inputs).logits.numpy()
-    save_args = {"sharded_h5": {"max_shard_size": "20KB"}, "safetensors": {"safe_serialization": True}}
+    save_args = {"sharded_h5": {"max_shard_size": "40KB"}, "safetensors": {"safe_serialization": True}}
 
     def fresh_directory():
         directory = tmp_path / "ckpt"
