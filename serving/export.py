@@ -91,6 +91,22 @@ def _write_warmup(path: str, inputs_list: Sequence[Mapping[str, Any]], model_nam
             writer.write(log.SerializeToString())
 
 
+# Outputs of a traced graph and of the eager model differ by rounding only; how much depends on the compute dtype
+# (a mixed_bfloat16 model keeps ~3 significant digits through every layer).
+_TOLERANCE = {"float32": 1e-5, "float64": 1e-5, "float16": 1e-2, "bfloat16": 5e-2}
+
+
+def verification_tolerance(model) -> float:
+    """The `atol` (= `rtol`) an export of `model` is verified with: 1e-5 in float32, looser for models computing in
+    float16 or bfloat16 (mixed precision), whose eager and traced outputs round differently.
+
+    Example:
+        >>> verification_tolerance(model)  # 1e-05 under the float32 policy
+    """
+    policy = getattr(model, "dtype_policy", None)
+    return _TOLERANCE.get(getattr(policy, "compute_dtype", "float32"), 1e-5)
+
+
 def _start_verifier() -> subprocess.Popen:
     """Start the verifying process now: it imports TensorFlow while the export is being written."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -119,7 +135,8 @@ def _verify(model, verifier: subprocess.Popen, directory: str, signatures: dict[
     with tempfile.TemporaryDirectory() as scratch:
         cases = os.path.join(scratch, "cases.npz")
         np.savez(cases, **arrays)
-        stdout, stderr = verifier.communicate(json.dumps([directory, cases]) + "\n", timeout=1800)
+        request = [directory, cases, verification_tolerance(model)]
+        stdout, stderr = verifier.communicate(json.dumps(request) + "\n", timeout=1800)
     lines = [line for line in stdout.splitlines() if line.startswith("VERIFY ")]
     if verifier.returncode != 0 or not lines:
         raise ExportError(f"The export could not be loaded by TensorFlow alone:\n{stderr[-3000:]}")
@@ -147,8 +164,8 @@ def export_saved_model(
     requests (`warmup_inputs`, by default the model's dummy inputs when `tensorflow-serving-api` is installed) go
     to `assets.extra/tf_serving_warmup_requests`. With `verify=True` the export is loaded in a fresh process that
     imports only TensorFlow, every default signature must reproduce the model's outputs within 1e-5 on two input
-    batches, and the warm-up records must replay; otherwise nothing is left behind and `ExportError` says what
-    differed. `version=None` takes the next free integer; an existing version is never overwritten.
+    batches (looser for a model computing in float16/bfloat16: `verification_tolerance`), and the warm-up records
+    must replay; otherwise nothing is left behind and `ExportError` says what differed. `version=None` takes the next free integer; an existing version is never overwritten.
 
     With `generate=True` the model's `generation_serving_functions(**generation_kwargs)` add the signatures
     `generate` (`input_ids`, `attention_mask` -> `sequences`, `sequence_lengths`) and `generate_max_new_tokens`

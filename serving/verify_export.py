@@ -29,7 +29,8 @@ def main(export_dir: str | None, cases_path: str | None, atol: float = 1e-5) -> 
         line = sys.stdin.readline()
         if not line:
             return {}
-        export_dir, cases_path = json.loads(line)
+        export_dir, cases_path, *rest = json.loads(line)
+        atol = rest[0] if rest else atol
 
     loaded = tf.saved_model.load(export_dir)
     report = {"signatures": sorted(loaded.signatures.keys()), "problems": [], "checked": 0, "warmup_replayed": 0}

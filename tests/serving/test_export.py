@@ -216,3 +216,21 @@ def test_command_line_export(tmp_path):
 def test_the_verifier_really_blocks_keras():
     assert {"keras", "tfmodels", "serving"} <= set(BLOCKED)
     assert keras.__name__ == "keras"  # (and keras is importable here, in the test process)
+
+
+def test_a_mixed_precision_model_exports_verified_with_a_tolerance_for_its_dtype(tmp_path):
+    from serving.export import verification_tolerance
+
+    assert verification_tolerance(tiny_model("TFBertForSequenceClassification")) == 1e-5
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = tiny_model("TFBertForSequenceClassification")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert verification_tolerance(model) == 5e-2
+    path = export_saved_model(model, tmp_path / "export")  # verified: eager and traced bf16 round differently
+    inputs = {"input_ids": tf.constant([[5, 6, 7, 8]], tf.int32), "attention_mask": tf.ones((1, 4), tf.int32),
+              "token_type_ids": tf.zeros((1, 4), tf.int32)}
+    served = tf.saved_model.load(path).signatures["serving_default"](**inputs)["logits"]
+    assert served.dtype == tf.float32
+    np.testing.assert_allclose(served.numpy(), model(inputs, training=False).logits.numpy(), atol=5e-2)
