@@ -75,15 +75,20 @@ def test_labels_in_dict_tuple_or_separate_give_the_same_history():
         np.testing.assert_allclose(history["loss"], reference["loss"], rtol=1e-5, err_msg=name)
 
 
-def test_sample_weights_weight_the_internal_loss():
-    batch = tiny_batch("TFBertForSequenceClassification", n=8)
+def _weighted_evaluate(class_name, weights):
+    """`evaluate` of an untrained tiny model on 8 `(inputs, labels, weights)` rows: (loss, model, inputs, labels)."""
+    batch = tiny_batch(class_name, n=8)
     inputs = {k: v for k, v in batch.items() if k != "labels"}
-    weights = np.array([1, 0, 1, 0, 1, 0, 1, 0], np.float32)
-    model = tiny_model("TFBertForSequenceClassification")
+    model = tiny_model(class_name)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     data = tf.data.Dataset.from_tensor_slices((inputs, batch["labels"], weights)).batch(8)
-    loss = model.evaluate(data, verbose=0, return_dict=True)["loss"]
-    per_example = model({**inputs, "labels": batch["labels"]}).loss.numpy()
+    return model.evaluate(data, verbose=0, return_dict=True)["loss"], model, inputs, batch["labels"]
+
+
+def test_sample_weights_weight_the_internal_loss():
+    weights = np.array([1, 0, 1, 0, 1, 0, 1, 0], np.float32)
+    loss, model, inputs, labels = _weighted_evaluate("TFBertForSequenceClassification", weights)
+    per_example = model({**inputs, "labels": labels}).loss.numpy()
     np.testing.assert_allclose(loss, np.mean(per_example * weights), rtol=1e-5)
 
 
@@ -202,20 +207,15 @@ def test_compile_metrics_and_fit_with_a_dict_of_labels_and_sample_weights_for_ev
 
 def test_sample_weights_apply_to_token_level_losses():
     # A weight per example multiplies that example's tokens: sum_b w_b sum_t loss_bt / labelled tokens.
-    batch = tiny_batch("TFBertForTokenClassification", n=8)
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
     weights = np.array([1, 0, 2, 0, 1, 0.5, 1, 0], np.float32)
-    model = tiny_model("TFBertForTokenClassification")
-    model.compile(optimizer=keras.optimizers.SGD(0.0))
-    data = tf.data.Dataset.from_tensor_slices((inputs, batch["labels"], weights)).batch(8)
-    loss = model.evaluate(data, verbose=0, return_dict=True)["loss"]
+    loss, model, inputs, labels = _weighted_evaluate("TFBertForTokenClassification", weights)
     logits = model(inputs).logits.numpy()
-    labels = batch["labels"]
     active = labels != -100
     log_probs = logits - np.log(np.sum(np.exp(logits), -1, keepdims=True))
     token_loss = -np.take_along_axis(log_probs, np.maximum(labels, 0)[..., None], -1)[..., 0] * active
     np.testing.assert_allclose(loss, np.sum(weights[:, None] * token_loss) / active.sum(), rtol=1e-5)
-    unweighted = model.evaluate(tf.data.Dataset.from_tensor_slices(batch).batch(8), verbose=0, return_dict=True)
+    unweighted = model.evaluate(tf.data.Dataset.from_tensor_slices((inputs, labels)).batch(8), verbose=0,
+                                return_dict=True)
     np.testing.assert_allclose(unweighted["loss"], token_loss.sum() / active.sum(), rtol=1e-5)
 
 
