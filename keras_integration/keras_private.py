@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from packaging.version import Version  # a dependency of Keras
 
@@ -37,7 +39,18 @@ def check_version(name: str, installed: str, minimum: str) -> None:
 
 check_version("keras", keras.__version__, MIN_KERAS)
 
+from keras.src.backend.common.name_scope import current_path  # noqa: E402
 from keras.src.losses.loss import scale_loss_for_distribution  # noqa: E402  (Keras >= 3.8.0)
+
+
+def scopeless_name_scope(layer: keras.layers.Layer) -> contextlib.AbstractContextManager:
+    """What `Layer._open_name_scope` returns for a `tfmodels.layers.paths.Group`: no scope. The parent path is
+    recorded as Keras' own method records it, so that the group's sublayers resolve to the same paths at build and
+    call time."""
+    if layer._parent_path is None:
+        layer._parent_path = current_path()
+    return contextlib.nullcontext()
+
 
 # name -> (where it is used, why, the public alternative considered)
 PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
@@ -76,10 +89,24 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
         "locks tracking once a layer is built.",
         "rebuilding the whole model from a new config, which loses the other weights' identity for the optimizer.",
     ),
+    "_untrack_variable": (
+        "tfmodels/layers/embeddings.py",
+        "removes a replaced variable from the layer's tracking, as `Layer.__delattr__` does, but without the "
+        "`gc.collect()` that follows it there (2 s of `prune_heads` on a tiny model in a large process).",
+        "`delattr(layer, name)`, the public path, which collects garbage on every call.",
+    ),
     "_kernel": (
         "tfmodels/layers/embeddings.py",
         "`Dense.kernel` is a read-only property over `_kernel` (LoRA-aware); pruning replaces the variable itself.",
         "a custom Dense layer, which would change every weight name in checkpoints.",
+    ),
+    "_open_name_scope": (
+        "tfmodels/layers/paths.py",
+        "a `Group` holds layers without adding its name to their variable paths, which are checkpoint names: "
+        "GPT-2's blocks sit directly under `transformer/`, DistilBERT's masked-LM head is three top-level layers. "
+        "`scopeless_name_scope` (here) records `Layer._parent_path` with Keras' `current_path`, as Keras does.",
+        "nesting plain Python objects, which Keras does not track (their weights would be lost to saving and "
+        "training).",
     ),
     "_learning_rate": (
         "keras_integration/model_card.py",

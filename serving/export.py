@@ -62,15 +62,16 @@ def _user_names(signatures) -> list[str]:
 def _check_inputs(model) -> list[dict[str, np.ndarray]]:
     """Verification inputs: the model's dummy inputs and a second batch of another size and length."""
     first = {name: np.asarray(value) for name, value in model.dummy_inputs.items()}
-    second = {}
-    for name, value in first.items():
-        shape = (3,) + tuple(5 if i == len(value.shape) - 1 else 3 for i in range(1, len(value.shape)))
-        array = np.ones(shape, value.dtype) if name != "token_type_ids" else np.zeros(shape, value.dtype)
-        if name == "attention_mask":
-            array[..., 1, -2:] = 0  # some padding
-        if name == "input_ids":
-            array = (np.arange(array.size).reshape(shape) % 7 + 1).astype(value.dtype)
-        second[name] = array
+    if hasattr(model, "make_dummy_inputs"):  # the model knows the shape of each input (choices, lengths)
+        second = {name: np.array(value) for name, value in model.make_dummy_inputs(3, 5, 3).items()}
+    else:
+        second = {name: np.full((3,) + tuple(5 if i == value.ndim - 1 else 3 for i in range(1, value.ndim)),
+                                0 if name == "token_type_ids" else 1, value.dtype) for name, value in first.items()}
+    if "attention_mask" in second:
+        second["attention_mask"][..., 1, -2:] = 0  # some padding
+    if "input_ids" in second:
+        ids = second["input_ids"]
+        second["input_ids"] = (np.arange(ids.size).reshape(ids.shape) % 7 + 1).astype(ids.dtype)
     return [first, second]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 
 from tfmodels import keras_registry as _keras_registry
+from tfmodels.models.registry import architectures as _architectures
 
 __version__ = "0.1.0"
 
@@ -22,19 +23,15 @@ _EXPORTS = {
     "tfmodels.modeling": ["TFPreTrainedModel"],
     "tfmodels.modeling_outputs": ["ModelOutput"],
     "tfmodels.generation": ["GenerationConfig", "GenerationMixin", "TextStreamer"],
-    "tfmodels.models.bert": [
-        "BertConfig", "TFBertModel", "TFBertForPreTraining", "TFBertForMaskedLM", "TFBertForNextSentencePrediction",
-        "TFBertForSequenceClassification", "TFBertForMultipleChoice", "TFBertForTokenClassification",
-        "TFBertForQuestionAnswering",
-    ],
-    "tfmodels.models.gpt2": ["GPT2Config", "TFGPT2Model", "TFGPT2LMHeadModel", "TFGPT2ForSequenceClassification"],
     "tfmodels.auto": [
         "AutoConfig", "load_pretrained", "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM",
         "TFAutoModelForCausalLM",
         "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
-        "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice",
+        "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
     ],
 }
+for _architecture in _architectures().values():  # each architecture folder declares its own names
+    _EXPORTS[_architecture.package] = _architecture.names
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_NAME_TO_MODULE)
 # Every model class, by name: Keras can load a `.keras` file of any of them after `import tfmodels` alone.

@@ -9,18 +9,17 @@ from typing import Any
 
 from tfmodels.configuration import PretrainedConfig
 from tfmodels.errors import ConfigError
-
-_CONFIGS = {"bert": ("tfmodels.models.bert", "BertConfig"), "gpt2": ("tfmodels.models.gpt2", "GPT2Config")}
-_MODULES = {"bert": "tfmodels.models.bert", "gpt2": "tfmodels.models.gpt2"}
+from tfmodels.models.registry import architectures
 
 
 def _config_class(model_type: str, source: str) -> type[PretrainedConfig]:
-    if model_type not in _CONFIGS:
+    registered = architectures()
+    if model_type not in registered:
         raise ConfigError(
-            f"Unknown model_type {model_type!r} in {source}. Supported model types: {sorted(_CONFIGS)}."
+            f"Unknown model_type {model_type!r} in {source}. Supported model types: {sorted(registered)}."
         )
-    module, name = _CONFIGS[model_type]
-    return getattr(importlib.import_module(module), name)
+    architecture = registered[model_type]
+    return getattr(importlib.import_module(architecture.module_of(architecture.config)), architecture.config)
 
 
 class AutoConfig:
@@ -60,19 +59,27 @@ class AutoConfig:
 
 
 class _AutoModel:
-    _mapping: dict[str, str] = {}
+    _auto_name = ""
 
     def __init__(self) -> None:
         raise EnvironmentError(f"{type(self).__name__} is created with from_pretrained() or from_config().")
 
     @classmethod
     def _model_class(cls, config: PretrainedConfig):
+        mapping = cls.mapping()
         model_type = config.model_type
-        if model_type not in cls._mapping:
+        if model_type not in mapping:
             raise ConfigError(
-                f"{cls.__name__} has no model for model_type {model_type!r}; it supports {sorted(cls._mapping)}."
+                f"{cls.__name__} has no model for model_type {model_type!r}; it supports {sorted(mapping)}."
             )
-        return getattr(importlib.import_module(_MODULES[model_type]), cls._mapping[model_type])
+        architecture = architectures()[model_type]
+        return getattr(importlib.import_module(architecture.module_of(mapping[model_type])), mapping[model_type])
+
+    @classmethod
+    def mapping(cls) -> dict[str, str]:
+        """`model_type` -> the class this auto class loads, as the architecture folders declare them."""
+        return {model_type: name for model_type, architecture in architectures().items()
+                for name, autos in architecture.classes.items() if cls._auto_name in autos}
 
     @classmethod
     def from_config(cls, config: PretrainedConfig, **kwargs: Any):
@@ -98,23 +105,22 @@ class _AutoModel:
                                                         **hub_kwargs, **kwargs)
 
 
-def _auto(name: str, mapping: dict[str, str]) -> type[_AutoModel]:
-    return type(name, (_AutoModel,), {"_mapping": mapping, "__doc__": f"Auto class for {sorted(mapping.values())}.",
-                                      "__module__": __name__})
+def _auto(name: str) -> type[_AutoModel]:
+    return type(name, (_AutoModel,), {"_auto_name": name, "__module__": __name__,
+                                      "__doc__": f"Auto class: the {name[len('TFAutoModel'):] or 'base'} model of "
+                                                 "a checkpoint's `model_type` (see `mapping()`)."})
 
 
-TFAutoModel = _auto("TFAutoModel", {"bert": "TFBertModel", "gpt2": "TFGPT2Model"})
-TFAutoModelForPreTraining = _auto("TFAutoModelForPreTraining", {"bert": "TFBertForPreTraining",
-                                                                "gpt2": "TFGPT2LMHeadModel"})
-TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM", {"bert": "TFBertForMaskedLM"})
-TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", {"gpt2": "TFGPT2LMHeadModel"})
-TFAutoModelForSequenceClassification = _auto(
-    "TFAutoModelForSequenceClassification",
-    {"bert": "TFBertForSequenceClassification", "gpt2": "TFGPT2ForSequenceClassification"},
-)
-TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification", {"bert": "TFBertForTokenClassification"})
-TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", {"bert": "TFBertForQuestionAnswering"})
-TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice", {"bert": "TFBertForMultipleChoice"})
+TFAutoModel = _auto("TFAutoModel")
+TFAutoModelForPreTraining = _auto("TFAutoModelForPreTraining")
+TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM")
+TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM")
+TFAutoModelForSequenceClassification = _auto("TFAutoModelForSequenceClassification")
+TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification")
+TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering")
+TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice")
+TFAutoModelForNextSentencePrediction = _auto("TFAutoModelForNextSentencePrediction")
+
 
 def load_pretrained(source: str | os.PathLike, **kwargs: Any):
     """Load a checkpoint with the class its config names in `architectures` (e.g. `BertForSequenceClassification`
@@ -136,5 +142,5 @@ def load_pretrained(source: str | os.PathLike, **kwargs: Any):
 AUTO_CLASS_NAMES = [
     "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
     "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification", "TFAutoModelForQuestionAnswering",
-    "TFAutoModelForMultipleChoice",
+    "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
 ]

@@ -137,6 +137,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
     _auto_class: str | None = None
     _keys_to_ignore_on_load_missing: list[str] | None = None
     _keys_to_ignore_on_load_unexpected: list[str] | None = None
+    weight_table = None  # a `tfmodels.checkpoints.names.WeightTable` (architectures on the kit)
 
     def __init__(self, config: PretrainedConfig, *inputs: Any, **kwargs: Any) -> None:
         if not isinstance(config, PretrainedConfig):
@@ -212,12 +213,28 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
     @property
     def dummy_inputs(self) -> dict[str, tf.Tensor]:
         """Small inputs matching `input_signature` (batch 1, other dimensions 2; token types are zeros)."""
+        return self.make_dummy_inputs()
+
+    def make_dummy_inputs(self, batch_size: int = 1, length: int = 2, num_choices: int = 2) -> dict[str, tf.Tensor]:
+        """Inputs matching `input_signature`: `[batch, length]`, or `[batch, choices, length]` for multiple choice;
+        ones, token types zeros.
+
+        Example:
+            >>> model.make_dummy_inputs(batch_size=3, length=5)["input_ids"].shape
+            TensorShape([3, 5])
+        """
         dummies = {}
         for name, spec in self.input_signature.items():
-            shape = [1 if i == 0 and dim is None else (2 if dim is None else dim) for i, dim in enumerate(spec.shape)]
+            sizes = [batch_size, num_choices, length][-len(spec.shape):] if len(spec.shape) == 3 else [batch_size,
+                                                                                                      length]
+            shape = [size if dim is None else dim for size, dim in zip(sizes, spec.shape)]
             fill = tf.zeros if name == "token_type_ids" else tf.ones
             dummies[name] = fill(shape, dtype=spec.dtype)
         return dummies
+
+    def ignored_on_load(self) -> tuple[list[str], list[str]]:
+        """(missing, unexpected) weight-name patterns that a load does not report."""
+        return list(self._keys_to_ignore_on_load_missing or []), list(self._keys_to_ignore_on_load_unexpected or [])
 
     # ---- introspection and embeddings ---------------------------------------------------------------------------
     def num_parameters(self, only_trainable: bool = False) -> int:
@@ -552,13 +569,15 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
             model = cls(config, *model_args, **model_kwargs)
             model.build_in_name_scope()
         reader = _READERS[resolved.kind]
+        ignore_missing, ignore_unexpected = model.ignored_on_load()
         info = load_weight_files(
             _unique_variables(model.weights),
             [functools.partial(reader, file) for file in resolved.files],
             base_model_prefix=cls.base_model_prefix,
             ignore_mismatched_sizes=ignore_mismatched_sizes,
-            ignore_missing=cls._keys_to_ignore_on_load_missing or (),
-            ignore_unexpected=cls._keys_to_ignore_on_load_unexpected or (),
+            ignore_missing=ignore_missing,
+            ignore_unexpected=ignore_unexpected,
+            pt_renames=model.weight_table.pt_renames if model.weight_table is not None else (),
         )
         _initialize_unloaded(model, info)
         _log_loading_info(cls.__name__, path, info, cls.base_model_prefix)
@@ -619,7 +638,10 @@ def _log_loading_info(class_name: str, path: str, info: LoadingInfo, base_model_
     the task heads) left at their fresh initialisation, which is almost always a bug rather than fine-tuning."""
     scope = base_model_prefix + "/"
     fresh = info.missing_keys + [key for key, _, _ in info.mismatched_keys]
-    fresh_base = [key for key in fresh if not base_model_prefix or key.startswith(scope)]
+    # The pooler is trained by pre-training tasks only some checkpoints keep (an MLM checkpoint has none): a fresh
+    # pooler is reported like a fresh head.
+    fresh_base = [key for key in fresh if (not base_model_prefix or key.startswith(scope))
+                  and not key.startswith(scope + "pooler/")]
     missing_heads = [key for key in info.missing_keys if key not in fresh_base]
     if info.unexpected_keys:
         logger.warning(

@@ -76,6 +76,21 @@ TFBertForPreTrainingOutput = _output(
     ("loss", "prediction_logits", "seq_relationship_logits") + _HIDDEN,
     "Outputs of BERT pre-training: masked LM and next-sentence logits.",
 )
+TFAlbertForPreTrainingOutput = _output(
+    "TFAlbertForPreTrainingOutput",
+    ("loss", "prediction_logits", "sop_logits") + _HIDDEN,
+    "Outputs of ALBERT pre-training: masked LM and sentence-order logits.",
+)
+TFElectraForPreTrainingOutput = _output(
+    "TFElectraForPreTrainingOutput", ("loss", "logits") + _HIDDEN,
+    "Outputs of ELECTRA's discriminator: one replaced-token logit per token.",
+)
+TFBaseModelOutput = _output("TFBaseModelOutput", ("last_hidden_state",) + _HIDDEN, "Outputs of an encoder.")
+TFGPT2DoubleHeadsModelOutput = _output(
+    "TFGPT2DoubleHeadsModelOutput",
+    ("loss", "logits", "mc_logits", "past_key_values") + _HIDDEN,
+    "Outputs of GPT-2 with the language-modelling and multiple-choice heads.",
+)
 TFMaskedLMOutput = _output("TFMaskedLMOutput", ("loss", "logits") + _HIDDEN, "Masked language modelling outputs.")
 TFNextSentencePredictorOutput = _output(
     "TFNextSentencePredictorOutput", ("loss", "logits") + _HIDDEN, "Next-sentence prediction outputs."

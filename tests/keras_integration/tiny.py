@@ -16,6 +16,14 @@ HEADS = ["TFBertForPreTraining", "TFBertForMaskedLM", "TFBertForNextSentencePred
 
 
 def tiny_model(class_name: str, **config_overrides):
+    """A tiny `class_name`: BERT and GPT-2 with the sizes above, other architectures from the shared model table
+    (`tests/tfmodels/models/model_checks.py`)."""
+    model_class = getattr(tfmodels, class_name)
+    if model_class.config_class not in (tfmodels.BertConfig, tfmodels.GPT2Config):
+        from tests.tfmodels.models.model_checks import architecture_of
+
+        entry = architecture_of(class_name)
+        return model_class(model_class.config_class(**{**entry.config, **config_overrides}))
     config_class = tfmodels.GPT2Config if "GPT2" in class_name else tfmodels.BertConfig
     defaults = GPT2 if "GPT2" in class_name else BERT
     labels = {} if "QuestionAnswering" in class_name else {"num_labels": 3}

@@ -75,7 +75,8 @@ def test_bad_config_files_give_clear_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"config.json is not valid JSON"):
         AutoConfig.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama9"}))
-    with pytest.raises(ConfigError, match=r"Unknown model_type 'llama9'.*\['bert', 'gpt2'\]"):
+    supported = r"\['albert', 'bert', 'camembert', 'distilbert', 'electra', 'gpt2', 'roberta', 'xlm-roberta'\]"
+    with pytest.raises(ConfigError, match=r"Unknown model_type 'llama9'.*" + supported):
         AutoConfig.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(ConfigError, match="expects 'bert'"):

@@ -74,7 +74,7 @@ def test_model_introspection():
     assert model.num_parameters() == expected == model.num_parameters(only_trainable=True)
     assert model.get_input_embeddings() is model.bert.embeddings.word_embeddings
     assert model.get_output_embeddings() is model.get_input_embeddings()
-    assert model.get_lm_head() is model.mlm.predictions
+    assert model.get_lm_head() is model.mlm  # the head under `mlm___cls` (HF: `model.mlm`)
     assert set(model.get_bias()) == {"bias"}
     assert model.input_signature["input_ids"].shape.as_list() == [None, None]
     assert sorted(model.dummy_inputs) == ["attention_mask", "input_ids", "token_type_ids"]
@@ -86,7 +86,7 @@ def test_model_introspection():
     mc = tfmodels.TFBertForMultipleChoice(tfmodels.BertConfig.from_pretrained(case.path("tf_h5")))
     assert mc.input_signature["input_ids"].shape.as_list() == [None, None, None]
     with pytest.warns(FutureWarning):
-        assert model.get_output_layer_with_bias() is model.mlm.predictions
+        assert model.get_output_layer_with_bias() is model.mlm
     masks = model.get_head_mask(np.ones(4), 2)
     assert len(masks) == 2 and masks[0].shape == (1, 4, 1, 1)
     assert model.get_head_mask(None, 2) == [None, None]
@@ -142,15 +142,15 @@ def test_prune_heads_removes_heads_and_reloads_pruned(tmp_path):
     model.prune_heads({0: [0, 2], 1: [1]})
     model.prune_heads({0: [2]})  # already pruned: nothing more happens
     attention = model.bert.encoder.layer[0].attention
-    assert attention.self_attention.query.kernel.shape == (32, 16)
-    assert attention.dense_output.dense.kernel.shape == (16, 32)
-    assert model.bert.encoder.layer[1].attention.self_attention.value.kernel.shape == (32, 24)
+    assert attention.query.kernel.shape == (32, 16)
+    assert attention.output_projection.kernel.shape == (16, 32)
+    assert model.bert.encoder.layer[1].attention.value.kernel.shape == (32, 24)
     assert model.config.pruned_heads == {0: [0, 2], 1: [1]}
     np.testing.assert_allclose(model(case.inputs).logits, masked, atol=1e-6)
     model.save_pretrained(tmp_path)
     reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
     assert info["mismatched_keys"] == [] and info["missing_keys"] == []
-    assert reloaded.bert.encoder.layer[0].attention.self_attention.key.kernel.shape == (32, 16)
+    assert reloaded.bert.encoder.layer[0].attention.key.kernel.shape == (32, 16)
     np.testing.assert_allclose(reloaded(case.inputs).logits, masked, atol=1e-6)
 
 
@@ -216,7 +216,7 @@ def test_auto_classes_pick_the_architecture():
         tfmodels.TFAutoModel: ("TFBertModel", "TFGPT2Model"),
         tfmodels.TFAutoModelForPreTraining: ("TFBertForPreTraining", "TFGPT2LMHeadModel"),
         tfmodels.TFAutoModelForMaskedLM: ("TFBertForMaskedLM", None),
-        tfmodels.TFAutoModelForCausalLM: (None, "TFGPT2LMHeadModel"),
+        tfmodels.TFAutoModelForCausalLM: ("TFBertLMHeadModel", "TFGPT2LMHeadModel"),
         tfmodels.TFAutoModelForSequenceClassification: ("TFBertForSequenceClassification",
                                                        "TFGPT2ForSequenceClassification"),
         tfmodels.TFAutoModelForTokenClassification: ("TFBertForTokenClassification", None),

@@ -267,3 +267,17 @@ def test_save_holds_one_weight_at_a_time_beyond_the_model(mode, tmp_path, monkey
     assert max(alive_at_fetch) == 0  # ...and released before the next one is fetched
     reloaded = case.model_class.from_pretrained(tmp_path)
     outputs_equal(run(model, case), run(reloaded, case))
+
+
+def test_a_fresh_pooler_is_reported_like_a_fresh_head(caplog):
+    """A masked-LM checkpoint has no pooler: the bare model loads it with the pooler fresh, which is expected
+    (reported as a head to train), unlike a fresh encoder weight (reported as a bug)."""
+    case = Case("roberta_mlm")
+    with caplog.at_level("WARNING", logger="tfmodels.modeling"):
+        model, info = tfmodels.TFRobertaModel.from_pretrained(case.path("tf_h5"), output_loading_info=True)
+    assert info["missing_keys"] == ["roberta/pooler/dense/kernel", "roberta/pooler/dense/bias"]
+    assert info["unexpected_keys"] == []  # the masked-LM head is a pre-training head: expected unused
+    assert "were not initialized from the checkpoint" in caplog.text
+    assert "almost always a bug" not in caplog.text
+    np.testing.assert_allclose(model(case.inputs, output_hidden_states=True).hidden_states[-1],
+                               case.reference["hidden_states"][-1], atol=1e-5, rtol=0)

@@ -52,13 +52,15 @@ def load_weight_files(
     ignore_mismatched_sizes: bool = False,
     ignore_missing: Iterable[str] = (),
     ignore_unexpected: Iterable[str] = (),
+    pt_renames: tuple[tuple[str, str], ...] = (),
 ) -> LoadingInfo:
     """Assign tensors from `weight_files` (opened one at a time, so peak memory stays near one shard) to
     `variables` (Keras variables, matched by their path without the model-name scope).
 
     PyTorch keys are matched through the TF -> PyTorch name rules, with `base_model_prefix` added or removed so
     that a head model loads a base checkpoint and the reverse; legacy LayerNorm keys (`LayerNorm.gamma`/`.beta`)
-    are matched as their modern names (`modern_pt_name`). Shapes must agree up to size-1 dimensions;
+    are matched as their modern names (`modern_pt_name`); `pt_renames` are the architecture's own PyTorch name
+    rules (`WeightTable.pt_renames`). Shapes must agree up to size-1 dimensions;
     otherwise a ValueError names the weight and both shapes, unless `ignore_mismatched_sizes`, in which case the
     weight keeps its initial value and is reported in `mismatched_keys`.
     """
@@ -68,7 +70,7 @@ def load_weight_files(
         key = strip_model_name(variable.path)
         target = _Target(variable, key)
         by_tf.setdefault(key, target)
-        pt_key, transpose = tf_to_pt_name(key, len(variable.shape))
+        pt_key, transpose = tf_to_pt_name(key, len(variable.shape), pt_renames)
         by_pt.setdefault(pt_key, _Target(variable, key, transpose))
     prefix = base_model_prefix + "." if base_model_prefix else ""
 

@@ -1,8 +1,12 @@
-"""Weight names: TF variable names, their model-name-free form, and the TF -> PyTorch name and transpose rules."""
+"""Weight names: TF variable names, their model-name-free form, the TF -> PyTorch name and transpose rules, and
+`WeightTable`, the one declaration of an architecture's names that its layers, the loader and the writer read."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +28,9 @@ def strip_model_name(name: str) -> str:
     return "/".join(parts)
 
 
-def tf_to_pt_name(key: str, rank: int) -> tuple[str, str]:
-    """Model-name-free TF key -> (PyTorch state-dict key, transpose kind).
+def tf_to_pt_name(key: str, rank: int, renames: tuple[tuple[str, str], ...] = ()) -> tuple[str, str]:
+    """Model-name-free TF key -> (PyTorch state-dict key, transpose kind), by the general rules and then an
+    architecture's `renames` (regex, replacement) on the PyTorch key.
 
     Example:
         >>> tf_to_pt_name("bert/encoder/layer_._0/attention/self/query/kernel", 2)
@@ -44,10 +49,15 @@ def tf_to_pt_name(key: str, rank: int) -> tuple[str, str]:
         transpose = TRANSPOSE_SIMPLE
     else:
         transpose = TRANSPOSE_NONE
-    renames = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "beta": "bias",
-               "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight"}
-    parts[-1] = renames.get(last, last)
-    return ".".join(parts), transpose
+    parts[-1] = _LAST_RENAMES.get(last, last)
+    pt_name = ".".join(parts)
+    for pattern, replacement in renames:
+        pt_name = re.sub(pattern, replacement, pt_name)
+    return pt_name, transpose
+
+
+_LAST_RENAMES = {"kernel": "weight", "embeddings": "weight", "gamma": "weight", "beta": "bias",
+                 "pointwise_kernel": "pointwise.weight", "depthwise_kernel": "depthwise.weight"}
 
 
 def modern_pt_name(key: str) -> str:
@@ -91,3 +101,52 @@ def tf_to_pt_array(array: np.ndarray, transpose: str) -> np.ndarray:
 def same_up_to_unit_dims(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> bool:
     """True when the shapes differ only by dimensions of size 1 (GPT-2's `[1, n]` bias against PyTorch's `[n]`)."""
     return [d for d in shape_a if d != 1] == [d for d in shape_b if d != 1]
+
+
+# Heads that pre-trained checkpoints carry (their weights are expected to go unused by task models).
+PRETRAINING_TASKS = ("masked_lm", "next_sentence", "sentence_order", "replaced_token_detection")
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightTable:
+    """An architecture's weight names, declared once beside its config: the layers place their variables at these
+    paths (so the writer writes them), and the loader maps them to PyTorch keys with the general rules
+    (`tf_to_pt_name`) plus `pt_renames`.
+
+    - `prefix`: the backbone's name (`bert`), the first path component of every backbone weight.
+    - `blocks`: the backbone's block paths and names (embeddings, layers, pooler, ...); what each key means is up
+      to the backbone that reads it.
+    - `heads`: per task head, its paths relative to the model (`{"sequence_classification": {"classifier":
+      "classifier"}}`).
+    - `pt_renames`: (regex, replacement) applied to the general PyTorch key, for names the general rules miss.
+    - `pt_ignore`: PyTorch keys that carry no weight of ours (buffers such as `position_ids`, decoder matrices
+      tied to the word embeddings): never reported as unexpected.
+
+    Example:
+        >>> BERT_WEIGHTS.heads["token_classification"]
+        {'classifier': 'classifier'}
+    """
+
+    prefix: str
+    blocks: Mapping[str, Any]
+    heads: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    pt_renames: tuple[tuple[str, str], ...] = ()
+    pt_ignore: tuple[str, ...] = ()
+
+    def head_roots(self) -> set[str]:
+        """The first path component of every head weight (`mlm___cls`, `classifier`, ...)."""
+        return {path.split("/")[0] for paths in self.heads.values() for path in paths.values()}
+
+    def unused_head_patterns(self, used: list[str]) -> list[str]:
+        """Patterns matching the weights (TF names or PyTorch keys) of this architecture's pre-training heads other
+        than `used`: a pre-trained checkpoint loads into a task model without reporting them as unexpected (a
+        fine-tuned head, like `classifier`, is still reported, as the reference does)."""
+        mine = {path.split("/")[0] for task in used for path in self.heads.get(task, {}).values()}
+        pretraining = {path.split("/")[0] for task in PRETRAINING_TASKS for path in self.heads.get(task, {}).values()}
+        return [path_pattern(root) for root in sorted(pretraining - mine)]
+
+
+def path_pattern(path: str) -> str:
+    """A regex matching the weights under `path` in TF names and PyTorch keys alike (`mlm___cls` is also `cls`)."""
+    parts = [re.sub(r"^[^/]*___", "", part).replace("_._", ".") for part in path.split("/")]
+    return r"(^|[/.])" + r"[/.]".join(r"(\w*___)?" + re.escape(part) for part in parts) + r"[/.]"

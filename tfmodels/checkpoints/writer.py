@@ -41,6 +41,26 @@ def _fetch(variable) -> np.ndarray:
     return np.asarray(variable.value)
 
 
+def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]]:
+    """The reference's h5 groups: one per top-level layer name (the first path component), each listing its
+    weights; a weight a head shares with the backbone (tied word embeddings) is listed again by the head, under
+    the head's last group, as the reference's files list it."""
+    groups: dict[str, list[str]] = {}
+    owner: set[int] = set()
+    for layer in model.layers:
+        shared, last = [], None
+        for variable in _unique(layer.weights):
+            if id(variable) in owner:
+                shared.append(names[id(variable)])
+                continue
+            owner.add(id(variable))
+            last = strip_model_name(variable.path).split("/")[0]
+            groups.setdefault(last, []).append(names[id(variable)])
+        if last is not None:
+            groups[last] += shared
+    return groups
+
+
 def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
     """Write the weight files into `directory` (a staging directory); return their names.
 
@@ -55,7 +75,7 @@ def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_s
     by_name = {names[id(v)]: v for v in variables}
 
     if len(shards) == 1 and not safe_serialization:
-        layers = [(layer.name, [names[id(v)] for v in _unique(layer.weights)]) for layer in model.layers]
+        layers = list(_h5_groups(model, names).items())
         write_h5(os.path.join(directory, weights_name), layers, lambda name: _fetch(by_name[name]),
                  keras.__version__)
         return [weights_name]

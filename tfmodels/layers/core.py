@@ -1,4 +1,4 @@
-"""Small shared layers and helpers: initializers, activations, `Conv1D`, residual blocks, masks."""
+"""Small shared layers and helpers: initializers, activations, projections (`Conv1D`, `make_linear`), masks."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ _ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "swish": tf.nn.silu,
     "tanh": tf.tanh,
     "sigmoid": tf.sigmoid,
+    "linear": tf.identity,
 }
 
 
@@ -102,28 +103,6 @@ class Conv1D(keras.layers.Layer):
         return tf.matmul(x, self.weight) + self.bias
 
 
-class DenseResidualNorm(keras.layers.Layer):
-    """`LayerNorm(residual + dropout(dense(x)))`: BERT's attention output and layer output blocks."""
-
-    def __init__(self, units: int, input_dim: int, config, **kwargs):
-        super().__init__(**kwargs)
-        self.input_dim = input_dim
-        self.dense = keras.layers.Dense(
-            units, kernel_initializer=get_initializer(config.initializer_range), name="dense"
-        )
-        self.LayerNorm = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name="LayerNorm")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, name="dropout")
-        self.units = units
-
-    def build(self, input_shape=None):
-        self.dense.build((None, None, self.input_dim))
-        self.LayerNorm.build((None, None, self.units))
-
-    def call(self, hidden_states: tf.Tensor, residual: tf.Tensor, training: bool = False) -> tf.Tensor:
-        hidden_states = self.dropout(self.dense(hidden_states), training=training)
-        return self.LayerNorm(hidden_states + residual)
-
-
 def padding_bias(attention_mask: tf.Tensor | None, dtype: tf.DType) -> tf.Tensor | None:
     """`[batch, seq]` mask of 1/0 -> additive bias `[batch, 1, 1, seq]` of 0 / -10000 (the reference's value)."""
     if attention_mask is None:
@@ -146,3 +125,15 @@ def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
     if head_mask.shape[0] != num_hidden_layers:
         raise ValueError(f"head_mask covers {head_mask.shape[0]} layers; the model has {num_hidden_layers}.")
     return [head_mask[i] for i in range(num_hidden_layers)]
+
+
+def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02,
+                use_bias: bool = True, activation=None) -> keras.layers.Layer:
+    """A projection in an architecture's own layout: `dense` (Keras Dense: `kernel` `[in, out]`, `bias`) or
+    `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
+    if kind == "conv1d":
+        return Conv1D(units, input_dim, initializer_range, name=name)
+    if kind != "dense":
+        raise ConfigError(f"Unknown projection kind {kind!r}; expected 'dense' or 'conv1d'.")
+    return keras.layers.Dense(units, use_bias=use_bias, activation=activation,
+                              kernel_initializer=get_initializer(initializer_range), name=name)

@@ -1,12 +1,16 @@
-"""`TokenEmbedding`: a lookup table that can also project back onto the vocabulary (tied LM heads)."""
+"""`TokenEmbedding` (a lookup table that can also project back onto the vocabulary, for tied LM heads) and
+`TextEmbeddings` (word, position and token-type embeddings as each encoder architecture configures them)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers.core import get_initializer
+from tfmodels.layers.paths import build_at, leaf
 
 
 class TokenEmbedding(keras.layers.Layer):
@@ -73,7 +77,10 @@ def replace_variable(layer: keras.layers.Layer, attribute: str, value: np.ndarra
     """Swap `layer.<attribute>` for a new variable of `value`'s shape, with the same name and path."""
     old = getattr(layer, attribute)
     name, trainable = old.name, old.trainable
-    delattr(layer, attribute)  # untracks the old variable
+    # What `Layer.__delattr__` does, without its `gc.collect()` (seconds per call in a large process; pruning
+    # replaces 8 variables per layer).
+    layer._untrack_variable(old)
+    super(keras.layers.Layer, layer).__delattr__(attribute)
     parent_path, _, scope = layer.path.rpartition("/")
     layer._tracker.unlock()
     try:
@@ -91,3 +98,99 @@ def replace_dense_weights(dense: keras.layers.Dense, kernel: np.ndarray, bias: n
     replace_variable(dense, "bias", bias)  # replaced second so that the variable order stays kernel, bias
     dense.units = kernel.shape[1]
     dense.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: kernel.shape[0]})
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingNames:
+    """Paths inside an embeddings block: the word, position and token-type tables (None when absent) and the
+    LayerNorm; `word_variable` is the word table's variable name (`weight` in BERT-family files)."""
+
+    word: str = "word_embeddings"
+    position: str | None = "position_embeddings"
+    token_type: str | None = "token_type_embeddings"
+    norm: str | None = "LayerNorm"
+    word_variable: str = "weight"
+
+
+def sinusoidal_table(positions: int, dim: int) -> np.ndarray:
+    """DistilBERT's fixed sinusoidal position table (`sinusoidal_pos_embds=True`)."""
+    angles = np.arange(positions)[:, None] / np.power(10000, 2 * (np.arange(dim)[None, :] // 2) / dim)
+    table = np.zeros((positions, dim), np.float32)
+    table[:, 0::2] = np.sin(angles[:, 0::2])
+    table[:, 1::2] = np.cos(angles[:, 1::2])
+    return table
+
+
+class TextEmbeddings(keras.layers.Layer):
+    """Word embeddings plus learned absolute positions and optional token types, normalised and dropped out.
+
+    `padding_idx` selects RoBERTa's positions: counted from `padding_idx + 1` over the non-padding tokens of
+    `input_ids` (padding keeps position `padding_idx`); `sinusoidal` fills the position table with DistilBERT's
+    fixed sinusoids (not trained).
+
+    Example:
+        >>> embeddings = TextEmbeddings(30522, 768, 512, type_vocab_size=2, name="embeddings")
+    """
+
+    def __init__(self, vocab_size: int, dim: int, max_positions: int, type_vocab_size: int = 0,
+                 names: EmbeddingNames = EmbeddingNames(), layer_norm_eps: float = 1e-12, dropout: float = 0.1,
+                 initializer_range: float = 0.02, padding_idx: int | None = None, sinusoidal: bool = False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.names = dim, names
+        self.padding_idx, self.sinusoidal = padding_idx, sinusoidal
+        self.word_embeddings = TokenEmbedding(vocab_size, dim, initializer_range, variable_name=names.word_variable,
+                                              name=leaf(names.word))
+        self.token_type_embeddings = None
+        if names.token_type is not None and type_vocab_size:
+            self.token_type_embeddings = TokenEmbedding(type_vocab_size, dim, initializer_range,
+                                                        name=leaf(names.token_type))
+        self.position_embeddings = None
+        if names.position is not None:
+            self.position_embeddings = TokenEmbedding(max_positions, dim, initializer_range,
+                                                      name=leaf(names.position))
+        self.LayerNorm = None
+        if names.norm is not None:
+            self.LayerNorm = keras.layers.LayerNormalization(epsilon=layer_norm_eps, name=leaf(names.norm))
+        self.dropout = keras.layers.Dropout(dropout, name="dropout")
+
+    def build(self, input_shape=None):
+        names = self.names
+        build_at(self.word_embeddings, names.word)
+        if self.token_type_embeddings is not None:
+            build_at(self.token_type_embeddings, names.token_type)
+        if self.position_embeddings is not None:
+            build_at(self.position_embeddings, names.position)
+            if self.sinusoidal:
+                table = self.position_embeddings
+                table.embeddings.assign(sinusoidal_table(table.input_dim, self.dim))
+                table.embeddings.trainable = False
+        if self.LayerNorm is not None:
+            build_at(self.LayerNorm, names.norm, (None, None, self.dim))
+
+    def position_ids(self, input_ids, inputs_embeds, past_length=0) -> tf.Tensor:
+        """The default positions: `past_length ...` or, with `padding_idx`, RoBERTa's padding-aware positions."""
+        length = tf.shape(inputs_embeds)[1]
+        if self.padding_idx is None:
+            return tf.range(past_length, length + past_length)[None, :]
+        if input_ids is None:
+            return tf.range(self.padding_idx + 1, length + self.padding_idx + 1)[None, :]
+        mask = tf.cast(tf.not_equal(input_ids, self.padding_idx), tf.int32)
+        return (tf.cumsum(mask, axis=1) + past_length) * mask + self.padding_idx
+
+    def call(self, input_ids=None, position_ids=None, token_type_ids=None, inputs_embeds=None, past_length=0,
+             training=False):
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        embeddings = inputs_embeds
+        if self.position_embeddings is not None:
+            if position_ids is None:
+                position_ids = self.position_ids(input_ids, inputs_embeds, past_length)
+            embeddings = embeddings + self.position_embeddings(position_ids)
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = tf.zeros(tf.shape(inputs_embeds)[:-1], dtype=tf.int32)
+            embeddings = embeddings + self.token_type_embeddings(token_type_ids)
+        if self.LayerNorm is not None:
+            embeddings = self.LayerNorm(embeddings)
+        return self.dropout(embeddings, training=training)

@@ -99,3 +99,12 @@ def question_answering_loss(
 def next_sentence_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Per-example next-sentence loss (label 0: B follows A, 1: random)."""
     return single_label_loss(labels, logits)
+
+
+def replaced_token_loss(labels: tf.Tensor, logits: tf.Tensor, attention_mask: tf.Tensor | None = None) -> tf.Tensor:
+    """ELECTRA's discriminator loss: binary cross entropy of each token's logit against its 0/1 label (1:
+    replaced), over the tokens of `attention_mask` (all tokens without one); shape `[batch]`."""
+    labels = tf.cast(labels, tf.float32)
+    per_token = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
+    active = tf.ones_like(labels) if attention_mask is None else tf.cast(tf.equal(attention_mask, 1), tf.float32)
+    return _masked_mean(per_token, active)

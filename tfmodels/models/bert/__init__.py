@@ -1,16 +1,21 @@
 """BERT."""
 
-from tfmodels.models.bert.configuration_bert import BertConfig
-from tfmodels.models.bert.modeling_bert import (
-    TFBertForMaskedLM,
-    TFBertForMultipleChoice,
-    TFBertForNextSentencePrediction,
-    TFBertForPreTraining,
-    TFBertForQuestionAnswering,
-    TFBertForSequenceClassification,
-    TFBertForTokenClassification,
-    TFBertModel,
-    TFBertPreTrainedModel,
-)
+from tfmodels.models.registry import Architecture
 
-__all__ = ["BertConfig", "TFBertForMaskedLM", "TFBertForMultipleChoice", "TFBertForNextSentencePrediction", "TFBertForPreTraining", "TFBertForQuestionAnswering", "TFBertForSequenceClassification", "TFBertForTokenClassification", "TFBertModel", "TFBertPreTrainedModel"]
+ARCHITECTURE = Architecture(
+    model_type="bert",
+    config="BertConfig",
+    package=__name__,
+    classes={
+        "TFBertModel": ("TFAutoModel",),
+        "TFBertForPreTraining": ("TFAutoModelForPreTraining",),
+        "TFBertForMaskedLM": ("TFAutoModelForMaskedLM",),
+        "TFBertLMHeadModel": ("TFAutoModelForCausalLM",),
+        "TFBertForNextSentencePrediction": ("TFAutoModelForNextSentencePrediction",),
+        "TFBertForSequenceClassification": ("TFAutoModelForSequenceClassification",),
+        "TFBertForMultipleChoice": ("TFAutoModelForMultipleChoice",),
+        "TFBertForTokenClassification": ("TFAutoModelForTokenClassification",),
+        "TFBertForQuestionAnswering": ("TFAutoModelForQuestionAnswering",),
+    },
+)
+__getattr__ = ARCHITECTURE.module_getattr

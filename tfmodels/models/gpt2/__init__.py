@@ -1,11 +1,16 @@
 """GPT-2."""
 
-from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
-from tfmodels.models.gpt2.modeling_gpt2 import (
-    TFGPT2ForSequenceClassification,
-    TFGPT2LMHeadModel,
-    TFGPT2Model,
-    TFGPT2PreTrainedModel,
-)
+from tfmodels.models.registry import Architecture
 
-__all__ = ["GPT2Config", "TFGPT2ForSequenceClassification", "TFGPT2LMHeadModel", "TFGPT2Model", "TFGPT2PreTrainedModel"]
+ARCHITECTURE = Architecture(
+    model_type="gpt2",
+    config="GPT2Config",
+    package=__name__,
+    classes={
+        "TFGPT2Model": ("TFAutoModel",),
+        "TFGPT2LMHeadModel": ("TFAutoModelForPreTraining", "TFAutoModelForCausalLM"),
+        "TFGPT2DoubleHeadsModel": (),
+        "TFGPT2ForSequenceClassification": ("TFAutoModelForSequenceClassification",),
+    },
+)
+__getattr__ = ARCHITECTURE.module_getattr

@@ -1,0 +1,233 @@
+"""The table of architectures every model check runs over, with tiny models and labelled batches for each class.
+
+Adding an architecture: its fixture cases go to `tests/fixtures/reference/` (and `index.json`, for the parity test
+in `test_parity.py`), and one `Architecture` entry goes to `ARCHITECTURES` below. `test_every_model.py` then runs
+every check (save/load in every format, `fit`, `evaluate`, `.keras`, serving export, resizing, pruning) on every
+class of the entry that `tfmodels` exports.
+
+Example:
+    >>> model = tiny_model("TFBertForMaskedLM")
+    >>> inputs, labels = tiny_batch(model)
+    >>> model({**inputs, **labels}).loss
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import keras
+import numpy as np
+
+import tfmodels
+
+BATCH, SEQUENCE, CHOICES, NUM_LABELS = 4, 8, 3, 3
+# Tiny models need tiny shards: several shards per checkpoint in the sharded formats.
+SAVE_FORMATS = {
+    "h5": {},
+    "sharded_h5": {"max_shard_size": "8KB"},
+    "safetensors": {"safe_serialization": True},
+    "sharded_safetensors": {"safe_serialization": True, "max_shard_size": "8KB"},
+}
+# The kind of task of a class, from the end of its name; longer suffixes first ("LMHeadModel" ends with "Model").
+TASKS = {
+    "DoubleHeadsModel": "double_heads",
+    "LMHeadModel": "causal_lm",
+    "ForCausalLM": "causal_lm",
+    "ForMaskedLM": "masked_lm",
+    "ForPreTraining": "pretraining",
+    "ForNextSentencePrediction": "next_sentence_prediction",
+    "ForSequenceClassification": "sequence_classification",
+    "ForTokenClassification": "token_classification",
+    "ForQuestionAnswering": "question_answering",
+    "ForMultipleChoice": "multiple_choice",
+    "Model": "base",
+}
+# What `...ForPreTraining` learns: the label arguments it takes, by architecture family.
+PRETRAINING_TASKS = {
+    "masked_lm+next_sentence": ("labels", "next_sentence_label"),
+    "masked_lm+sentence_order": ("labels", "sentence_order_label"),
+    "replaced_token_detection": ("labels",),  # one 0/1 label per token (ELECTRA's discriminator)
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One architecture: its config class (a `tfmodels` name), the kwargs of a tiny config (no dropout, so that
+    training is deterministic), its TF classes, what it supports, and its reference fixture cases
+    (`{case: tf_class}`, the cases `test_parity.py` compares with PyTorch)."""
+
+    config_class: str
+    config: dict[str, Any]
+    classes: tuple[str, ...]
+    token_type_ids: bool
+    pruning: bool
+    resizing: bool
+    pretraining: str | None = None  # a key of PRETRAINING_TASKS when `classes` has a `...ForPreTraining`
+    cases: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _classes(prefix: str, *suffixes: str) -> tuple[str, ...]:
+    return tuple(f"TF{prefix}{suffix}" for suffix in suffixes)
+
+
+_ENCODER_HEADS = ("ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice")
+_ROBERTA_HEADS = ("Model", "ForMaskedLM", "ForCausalLM") + _ENCODER_HEADS
+_BERT_LIKE = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
+                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+# RoBERTa positions start after the padding id (pad_token_id + 1), so max positions >= sequence + 2.
+_ROBERTA = dict(_BERT_LIKE, vocab_size=64, max_position_embeddings=SEQUENCE + 24, pad_token_id=1, bos_token_id=0,
+                eos_token_id=2, type_vocab_size=1)
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "bert": Architecture(
+        "BertConfig", dict(_BERT_LIKE, vocab_size=64, max_position_embeddings=32),
+        _classes("Bert", "Model", "ForPreTraining", "ForMaskedLM", "LMHeadModel", "ForNextSentencePrediction",
+                 *_ENCODER_HEADS),
+        token_type_ids=True, pruning=True, resizing=True, pretraining="masked_lm+next_sentence",
+        cases={"bert_base": "TFBertModel", "bert_mlm": "TFBertForMaskedLM",
+               "bert_seqcls": "TFBertForSequenceClassification", "bert_tokcls": "TFBertForTokenClassification",
+               "bert_qa": "TFBertForQuestionAnswering"},
+    ),
+    "gpt2": Architecture(
+        "GPT2Config", dict(vocab_size=64, n_embd=16, n_layer=2, n_head=2, n_positions=32, resid_pdrop=0.0,
+                           embd_pdrop=0.0, attn_pdrop=0.0, summary_first_dropout=0.0, pad_token_id=0),
+        _classes("GPT2", "Model", "LMHeadModel", "DoubleHeadsModel", "ForSequenceClassification"),
+        token_type_ids=False, pruning=False, resizing=True,  # GPT-2 serves input_ids and attention_mask only
+        cases={"gpt2_base": "TFGPT2Model", "gpt2_lm": "TFGPT2LMHeadModel"},
+    ),
+    # The RoBERTa family takes token_type_ids (all zeros, type_vocab_size=1), as the reference's signatures do.
+    "roberta": Architecture(
+        "RobertaConfig", _ROBERTA, _classes("Roberta", *_ROBERTA_HEADS),
+        token_type_ids=True, pruning=True, resizing=True,
+        cases={"roberta_mlm": "TFRobertaForMaskedLM", "roberta_seqcls": "TFRobertaForSequenceClassification"},
+    ),
+    "xlm-roberta": Architecture(
+        "XLMRobertaConfig", _ROBERTA, _classes("XLMRoberta", *_ROBERTA_HEADS),
+        token_type_ids=True, pruning=True, resizing=True,
+        cases={"xlm_roberta_tokcls": "TFXLMRobertaForTokenClassification"},
+    ),
+    "camembert": Architecture(
+        "CamembertConfig", _ROBERTA, _classes("Camembert", *_ROBERTA_HEADS),
+        token_type_ids=True, pruning=True, resizing=True,
+    ),
+    "distilbert": Architecture(
+        "DistilBertConfig", dict(vocab_size=64, dim=16, n_layers=2, n_heads=2, hidden_dim=20,
+                                 max_position_embeddings=32, dropout=0.0, attention_dropout=0.0, qa_dropout=0.0,
+                                 seq_classif_dropout=0.0),
+        _classes("DistilBert", "Model", "ForMaskedLM", *_ENCODER_HEADS),
+        token_type_ids=False, pruning=True, resizing=True,
+        cases={"distilbert_seqcls": "TFDistilBertForSequenceClassification",
+               "distilbert_qa": "TFDistilBertForQuestionAnswering"},
+    ),
+    "albert": Architecture(  # one group of one layer shared by both layers, as in the released ALBERTs
+        "AlbertConfig", dict(_BERT_LIKE, vocab_size=64, embedding_size=8, max_position_embeddings=32,
+                             num_hidden_groups=1, inner_group_num=1, classifier_dropout_prob=0.0),
+        _classes("Albert", "Model", "ForPreTraining", "ForMaskedLM", *_ENCODER_HEADS),
+        token_type_ids=True, pruning=True, resizing=True, pretraining="masked_lm+sentence_order",
+        cases={"albert_mlm": "TFAlbertForMaskedLM", "albert_seqcls": "TFAlbertForSequenceClassification"},
+    ),
+    "electra": Architecture(  # embedding_size != hidden_size: the embeddings are projected
+        "ElectraConfig", dict(_BERT_LIKE, vocab_size=64, embedding_size=12, max_position_embeddings=32,
+                              summary_last_dropout=0.0),
+        _classes("Electra", "Model", "ForPreTraining", "ForMaskedLM", *_ENCODER_HEADS),
+        token_type_ids=True, pruning=True, resizing=True, pretraining="replaced_token_detection",
+        cases={"electra_pretraining": "TFElectraForPreTraining", "electra_tokcls": "TFElectraForTokenClassification"},
+    ),
+}
+_ARCHITECTURE_OF = {name: model_type for model_type, entry in ARCHITECTURES.items() for name in entry.classes}
+
+
+def table_classes() -> list[str]:
+    """Every class the table names, in table order."""
+    return list(_ARCHITECTURE_OF)
+
+
+def exported_classes() -> list[str]:
+    """The table's classes that `tfmodels` exports (those the checks run on)."""
+    return [name for name in table_classes() if name in tfmodels.__all__]
+
+
+def architecture_of(class_name: str) -> Architecture:
+    """The table entry whose classes include `class_name`."""
+    if class_name not in _ARCHITECTURE_OF:
+        raise KeyError(f"{class_name} is in no entry of ARCHITECTURES; add it to its architecture's classes.")
+    return ARCHITECTURES[_ARCHITECTURE_OF[class_name]]
+
+
+def task_of(class_name: str) -> str:
+    """The kind of task of a class, from the end of its name (`TFBertForMaskedLM` -> `"masked_lm"`)."""
+    for suffix, task in TASKS.items():
+        if class_name.endswith(suffix):
+            return task
+    raise ValueError(f"{class_name} ends with none of the known task suffixes {list(TASKS)}.")
+
+
+def tiny_model(class_name: str, seed: int = 0) -> keras.Model:
+    """A tiny, randomly initialised (seeded) `class_name` model from its architecture's tiny config.
+
+    Classification heads get `NUM_LABELS` labels; causal language models are decoders (`is_decoder=True`).
+    """
+    entry = architecture_of(class_name)
+    task = task_of(class_name)
+    overrides = {"num_labels": NUM_LABELS} if task in ("sequence_classification", "token_classification") else {}
+    if task == "causal_lm":
+        overrides["is_decoder"] = True
+    keras.utils.set_random_seed(seed)
+    config = getattr(tfmodels, entry.config_class)(**entry.config, **overrides)
+    return getattr(tfmodels, class_name)(config)
+
+
+def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray], Any]:
+    """`(inputs, labels)` of `BATCH` rows of `SEQUENCE` tokens for `model`, whose labels a few training steps learn.
+
+    Each row counts up from a random token (so the next token, the token itself and its residue are predictable);
+    row 1 ends with two padding tokens. Labels are a dict keyed by label argument, except for a bare model (no
+    labels, no loss): a `[batch, seq, hidden]` regression target of its `last_hidden_state`, for a Keras loss.
+    """
+    class_name = type(model).__name__
+    config = model.config
+    task = task_of(class_name)
+    rng = np.random.default_rng(seed)
+    shape = (BATCH, CHOICES, SEQUENCE) if task in ("multiple_choice", "double_heads") else (BATCH, SEQUENCE)
+    low = 4  # above the special tokens (padding, start, end)
+    ids = low + (rng.integers(0, config.vocab_size - low, shape[:-1] + (1,)) + np.arange(SEQUENCE)) % (
+        config.vocab_size - low)
+    mask = np.ones(shape, np.int32)
+    mask[1, ..., -2:] = 0
+    ids = np.where(mask == 1, ids, config.pad_token_id).astype(np.int32)
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if architecture_of(class_name).token_type_ids:
+        second_segment = np.arange(SEQUENCE) >= SEQUENCE // 2 if config.type_vocab_size > 1 else np.zeros(SEQUENCE)
+        inputs["token_type_ids"] = np.broadcast_to(second_segment, shape).astype(np.int32)
+    first = ids[(slice(None),) + (0,) * (len(shape) - 1)]  # each row's (first choice's) first token
+    every_third = np.where((np.arange(SEQUENCE) % 3 == 1) & (mask == 1), ids, -100).astype(np.int32)
+    next_tokens = np.where(mask == 1, ids, -100).astype(np.int32)
+    per_sequence = (first % NUM_LABELS).astype(np.int32)
+    if task == "base":
+        phase = ids[..., None] * 0.1 * (1 + np.arange(config.hidden_size))
+        return inputs, np.sin(phase).astype(np.float32)
+    if task == "masked_lm":
+        labels = {"labels": every_third}
+    elif task == "causal_lm":
+        labels = {"labels": next_tokens}
+    elif task in ("sequence_classification", "multiple_choice"):
+        labels = {"labels": per_sequence}
+    elif task == "token_classification":
+        labels = {"labels": np.where(mask == 1, ids % NUM_LABELS, -100).astype(np.int32)}
+    elif task == "question_answering":
+        start = (first % 4).astype(np.int32)
+        labels = {"start_positions": start, "end_positions": start + 2}
+    elif task == "next_sentence_prediction":
+        labels = {"next_sentence_label": (first % 2).astype(np.int32)}
+    elif task == "double_heads":
+        inputs["mc_token_ids"] = mask.sum(-1).astype(np.int32) - 1  # each choice's last real token
+        labels = {"labels": next_tokens, "mc_labels": per_sequence}
+    else:  # pretraining
+        pretraining = architecture_of(class_name).pretraining
+        if pretraining == "replaced_token_detection":
+            labels = {"labels": (ids % 2).astype(np.int32)}  # padding is left out by the attention mask
+        else:
+            sentence_label = PRETRAINING_TASKS[pretraining][1]
+            labels = {"labels": every_third, sentence_label: (first % 2).astype(np.int32)}
+    return inputs, labels

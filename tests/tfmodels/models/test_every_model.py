@@ -1,0 +1,202 @@
+"""Every check on every model class of `model_checks.ARCHITECTURES` that `tfmodels` exports: save/load in every
+format, two `fit` steps lowering the loss, `evaluate` equal to the mean loss, the `.keras` round trip, a verified
+serving export, resizing and pruning. Parity with PyTorch is checked on the fixtures by `test_parity.py`."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+import tfmodels
+from serving import export_saved_model
+from tests.helpers import CASES, FIXTURES, Case, outputs_equal
+from tests.tfmodels.models.model_checks import (
+    ARCHITECTURES, BATCH, PRETRAINING_TASKS, SAVE_FORMATS, architecture_of, exported_classes, table_classes,
+    task_of, tiny_batch, tiny_model,
+)
+
+pytestmark = pytest.mark.slow  # ~15 s a class, 6 s of it the verified serving export (a TensorFlow subprocess)
+every_class = pytest.mark.parametrize("class_name", exported_classes())
+NO_LOADING_PROBLEMS = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+
+
+def _batch(inputs, labels):
+    """The dict a model is called with: inputs and labels (a bare model's regression target is not an input)."""
+    return {**inputs, **labels} if isinstance(labels, dict) else inputs
+
+
+def _compiled(class_name):
+    """A tiny model compiled on its own loss (a bare model, which has none: mean squared error on its first output),
+    with its `(x, y)` training data. Plain SGD: tracing Adam's update of every variable costs ~5 s a model."""
+    model = tiny_model(class_name)
+    inputs, labels = tiny_batch(model)
+    own_loss = isinstance(labels, dict)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="auto" if own_loss else "mse")
+    return model, (_batch(inputs, labels), None) if own_loss else (inputs, labels)
+
+
+def _arrays(output, without: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """A model output as arrays (per-layer tuples stacked), leaving out the outputs named in `without`."""
+    return {name: np.stack(value) if isinstance(value, (tuple, list)) else np.asarray(value)
+            for name, value in output.items() if name not in without}
+
+
+# ---- the table ------------------------------------------------------------------------------------------------------
+def test_every_class_of_the_table_is_exported():
+    missing = [name for name in table_classes() if name not in tfmodels.__all__]
+    assert missing == [], f"model_checks.ARCHITECTURES names classes tfmodels does not export: {missing}"
+
+
+def test_every_exported_model_class_is_in_the_table():
+    assert sorted(set(tfmodels.MODEL_CLASSES) - set(table_classes())) == []
+
+
+def test_table_entries_are_consistent():
+    for model_type, entry in ARCHITECTURES.items():
+        tasks = [task_of(name) for name in entry.classes]
+        assert len(set(entry.classes)) == len(entry.classes) and tasks.count("base") == 1, model_type
+        assert (entry.pretraining is not None) == ("pretraining" in tasks), model_type
+        assert entry.pretraining is None or entry.pretraining in PRETRAINING_TASKS, model_type
+        if entry.config_class in tfmodels.__all__:
+            assert getattr(tfmodels, entry.config_class).model_type == model_type
+
+
+def test_every_fixture_case_is_in_the_table():
+    """Each case folder (indexed for the parity test or not yet) names its class in the table, and the reverse."""
+    on_disk = sorted(name for name in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, name)))
+    in_table = {case: (model_type, name) for model_type, entry in ARCHITECTURES.items()
+                for case, name in entry.cases.items()}
+    assert sorted(in_table) == on_disk and set(CASES) <= set(in_table)
+    for case_name, (model_type, class_name) in in_table.items():
+        meta = Case(case_name).meta
+        assert (meta["config_class"], meta["tf_class"]) == (ARCHITECTURES[model_type].config_class, class_name)
+        assert class_name in ARCHITECTURES[model_type].classes
+
+
+# ---- the checks -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("save_format", SAVE_FORMATS)
+@every_class
+def test_save_pretrained_reloads_identically(class_name, save_format, tmp_path):
+    model = tiny_model(class_name)
+    batch = _batch(*tiny_batch(model))
+    model.save_pretrained(tmp_path, **SAVE_FORMATS[save_format])
+    extension = ".safetensors" if "safetensors" in save_format else ".h5"
+    weight_files = [name for name in os.listdir(tmp_path) if not name.endswith(".json")]
+    assert weight_files and all(name.endswith(extension) for name in weight_files)
+    assert (len(weight_files) > 1) == save_format.startswith("sharded")
+    reloaded, info = type(model).from_pretrained(tmp_path, output_loading_info=True)
+    assert info == NO_LOADING_PROBLEMS
+    outputs_equal(model(batch), reloaded(batch))
+
+
+@pytest.mark.filterwarnings("ignore:Gradients do not exist:UserWarning")  # a bare model's pooler: not in its loss
+@every_class
+def test_fit_two_steps_lowers_the_loss(class_name):
+    model, (x, y) = _compiled(class_name)
+    losses = model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0).history["loss"]
+    assert len(losses) == 2 and losses[1] < losses[0], losses
+
+
+@every_class
+def test_evaluate_is_the_mean_model_loss(class_name):
+    model, (x, y) = _compiled(class_name)
+    evaluated = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)["loss"]
+    output = model(x)
+    expected = np.mean(output.loss) if y is None else np.mean(np.square(output.last_hidden_state - y))
+    np.testing.assert_allclose(evaluated, expected, atol=1e-5, rtol=0)
+
+
+@every_class
+def test_keras_file_round_trip(class_name, tmp_path):
+    model = tiny_model(class_name)
+    batch = _batch(*tiny_batch(model))
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    outputs_equal(model(batch), loaded(batch))
+
+
+def _signature_inputs(export_dir: str) -> dict[str, dict[str, str]]:
+    """`{signature: {input name: dtype}}` as written in the export's `saved_model.pb`."""
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    return {name: {key: tf.dtypes.as_dtype(spec.dtype).name for key, spec in signature.inputs.items()}
+            for name, signature in saved_model.meta_graphs[0].signature_def.items() if not name.startswith("__")}
+
+
+@every_class
+def test_serving_export_is_verified_and_takes_the_input_signature(class_name, tmp_path):
+    model = tiny_model(class_name)
+    names = sorted(model.input_signature)
+    assert ("token_type_ids" in names) == architecture_of(class_name).token_type_ids
+    path = export_saved_model(model, tmp_path / "export")  # verified in a TensorFlow-only process
+    assert path == str(tmp_path / "export" / "1")
+    assert _signature_inputs(path) == {"serving_default": dict.fromkeys(names, "int32"),
+                                       "int64_serving": dict.fromkeys(names, "int64")}
+
+
+@every_class
+def test_resize_token_embeddings(class_name, tmp_path):
+    model = tiny_model(class_name)
+    inputs, _ = tiny_batch(model)
+    vocab = model.config.vocab_size
+    if not architecture_of(class_name).resizing:
+        with pytest.raises(NotImplementedError):
+            model.resize_token_embeddings(vocab + 3)
+        return
+    before = _arrays(model(inputs))
+    old_rows = model.get_input_embeddings().embeddings.numpy()
+    model.resize_token_embeddings(vocab + 3)
+    assert model.config.vocab_size == vocab + 3
+    rows = model.get_input_embeddings().embeddings.numpy()
+    assert rows.shape == (vocab + 3, old_rows.shape[1])
+    np.testing.assert_array_equal(rows[:vocab], old_rows)
+    after = _arrays(model(inputs))
+    over_vocabulary = [name for name, value in before.items() if value.shape[-1] == vocab]
+    assert bool(over_vocabulary) == (model.get_output_embeddings() is not None), over_vocabulary
+    for name, value in before.items():
+        if name in over_vocabulary:  # new tokens add logits; the old ones stay
+            assert after[name].shape == value.shape[:-1] + (vocab + 3,)
+            np.testing.assert_allclose(after[name][..., :vocab], value, atol=1e-6, rtol=0, err_msg=name)
+        else:
+            np.testing.assert_allclose(after[name], value, atol=1e-6, rtol=0, err_msg=name)
+    model.save_pretrained(tmp_path)
+    reloaded = type(model).from_pretrained(tmp_path)
+    assert reloaded.config.vocab_size == vocab + 3
+    outputs_equal(model(inputs), reloaded(inputs))
+
+
+@every_class
+def test_prune_heads_removes_one_head_as_masking_it_does(class_name, tmp_path):
+    model = tiny_model(class_name)
+    inputs, _ = tiny_batch(model)
+    if not architecture_of(class_name).pruning:
+        with pytest.raises(NotImplementedError, match="does not support head pruning"):
+            model.prune_heads({0: [0]})
+        return
+    config = model.config
+    head_size = config.hidden_size // config.num_attention_heads
+    head_mask = np.ones((config.num_hidden_layers, config.num_attention_heads), np.float32)
+    head_mask[0, 0] = 0  # row 0 masks what layer 0's weights compute (in ALBERT's shared group, every step: the
+    # reference applies row `group * layers_per_group + inner` at each step, so row 0 throughout)
+    # A decoder's key/value cache keeps the masked head (and loses the pruned one): not compared.
+    masked = _arrays(model(inputs, head_mask=head_mask), without=("past_key_values",))
+    parameters = model.num_parameters()
+    model.prune_heads({0: [0]})
+    assert model.config.pruned_heads == {0: [0]}
+    # One head fewer in the query, key and value projections (kernel and bias) and the output projection's kernel.
+    assert parameters - model.num_parameters() == head_size * (4 * config.hidden_size + 3)
+    pruned = _arrays(model(inputs), without=("past_key_values",))
+    assert sorted(pruned) == sorted(masked)
+    for name, value in masked.items():
+        np.testing.assert_allclose(pruned[name], value, atol=1e-5, rtol=0, err_msg=name)
+    model.save_pretrained(tmp_path)
+    reloaded, info = type(model).from_pretrained(tmp_path, output_loading_info=True)
+    assert info == NO_LOADING_PROBLEMS and reloaded.config.pruned_heads == {0: [0]}
+    assert reloaded.num_parameters() == model.num_parameters()
+    outputs_equal(model(inputs), reloaded(inputs))

@@ -1,0 +1,219 @@
+"""The transformer layer (post-norm or pre-norm residuals, optional cross-attention) and the layer stack (with
+optional cross-layer parameter sharing), placed at the paths of an architecture's weight-name table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
+from tfmodels.layers.core import get_activation, make_linear
+from tfmodels.layers.paths import Group, build_at, leaf
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerNames:
+    """Paths inside one transformer layer, relative to it: the attention block and its projections, the norms, and
+    the feed-forward projections (`ffn_in` to the intermediate size, `ffn_out` back)."""
+
+    attention: str
+    attention_projections: AttentionNames
+    attention_norm: str
+    ffn_in: str
+    ffn_out: str
+    ffn_norm: str
+    cross_attention: str | None = None
+    cross_attention_norm: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """Sizes and behaviour of a transformer layer.
+
+    `norm_first` selects pre-norm residuals (`x + f(norm(x))`, GPT-2) instead of post-norm (`norm(x + f(x))`,
+    BERT); `linear` the projection layout (`dense` or GPT-2's `conv1d`); `dropout_after_attention` whether the
+    attention output is dropped out before the residual (DistilBERT does not).
+    """
+
+    hidden_size: int
+    num_heads: int
+    intermediate_size: int
+    activation: str = "gelu"
+    hidden_dropout: float = 0.1
+    attention_dropout: float = 0.1
+    layer_norm_eps: float = 1e-12
+    initializer_range: float = 0.02
+    norm_first: bool = False
+    linear: str = "dense"
+    cross_attention: bool = False
+    scale_attention: bool = True
+    scale_by_inverse_layer_index: bool = False
+    dropout_after_attention: bool = True
+
+
+class TransformerLayer(keras.layers.Layer):
+    """Self-attention, optional cross-attention and the feed-forward block, each with a residual connection and a
+    LayerNorm, at the paths of `names`.
+
+    Example:
+        >>> layer = TransformerLayer(spec, BERT_LAYER, index=0, name="layer_._0")
+    """
+
+    def __init__(self, spec: LayerSpec, names: LayerNames, index: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.names, self.index = spec, names, index
+        hidden = spec.hidden_size
+
+        def attention(path: str, key_value_dim=None) -> MultiHeadAttention:
+            return MultiHeadAttention(hidden, spec.num_heads, names.attention_projections, spec.attention_dropout,
+                                      spec.initializer_range, spec.linear, key_value_dim=key_value_dim,
+                                      scale=spec.scale_attention, name=leaf(path))
+
+        def norm(path: str) -> keras.layers.LayerNormalization:
+            return keras.layers.LayerNormalization(epsilon=spec.layer_norm_eps, name=leaf(path))
+
+        # Attribute order is variable order, which the reference's files follow.
+        if spec.norm_first:
+            self.attention_norm = norm(names.attention_norm)
+        self.attention = attention(names.attention)
+        if not spec.norm_first:
+            self.attention_norm = norm(names.attention_norm)
+        if spec.cross_attention:
+            self.crossattention = attention(names.cross_attention)
+            self.cross_attention_norm = norm(names.cross_attention_norm)
+        if spec.norm_first:
+            self.ffn_norm = norm(names.ffn_norm)
+        self.ffn_in = make_linear(spec.linear, spec.intermediate_size, hidden, leaf(names.ffn_in),
+                                  spec.initializer_range)
+        self.ffn_out = make_linear(spec.linear, hidden, spec.intermediate_size, leaf(names.ffn_out),
+                                   spec.initializer_range)
+        if not spec.norm_first:
+            self.ffn_norm = norm(names.ffn_norm)
+        self.activation = get_activation(spec.activation)
+        self.dropout = keras.layers.Dropout(spec.hidden_dropout, name="dropout")
+
+    def build(self, input_shape=None):
+        names, hidden = self.names, (None, None, self.spec.hidden_size)
+        build_at(self.attention, names.attention)
+        build_at(self.attention_norm, names.attention_norm, hidden)
+        if self.spec.cross_attention:
+            build_at(self.crossattention, names.cross_attention)
+            build_at(self.cross_attention_norm, names.cross_attention_norm, hidden)
+        build_at(self.ffn_in, names.ffn_in, hidden)
+        build_at(self.ffn_out, names.ffn_out, (None, None, self.spec.intermediate_size))
+        build_at(self.ffn_norm, names.ffn_norm, hidden)
+
+    def _residual(self, block, norm, hidden_states, dropout: bool, training):
+        """`norm(x + f(x))` or `x + f(norm(x))`; `block` returns `(output, *extras)`."""
+        if self.spec.norm_first:
+            output, *extras = block(norm(hidden_states))
+            return hidden_states + self.dropout(output, training=training), extras
+        output, *extras = block(hidden_states)
+        if dropout:
+            output = self.dropout(output, training=training)
+        return norm(hidden_states + output), extras
+
+    def call(self, hidden_states, attention_bias=None, head_mask=None, layer_past=None, cache_position=None,
+             use_cache=False, output_attentions=False, encoder_hidden_states=None, encoder_attention_bias=None,
+             training=False):
+        """Returns `(hidden_states, present, self-attention probabilities, cross-attention probabilities)`."""
+        query_scale = 1.0 / (self.index + 1) if self.spec.scale_by_inverse_layer_index else None
+
+        def self_attention(x):
+            return self.attention(x, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
+                                  cache_position=cache_position, use_cache=use_cache,
+                                  output_attentions=output_attentions, query_scale=query_scale, training=training)
+
+        hidden_states, (present, probs) = self._residual(self_attention, self.attention_norm, hidden_states,
+                                                         self.spec.dropout_after_attention, training)
+        cross_probs = None
+        if self.spec.cross_attention and encoder_hidden_states is not None:
+            def cross_attention(x):
+                output, _, p = self.crossattention(x, key_value_states=encoder_hidden_states,
+                                                   attention_bias=encoder_attention_bias, head_mask=head_mask,
+                                                   output_attentions=output_attentions, training=training)
+                return output, p
+
+            hidden_states, (cross_probs,) = self._residual(cross_attention, self.cross_attention_norm,
+                                                           hidden_states, True, training)
+
+        def feed_forward(x):
+            return (self.ffn_out(self.activation(self.ffn_in(x))),)
+
+        hidden_states, _ = self._residual(feed_forward, self.ffn_norm, hidden_states, True, training)
+        return hidden_states, present, probs, cross_probs
+
+    def prune_heads(self, heads) -> None:
+        """Remove these heads (original indices) from the self-attention."""
+        self.attention.prune(heads)
+
+
+class TransformerStack(keras.layers.Layer):
+    """The layers of an encoder or decoder, at `paths` (relative to the stack), applied in `schedule` order: by
+    default each once; ALBERT shares one group's parameters across several applications. The head mask's row for
+    a layer is its step, or `head_mask_rows[layer]` (ALBERT's reference indexes it by layer, not by step).
+
+    `model.bert.encoder[0]` (or `.layer[0]`) is the first layer.
+
+    Example:
+        >>> stack = TransformerStack(spec, BERT_LAYER, [f"layer_._{i}" for i in range(12)], name="encoder")
+    """
+
+    def __init__(self, spec: LayerSpec, names: LayerNames, paths: list[str], schedule: list[list[int]] | None = None,
+                 head_mask_rows: list[int] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.paths = list(paths)
+        self.schedule = schedule if schedule is not None else [[i] for i in range(len(paths))]
+        self.head_mask_rows = head_mask_rows
+        self.layer = [TransformerLayer(spec, names, i, name=leaf(path)) for i, path in enumerate(paths)]
+
+    def __getitem__(self, index):
+        return self.layer[index]
+
+    def __len__(self) -> int:
+        return len(self.layer)
+
+    def build(self, input_shape=None):
+        for layer, path in zip(self.layer, self.paths):
+            build_at(layer, path)
+
+    def call(self, hidden_states, attention_bias=None, head_masks=None, past_key_values=None, cache_position=None,
+             use_cache=False, output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
+             encoder_attention_bias=None, training=False) -> dict:
+        """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
+        step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked."""
+        steps = len(self.schedule)
+        head_masks = head_masks if head_masks is not None else [None] * steps
+        pasts = past_key_values if past_key_values is not None else [None] * steps
+        all_hidden = (hidden_states,) if output_hidden_states else None
+        attentions, cross_attentions, presents = (), (), ()
+        for step, (blocks, head_mask, layer_past) in enumerate(zip(self.schedule, head_masks, pasts)):
+            for block in blocks:
+                if self.head_mask_rows is not None:
+                    head_mask = head_masks[self.head_mask_rows[block]]
+                hidden_states, present, probs, cross_probs = self.layer[block](
+                    hidden_states, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
+                    cache_position=cache_position, use_cache=use_cache, output_attentions=output_attentions,
+                    encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_attention_bias,
+                    training=training,
+                )
+                attentions += (probs,)
+                cross_attentions += (cross_probs,)
+            presents += (present,)
+            if output_hidden_states:
+                all_hidden += (hidden_states,)
+        return {
+            "last_hidden_state": hidden_states,
+            "hidden_states": all_hidden,
+            "attentions": attentions if output_attentions else None,
+            "cross_attentions": cross_attentions if output_attentions and encoder_hidden_states is not None
+            else None,
+            "past_key_values": presents if use_cache else None,
+        }
+
+
+class GroupedTransformerStack(Group, TransformerStack):
+    """A `TransformerStack` whose layers sit directly under its parent (GPT-2's `transformer/h_._0`)."""
+

@@ -1,0 +1,62 @@
+"""Architectures register themselves from their own folder: each `tfmodels/models/<name>/__init__.py` declares an
+`ARCHITECTURE` (no TensorFlow import), which `tfmodels` (its exports) and the auto classes read.
+
+Example (`tfmodels/models/roberta/__init__.py`):
+    >>> ARCHITECTURE = Architecture(
+    ...     model_type="roberta", config="RobertaConfig", package=__name__,
+    ...     classes={"TFRobertaModel": ("TFAutoModel",), "TFRobertaForMaskedLM": ("TFAutoModelForMaskedLM",)})
+    >>> __getattr__ = ARCHITECTURE.module_getattr
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import pkgutil
+from collections.abc import Mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One architecture's public names: its `model_type`, config class, model classes and the auto classes each
+    model class serves. The config lives in `<package>.configuration_<folder>`, the classes in
+    `<package>.modeling_<folder>`."""
+
+    model_type: str
+    config: str
+    package: str
+    classes: Mapping[str, tuple[str, ...]]
+
+    @property
+    def folder(self) -> str:
+        return self.package.rsplit(".", 1)[-1]
+
+    def module_of(self, name: str) -> str:
+        """The module defining `name` (the config or a model class)."""
+        kind = "configuration" if name == self.config else "modeling"
+        return f"{self.package}.{kind}_{self.folder}"
+
+    @property
+    def names(self) -> list[str]:
+        return [self.config, *self.classes]
+
+    def module_getattr(self, name: str):
+        """A package-level `__getattr__`: imports the config or modeling module on first use."""
+        if name in self.names or name == f"TF{self.config[:-len('Config')]}PreTrainedModel":
+            return getattr(importlib.import_module(self.module_of(name)), name)
+        raise AttributeError(f"module {self.package!r} has no attribute {name!r}")
+
+
+@functools.cache
+def architectures() -> dict[str, Architecture]:
+    """Every architecture folder's declaration, by `model_type`."""
+    import tfmodels.models
+
+    found = {}
+    for module in pkgutil.iter_modules(tfmodels.models.__path__):
+        if module.ispkg:
+            declared = getattr(importlib.import_module(f"tfmodels.models.{module.name}"), "ARCHITECTURE", None)
+            if declared is not None:
+                found[declared.model_type] = declared
+    return found

@@ -1,0 +1,438 @@
+"""Task models: an architecture's backbone bound to a shared head, written once for every architecture.
+
+An architecture subclasses `TaskModel` once (its config class, weight table, backbone and head settings), and each
+of its public classes is that base plus a task mixin:
+
+    class TFRobertaForSequenceClassification(TFRobertaPreTrainedModel, SequenceClassificationTask):
+        '''RoBERTa with a classifier on the first token.'''
+
+`call` is generated from the architecture's `input_names` and the task's `label_names`, in the reference's
+argument order, so that signatures, `prepare_tf_dataset` and serving see exactly the inputs the model takes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfmodels.checkpoints.names import WeightTable, path_pattern
+from tfmodels.errors import ConfigError
+from tfmodels.layers import losses
+from tfmodels.layers.heads import ClassifierHead, MaskedLMHead, TokenHead, TokenScoreHead
+from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
+from tfmodels.modeling_outputs import (
+    TFBaseModelOutputWithPoolingAndCrossAttentions,
+    TFCausalLMOutputWithCrossAttentions,
+    TFMaskedLMOutput,
+    TFMultipleChoiceModelOutput,
+    TFNextSentencePredictorOutput,
+    TFQuestionAnsweringModelOutput,
+    TFSequenceClassifierOutput,
+    TFBertForPreTrainingOutput,
+    TFElectraForPreTrainingOutput,
+    TFTokenClassifierOutput,
+)
+
+ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
+DECODER_INPUTS = ("encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache")
+FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
+
+
+def _generated_call(cls: type) -> Any:
+    names = list(dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if cls.is_decoder_task else ()), *FLAGS,
+                                *cls.label_names]))
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in names]
+    parameters.append(inspect.Parameter("training", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False))
+    if cls.is_decoder_task:
+        parameters.append(inspect.Parameter("cache_position", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+
+    def call(self, **arguments):
+        labels = {name: arguments.pop(name) for name in self.label_names}
+        return_dict = arguments.pop("return_dict")
+        training = arguments.pop("training")
+        output = self.forward(arguments, labels, training)
+        return output if return_dict else output.to_tuple()
+
+    call.__signature__ = inspect.Signature(parameters)
+    call.__qualname__ = f"{cls.__name__}.call"
+    call.__doc__ = (f"Inputs: {', '.join(names)}; as keywords, a dict in the first argument, or a list in this "
+                    f"order. Labels ({', '.join(cls.label_names) or 'none'}) give a loss.")
+    return unpack_inputs(call)
+
+
+def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
+    """Multiple-choice inputs `[batch, choices, ...]` -> one row per choice `[batch * choices, ...]`, and the
+    `[batch, choices]` shape to fold the outputs back."""
+    reference = inputs["input_ids"] if inputs.get("input_ids") is not None else inputs["inputs_embeds"]
+    flat = {}
+    for name, value in inputs.items():
+        if name in ("input_ids", "attention_mask", "token_type_ids", "position_ids") and value is not None:
+            value = tf.reshape(value, (-1, tf.shape(value)[-1]))
+        elif name == "inputs_embeds" and value is not None:
+            value = tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+        flat[name] = value
+    return flat, tf.shape(reference)[:2]
+
+
+class TaskModel(TFPreTrainedModel):
+    """A backbone (named `base_model_prefix`) and the heads of one task.
+
+    Architecture bases set `config_class`, `base_model_prefix`, `weight_table`, `input_names` and implement
+    `make_backbone(config, add_pooling_layer)` and `head_settings(task)`; task mixins set `label_names`, `tasks`
+    (the weight-table heads they use) and implement `make_heads(config)` and `forward(inputs, labels, training)`.
+    """
+
+    weight_table: WeightTable | None = None
+    input_names: tuple[str, ...] = ENCODER_INPUTS
+    label_names: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    is_decoder_task = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "call" not in cls.__dict__:
+            cls.call = _generated_call(cls)
+        if cls.__name__.startswith("TF") and "PreTrainedModel" not in cls.__name__:
+            keras.saving.register_keras_serializable(package="tfmodels")(cls)
+
+    def __init__(self, config, *inputs: Any, **kwargs: Any) -> None:
+        super().__init__(config, *inputs, **kwargs)
+        setattr(self, self.base_model_prefix, self.make_backbone(config, self.uses_pooler()))
+        self.make_heads(config)
+        self.build_in_name_scope()
+
+    # ---- what architectures provide ----------------------------------------------------------------------------
+    def make_backbone(self, config, add_pooling_layer: bool) -> keras.layers.Layer:
+        """The backbone layer, named `base_model_prefix`."""
+        raise NotImplementedError
+
+    def head_settings(self, task: str) -> dict[str, Any]:
+        """Keyword arguments of the task's head (style, dropout, activation); paths come from the weight table."""
+        return {}
+
+    # ---- what tasks provide ------------------------------------------------------------------------------------
+    def make_heads(self, config) -> None:
+        """Create the task's head layers as attributes (none for the bare backbone)."""
+
+    def uses_pooler(self) -> bool:
+        """Whether the backbone needs its pooler for this task."""
+        return False
+
+    def forward(self, inputs: dict, labels: dict, training) -> Any:
+        raise NotImplementedError
+
+    # ---- shared plumbing ---------------------------------------------------------------------------------------
+    @property
+    def backbone(self) -> keras.layers.Layer:
+        """The backbone layer, whatever the architecture calls it (`model.bert`, `model.roberta`, ...)."""
+        return getattr(self, self.base_model_prefix)
+
+    def build(self, input_shape=None):
+        for layer in self.layers:
+            if not layer.built:
+                layer.build(None)
+        if self.config.pruned_heads:  # a pruned model reloads with its pruned shapes
+            self.backbone.prune_heads(self.config.pruned_heads)
+
+    def head_paths(self, task: str) -> dict[str, str]:
+        """The paths of a task's head layers, from the architecture's weight table."""
+        if task not in self.weight_table.heads:
+            raise ConfigError(f"{type(self).__name__}: the weight table of {self.base_model_prefix!r} declares no "
+                              f"{task!r} head; it declares {sorted(self.weight_table.heads)}.")
+        return dict(self.weight_table.heads[task])
+
+    def ignored_on_load(self) -> tuple[list[str], list[str]]:
+        """(missing, unexpected) patterns not worth reporting on load: other heads' weights of this architecture,
+        the pooler when this task has none, and the table's PyTorch-only keys."""
+        table = self.weight_table
+        unexpected = list(table.pt_ignore) + table.unused_head_patterns(list(self.tasks))
+        pooler = getattr(table.blocks, "pooler", None)
+        if pooler is not None and not self.uses_pooler():
+            unexpected.append(path_pattern(f"{table.prefix}/{pooler}"))
+        missing, extra = super().ignored_on_load()
+        return missing, unexpected + extra
+
+    def __getattr__(self, name: str) -> Any:
+        """HF's attribute names for head layers (`model.classifier`, `model.qa_outputs`, `model.lm_head`): the
+        layer at that checkpoint path, or the head holding the layers under it."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for layer in self.__dict__.get("_layers", []):
+            paths = getattr(layer, "layer_paths", None)
+            if paths is None:
+                continue
+            roots = {part for path in paths().values() for part in path.split("/")[0].split("___")}
+            if name in roots:
+                exact = [sub for sub, path in paths().items() if path == name]
+                return getattr(layer, exact[0]) if exact else layer
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def encode(self, inputs: dict, training) -> dict:
+        """The backbone on the model's inputs."""
+        return self.backbone(**inputs, training=training)
+
+    @staticmethod
+    def finish(output_class, encoded: dict, **fields) -> Any:
+        """The task output: logits in float32, plus the backbone's hidden states and attentions."""
+        fields = {name: float32_logits(value) if name.endswith("logits") else value for name, value in fields.items()}
+        extras = {key: encoded.get(key) for key in ("hidden_states", "attentions")}
+        return output_class(**extras, **fields)
+
+    def get_lm_head(self):
+        return getattr(self, "lm_head_layer", None)
+
+
+class BaseModelTask(TaskModel):
+    """The bare backbone: its hidden states (and pooled output, where the architecture has a pooler)."""
+
+    def uses_pooler(self) -> bool:
+        return True
+
+    def forward(self, inputs, labels, training):
+        return self.encode(inputs, training)
+
+
+class MaskedLMTask(TaskModel):
+    """Masked language modelling: the transform and the decoder tied to the word embeddings. Labels of -100 are
+    ignored."""
+
+    label_names = ("labels",)
+    tasks = ("masked_lm",)
+
+    def make_heads(self, config) -> None:
+        self.lm_head_layer = MaskedLMHead(self.backbone.embeddings, config.hidden_size,
+                                          self.head_paths("masked_lm"), **self.head_settings("masked_lm"),
+                                          name="lm_head_layer")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.lm_head_layer(encoded["last_hidden_state"])
+        loss = None if labels["labels"] is None else losses.masked_lm_loss(labels["labels"], logits)
+        return self.finish(TFMaskedLMOutput, encoded, loss=loss, logits=logits)
+
+    def get_output_embeddings(self):
+        return self.get_input_embeddings()
+
+
+class CausalLMTask(MaskedLMTask):
+    """The masked-LM head used left to right (`config.is_decoder=True`): next-token loss (labels shifted inside),
+    a key/value cache, cross-attention to `encoder_hidden_states` when `config.add_cross_attention`, and
+    `generate()`."""
+
+    is_decoder_task = True
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """True: `generate()` decodes with the key/value cache."""
+        return True
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.lm_head_layer(encoded["last_hidden_state"])
+        loss = None if labels["labels"] is None else losses.causal_lm_loss(labels["labels"], logits)
+        return TFCausalLMOutputWithCrossAttentions(
+            loss=loss, logits=float32_logits(logits), past_key_values=encoded.get("past_key_values"),
+            hidden_states=encoded.get("hidden_states"), attentions=encoded.get("attentions"),
+            cross_attentions=encoded.get("cross_attentions"),
+        )
+
+    def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
+        """A zero key/value cache of `max_length` slots per layer, filled in place at `cache_position`."""
+        config = self.config
+        head_dim = config.hidden_size // config.num_attention_heads
+        shape = [2, batch_size, config.num_attention_heads, max_length, head_dim]
+        return tuple(tf.zeros(shape, self.compute_dtype) for _ in range(self.backbone.num_steps))
+
+    def generation_forward(self, input_ids, attention_mask, position_ids, cache, cache_position,
+                           encoder_outputs=None, encoder_attention_mask=None):
+        """One cached pass for `generate`: `(next-token logits [batch, vocab], cache)`."""
+        # RoBERTa-style embeddings count positions from padding_idx + 1; GPT-2's backbone has no `embeddings`.
+        padding_idx = getattr(getattr(self.backbone, "embeddings", None), "padding_idx", None)
+        if padding_idx is not None:
+            position_ids = position_ids + padding_idx + 1
+        encoded = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                past_key_values=cache, cache_position=cache_position, use_cache=True,
+                                encoder_hidden_states=encoder_outputs, encoder_attention_mask=encoder_attention_mask,
+                                training=False)
+        logits = self.lm_head_layer(encoded["last_hidden_state"][:, -1:, :])[:, -1, :]
+        return float32_logits(logits), tuple(encoded["past_key_values"])
+
+
+class SequenceClassificationTask(TaskModel):
+    """A classifier (or regressor) for the whole sequence; the loss follows `config.problem_type`."""
+
+    label_names = ("labels",)
+    tasks = ("sequence_classification",)
+
+    def uses_pooler(self) -> bool:
+        return self.head_settings("sequence_classification").get("style") == "pooled"
+
+    def make_heads(self, config) -> None:
+        settings = self.head_settings("sequence_classification")
+        self.classifier_head = ClassifierHead(units=config.num_labels, hidden_size=config.hidden_size,
+                                              paths=self.head_paths("sequence_classification"), **settings,
+                                              name="classifier_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.classifier_head(encoded["last_hidden_state"], encoded.get("pooler_output"), training=training)
+        loss = None
+        if labels["labels"] is not None:
+            loss = losses.sequence_classification_loss(labels["labels"], logits, self.config.problem_type)
+        return self.finish(TFSequenceClassifierOutput, encoded, loss=loss, logits=logits)
+
+
+class MultipleChoiceTask(TaskModel):
+    """One score per choice: inputs `[batch, num_choices, seq]`, logits `[batch, num_choices]`."""
+
+    label_names = ("labels",)
+    tasks = ("multiple_choice",)
+
+    def uses_pooler(self) -> bool:
+        return self.head_settings("multiple_choice").get("style") == "pooled"
+
+    def make_heads(self, config) -> None:
+        self.classifier_head = ClassifierHead(units=1, hidden_size=config.hidden_size,
+                                              paths=self.head_paths("multiple_choice"),
+                                              **self.head_settings("multiple_choice"), name="classifier_head")
+
+    def forward(self, inputs, labels, training):
+        flat, choices = flatten_choices(inputs)
+        num_choices = choices[1]
+        encoded = self.encode(flat, training)
+        logits = self.classifier_head(encoded["last_hidden_state"], encoded.get("pooler_output"), training=training)
+        logits = tf.reshape(logits, (-1, num_choices))
+        loss = None if labels["labels"] is None else losses.single_label_loss(labels["labels"], logits)
+        return self.finish(TFMultipleChoiceModelOutput, encoded, loss=loss, logits=logits)
+
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        return {name: tf.TensorSpec([None, None, None], tf.int32, name=name) for name in self.input_names
+                if name in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+class TokenClassificationTask(TaskModel):
+    """A classifier on every token (NER, POS); labels of -100 are ignored."""
+
+    label_names = ("labels",)
+    tasks = ("token_classification",)
+
+    def make_heads(self, config) -> None:
+        self.classifier_head = TokenHead(config.num_labels, config.hidden_size,
+                                         self.head_paths("token_classification")["classifier"],
+                                         **self.head_settings("token_classification"), name="classifier_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.classifier_head(encoded["last_hidden_state"], training=training)
+        loss = None if labels["labels"] is None else losses.token_classification_loss(labels["labels"], logits)
+        return self.finish(TFTokenClassifierOutput, encoded, loss=loss, logits=logits)
+
+
+class QuestionAnsweringTask(TaskModel):
+    """Span start and end logits (`qa_outputs`); the loss is the mean of the start and end cross entropies."""
+
+    label_names = ("start_positions", "end_positions")
+    tasks = ("question_answering",)
+
+    def make_heads(self, config) -> None:
+        if config.num_labels != 2:
+            raise ConfigError(f"Question answering predicts a start and an end logit: num_labels must be 2; the "
+                              f"config has {config.num_labels}.")
+        self.qa_head = TokenHead(2, config.hidden_size, self.head_paths("question_answering")["qa_outputs"],
+                                 **self.head_settings("question_answering"), name="qa_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        start_logits, end_logits = tf.unstack(self.qa_head(encoded["last_hidden_state"], training=training), 2, -1)
+        loss = None
+        if labels["start_positions"] is not None and labels["end_positions"] is not None:
+            loss = losses.question_answering_loss(labels["start_positions"], labels["end_positions"], start_logits,
+                                                  end_logits)
+        return self.finish(TFQuestionAnsweringModelOutput, encoded, loss=loss, start_logits=start_logits,
+                           end_logits=end_logits)
+
+
+class SentencePairTask(TaskModel):
+    """A two-way classifier on the pooled output: BERT's next-sentence prediction (label 0: B follows A)."""
+
+    label_names = ("next_sentence_label",)
+    tasks = ("next_sentence",)
+
+    def uses_pooler(self) -> bool:
+        return True
+
+    def make_heads(self, config) -> None:
+        self.sentence_head = ClassifierHead("pooled", 2, config.hidden_size, self.head_paths("next_sentence"),
+                                            dropout=0.0, name="sentence_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.sentence_head(encoded["last_hidden_state"], encoded["pooler_output"], training=training)
+        label = labels["next_sentence_label"]
+        loss = None if label is None else losses.next_sentence_loss(label, logits)
+        return self.finish(TFNextSentencePredictorOutput, encoded, loss=loss, logits=logits)
+
+
+class MaskedLMAndSentenceTask(MaskedLMTask):
+    """Pre-training with a masked-LM head and a sentence-pair head on the pooled output; the loss is their sum.
+    `sentence_task` picks the pair head: BERT's `next_sentence` or ALBERT's `sentence_order`;
+    `sentence_head_first` its place in the variable order (BERT creates it before the LM head, ALBERT after)."""
+
+    sentence_task = "next_sentence"
+    sentence_output = "seq_relationship_logits"
+    sentence_head_first = True
+    output_class = TFBertForPreTrainingOutput
+    label_names = ("labels", "next_sentence_label")
+    tasks = ("masked_lm", "next_sentence")
+
+    def uses_pooler(self) -> bool:
+        return True
+
+    def make_heads(self, config) -> None:
+        if not self.sentence_head_first:
+            super().make_heads(config)
+        settings = {"dropout": 0.0, "units": 2, **self.head_settings(self.sentence_task)}
+        self.sentence_head = ClassifierHead("pooled", hidden_size=config.hidden_size,
+                                            paths=self.head_paths(self.sentence_task), **settings,
+                                            name="sentence_head")
+        if self.sentence_head_first:
+            super().make_heads(config)
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        prediction_logits = self.lm_head_layer(encoded["last_hidden_state"])
+        sentence_logits = self.sentence_head(encoded["last_hidden_state"], encoded["pooler_output"],
+                                             training=training)
+        mlm_labels, sentence_labels = (labels[name] for name in self.label_names)
+        loss = None
+        if mlm_labels is not None and sentence_labels is not None:
+            loss = (losses.masked_lm_loss(mlm_labels, prediction_logits)
+                    + losses.single_label_loss(sentence_labels, sentence_logits))
+        return self.finish(self.output_class, encoded, loss=loss, prediction_logits=prediction_logits,
+                           **{self.sentence_output: sentence_logits})
+
+
+class ReplacedTokenDetectionTask(TaskModel):
+    """ELECTRA's discriminator: one logit per token, 1 for a replaced token; the loss is the binary cross entropy
+    over the tokens of `attention_mask`."""
+
+    label_names = ("labels",)
+    tasks = ("replaced_token_detection",)
+
+    def make_heads(self, config) -> None:
+        self.discriminator_head = TokenScoreHead(config.hidden_size, self.head_paths("replaced_token_detection"),
+                                                 **self.head_settings("replaced_token_detection"),
+                                                 name="discriminator_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = float32_logits(self.discriminator_head(encoded["last_hidden_state"]))
+        loss = None
+        if labels["labels"] is not None:
+            loss = losses.replaced_token_loss(labels["labels"], logits, inputs.get("attention_mask"))
+        return self.finish(TFElectraForPreTrainingOutput, encoded, loss=loss, logits=logits)
