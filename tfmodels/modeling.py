@@ -200,12 +200,11 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
     # ---- inputs -------------------------------------------------------------------------------------------------
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
-        """One int32 `TensorSpec` per text input of `call` (`[None, None]`, `[None, None, None]` for multiple
-        choice)."""
+        """One int32 `TensorSpec` `[batch, length]` per text input of `call` (multiple-choice models override it
+        with `[batch, choices, length]`)."""
         parameters = inspect.signature(self.call).parameters
-        rank = 3 if type(self).__name__.endswith("ForMultipleChoice") else 2
         return {
-            name: tf.TensorSpec([None] * rank, tf.int32, name=name)
+            name: tf.TensorSpec([None, None], tf.int32, name=name)
             for name in ("input_ids", "attention_mask", "token_type_ids")
             if name in parameters
         }
@@ -225,12 +224,15 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         """
         dummies = {}
         for name, spec in self.input_signature.items():
-            sizes = [batch_size, num_choices, length][-len(spec.shape):] if len(spec.shape) == 3 else [batch_size,
-                                                                                                      length]
+            sizes = {2: [batch_size, length], 3: [batch_size, num_choices, length]}[len(spec.shape)]
             shape = [size if dim is None else dim for size, dim in zip(sizes, spec.shape)]
             fill = tf.zeros if name == "token_type_ids" else tf.ones
             dummies[name] = fill(shape, dtype=spec.dtype)
         return dummies
+
+    def after_load(self, unloaded: list[str]) -> None:
+        """Called by `from_pretrained` with the weights the checkpoint did not provide (model-name-free keys),
+        after they got fresh values: fill copies from the weights they copy (nothing by default)."""
 
     def ignored_on_load(self) -> tuple[list[str], list[str]]:
         """(missing, unexpected) weight-name patterns that a load does not report."""
@@ -358,10 +360,10 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         main = self._main_layer
         if main is self or not hasattr(main, "prune_heads"):
             raise NotImplementedError(f"{type(self).__name__} does not support head pruning.")
-        for layer, heads in heads_to_prune.items():
-            union = set(self.config.pruned_heads.get(int(layer), [])) | {int(h) for h in heads}
-            self.config.pruned_heads[int(layer)] = sorted(union)
-        main.prune_heads({int(k): list(v) for k, v in heads_to_prune.items()})
+        request = {int(k): [int(h) for h in v] for k, v in heads_to_prune.items()}
+        main.prune_heads(request)  # validates layers and heads before changing anything
+        for layer, heads in request.items():  # recorded only once done, so a refused request leaves no trace
+            self.config.pruned_heads[layer] = sorted(set(self.config.pruned_heads.get(layer, [])) | set(heads))
 
     # ---- training -----------------------------------------------------------------------------------------------
     def prepare_tf_dataset(self, dataset, batch_size: int = 8, shuffle: bool = True, tokenizer=None,
@@ -580,6 +582,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
             pt_renames=model.weight_table.pt_renames if model.weight_table is not None else (),
         )
         _initialize_unloaded(model, info)
+        model.after_load(info.missing_keys + info.ignored_missing_keys)
         _log_loading_info(cls.__name__, path, info, cls.base_model_prefix)
         if model.can_generate():
             model.generation_config = _load_generation_config(model.config, local, hub if remote else None)

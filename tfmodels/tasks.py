@@ -13,6 +13,7 @@ argument order, so that signatures, `prepare_tf_dataset` and serving see exactly
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import keras
@@ -21,10 +22,17 @@ import tensorflow as tf
 from tfmodels.checkpoints.names import WeightTable, path_pattern
 from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
-from tfmodels.layers.heads import ClassifierHead, MaskedLMHead, TokenHead, TokenScoreHead
+from tfmodels.layers.heads import (
+    ClassifierHead,
+    LastTokenScore,
+    MaskedLMHead,
+    SequenceSummary,
+    TiedLMHead,
+    TokenHead,
+    TokenScoreHead,
+)
 from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
 from tfmodels.modeling_outputs import (
-    TFBaseModelOutputWithPoolingAndCrossAttentions,
     TFCausalLMOutputWithCrossAttentions,
     TFMaskedLMOutput,
     TFMultipleChoiceModelOutput,
@@ -33,8 +41,12 @@ from tfmodels.modeling_outputs import (
     TFSequenceClassifierOutput,
     TFBertForPreTrainingOutput,
     TFElectraForPreTrainingOutput,
+    TFGPT2DoubleHeadsModelOutput,
+    TFSequenceClassifierOutputWithPast,
     TFTokenClassifierOutput,
 )
+
+logger = logging.getLogger(__name__)
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
 DECODER_INPUTS = ("encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache")
@@ -42,12 +54,12 @@ FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
 
 
 def _generated_call(cls: type) -> Any:
-    names = list(dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if cls.is_decoder_task else ()), *FLAGS,
-                                *cls.label_names]))
+    decoder = cls.is_decoder_task or (cls.decoder_capable and cls.bare_backbone)
+    names = list(dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if decoder else ()), *FLAGS, *cls.label_names]))
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in names]
     parameters.append(inspect.Parameter("training", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False))
-    if cls.is_decoder_task:
+    if decoder:
         parameters.append(inspect.Parameter("cache_position", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
 
     def call(self, **arguments):
@@ -66,7 +78,11 @@ def _generated_call(cls: type) -> Any:
 
 def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
     """Multiple-choice inputs `[batch, choices, ...]` -> one row per choice `[batch * choices, ...]`, and the
-    `[batch, choices]` shape to fold the outputs back."""
+    `[batch, choices]` shape to fold the outputs back.
+
+    Example:
+        >>> flat, choices = flatten_choices({"input_ids": ids_2x3x8})  # flat["input_ids"]: [6, 8]; choices: [2, 3]
+    """
     reference = inputs["input_ids"] if inputs.get("input_ids") is not None else inputs["inputs_embeds"]
     flat = {}
     for name, value in inputs.items():
@@ -91,6 +107,8 @@ class TaskModel(TFPreTrainedModel):
     label_names: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     is_decoder_task = False
+    decoder_capable = False  # the backbone can run as a decoder: its bare model takes the decoder inputs too
+    bare_backbone = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -123,6 +141,8 @@ class TaskModel(TFPreTrainedModel):
         return False
 
     def forward(self, inputs: dict, labels: dict, training) -> Any:
+        """The task's pass: `inputs` are the backbone's inputs and flags (`input_names`, `output_*`), `labels`
+        every name of `label_names` (None when not given); returns the task's `ModelOutput`."""
         raise NotImplementedError
 
     # ---- shared plumbing ---------------------------------------------------------------------------------------
@@ -154,13 +174,13 @@ class TaskModel(TFPreTrainedModel):
         if pooler is not None and not self.uses_pooler():
             unexpected.append(path_pattern(f"{table.prefix}/{pooler}"))
         missing, extra = super().ignored_on_load()
-        return missing, unexpected + extra
+        return missing + list(table.missing_ok), unexpected + extra
 
     def __getattr__(self, name: str) -> Any:
         """HF's attribute names for head layers (`model.classifier`, `model.qa_outputs`, `model.lm_head`): the
         layer at that checkpoint path, or the head holding the layers under it."""
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("_") or hasattr(type(self), name):  # a property that failed: surface its own error
+            return object.__getattribute__(self, name)
         for layer in self.__dict__.get("_layers", []):
             paths = getattr(layer, "layer_paths", None)
             if paths is None:
@@ -183,11 +203,15 @@ class TaskModel(TFPreTrainedModel):
         return output_class(**extras, **fields)
 
     def get_lm_head(self):
+        """The language-modelling head (a `MaskedLMHead` or `TiedLMHead`), or None for other tasks."""
         return getattr(self, "lm_head_layer", None)
 
 
 class BaseModelTask(TaskModel):
-    """The bare backbone: its hidden states (and pooled output, where the architecture has a pooler)."""
+    """The bare backbone: its hidden states (and pooled output, where the architecture has a pooler). Where the
+    architecture can decode (`decoder_capable`), it takes the decoder inputs as well."""
+
+    bare_backbone = True
 
     def uses_pooler(self) -> bool:
         return True
@@ -215,8 +239,15 @@ class MaskedLMTask(TaskModel):
         return self.finish(TFMaskedLMOutput, encoded, loss=loss, logits=logits)
 
     def get_output_embeddings(self):
+        """The word embeddings: the decoder is tied to them."""
         return self.get_input_embeddings()
 
+    def after_load(self, unloaded: list[str]) -> None:
+        """A checkpoint without the head's copy of the bias (ALBERT's `predictions/decoder/bias`; PyTorch ties
+        it to `predictions/bias`) gets the bias itself, so that our saves hold both equal, as the reference's."""
+        copy = getattr(self.lm_head_layer, "decoder_bias", None)
+        if copy is not None and any(key.startswith(copy.bias.path.split("/", 1)[1]) for key in unloaded):
+            copy.set_value(self.lm_head_layer.bias_layer.bias)
 
 class CausalLMTask(MaskedLMTask):
     """The masked-LM head used left to right (`config.is_decoder=True`): next-token loss (labels shifted inside),
@@ -224,6 +255,12 @@ class CausalLMTask(MaskedLMTask):
     `generate()`."""
 
     is_decoder_task = True
+
+    def make_heads(self, config) -> None:
+        if not getattr(config, "is_decoder", True):
+            logger.warning("%s is a decoder: without is_decoder=True in its config it attends both ways and cannot "
+                           "generate. Pass is_decoder=True to the config or to from_pretrained.", type(self).__name__)
+        super().make_heads(config)
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -241,15 +278,19 @@ class CausalLMTask(MaskedLMTask):
         )
 
     def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
-        """A zero key/value cache of `max_length` slots per layer, filled in place at `cache_position`."""
-        config = self.config
-        head_dim = config.hidden_size // config.num_attention_heads
-        shape = [2, batch_size, config.num_attention_heads, max_length, head_dim]
-        return tuple(tf.zeros(shape, self.compute_dtype) for _ in range(self.backbone.num_steps))
+        """A zero key/value cache of `max_length` slots per layer (`[2, batch, heads, max_length, head_dim]`, with
+        each layer's heads: pruning removes some), filled in place at `cache_position`."""
+        stack = self.backbone.stack
+        attentions = [stack.layer[blocks[-1]].attention for blocks in stack.schedule]
+        return tuple(tf.zeros([2, batch_size, attention.num_heads, max_length, attention.head_dim],
+                              self.compute_dtype) for attention in attentions)
 
     def generation_forward(self, input_ids, attention_mask, position_ids, cache, cache_position,
                            encoder_outputs=None, encoder_attention_mask=None):
         """One cached pass for `generate`: `(next-token logits [batch, vocab], cache)`."""
+        if not getattr(self.backbone, "causal", True):
+            raise ValueError(f"{type(self).__name__} cannot generate with is_decoder=False in its config: it would "
+                             "attend to later tokens. Load it with is_decoder=True.")
         # RoBERTa-style embeddings count positions from padding_idx + 1; GPT-2's backbone has no `embeddings`.
         padding_idx = getattr(getattr(self.backbone, "embeddings", None), "padding_idx", None)
         if padding_idx is not None:
@@ -357,6 +398,13 @@ class QuestionAnsweringTask(TaskModel):
                            end_logits=end_logits)
 
 
+def _sentence_pair_head(model: TaskModel, config, task: str) -> ClassifierHead:
+    """The two-way classifier on the pooled output of the next-sentence and sentence-order tasks."""
+    settings = {"dropout": 0.0, "units": 2, **model.head_settings(task)}
+    return ClassifierHead("pooled", hidden_size=config.hidden_size, paths=model.head_paths(task), **settings,
+                          name="sentence_head")
+
+
 class SentencePairTask(TaskModel):
     """A two-way classifier on the pooled output: BERT's next-sentence prediction (label 0: B follows A)."""
 
@@ -367,8 +415,7 @@ class SentencePairTask(TaskModel):
         return True
 
     def make_heads(self, config) -> None:
-        self.sentence_head = ClassifierHead("pooled", 2, config.hidden_size, self.head_paths("next_sentence"),
-                                            dropout=0.0, name="sentence_head")
+        self.sentence_head = _sentence_pair_head(self, config, "next_sentence")
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -396,10 +443,7 @@ class MaskedLMAndSentenceTask(MaskedLMTask):
     def make_heads(self, config) -> None:
         if not self.sentence_head_first:
             super().make_heads(config)
-        settings = {"dropout": 0.0, "units": 2, **self.head_settings(self.sentence_task)}
-        self.sentence_head = ClassifierHead("pooled", hidden_size=config.hidden_size,
-                                            paths=self.head_paths(self.sentence_task), **settings,
-                                            name="sentence_head")
+        self.sentence_head = _sentence_pair_head(self, config, self.sentence_task)
         if self.sentence_head_first:
             super().make_heads(config)
 
@@ -436,3 +480,74 @@ class ReplacedTokenDetectionTask(TaskModel):
         if labels["labels"] is not None:
             loss = losses.replaced_token_loss(labels["labels"], logits, inputs.get("attention_mask"))
         return self.finish(TFElectraForPreTrainingOutput, encoded, loss=loss, logits=logits)
+
+
+class TiedCausalLMTask(CausalLMTask):
+    """Causal language modelling with the LM head tied to the token embeddings and nothing else."""
+
+    def make_heads(self, config) -> None:
+        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
+
+
+class LastTokenClassificationTask(TaskModel):
+    """Sequence classification from the last non-padding token; the loss follows `config.problem_type`."""
+
+    label_names = ("labels",)
+    tasks = ("sequence_classification",)
+
+    def make_heads(self, config) -> None:
+        self.score_head = LastTokenScore(config.num_labels, config.hidden_size,
+                                         self.head_paths("sequence_classification")["score"], config.pad_token_id,
+                                         config.initializer_range, name="score_head")
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = float32_logits(self.score_head(encoded["last_hidden_state"], inputs.get("input_ids")))
+        loss = None
+        if labels["labels"] is not None:
+            loss = losses.sequence_classification_loss(labels["labels"], logits, self.config.problem_type)
+        return TFSequenceClassifierOutputWithPast(loss=loss, logits=logits, past_key_values=encoded.get(
+            "past_key_values"), hidden_states=encoded.get("hidden_states"), attentions=encoded.get("attentions"))
+
+
+class DoubleHeadsTask(TaskModel):
+    """The tied LM head on every choice's tokens and a `SequenceSummary` score per choice (inputs
+    `[batch, choices, seq]`, `mc_token_ids` `[batch, choices]`). `loss` is per example: the LM loss of its choices
+    (labels shifted inside) plus its multiple-choice loss, each when its labels are given, so that its mean is
+    PyTorch's `loss + mc_loss`."""
+
+    label_names = ("labels", "mc_labels")
+    tasks = ("multiple_choice",)
+
+    def make_heads(self, config) -> None:
+        config.num_labels = 1  # as the reference: the summary scores each choice with one logit
+        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
+        self.multiple_choice_head = SequenceSummary(config, self.head_paths("multiple_choice")["summary"],
+                                                    name="multiple_choice_head")
+
+    def forward(self, inputs, labels, training):
+        inputs = dict(inputs)
+        mc_token_ids = inputs.pop("mc_token_ids")
+        inputs, choices = flatten_choices(inputs)
+        encoded = self.encode(inputs, training)
+        flat = encoded["last_hidden_state"]
+        flat_logits = float32_logits(self.lm_head_layer(flat))
+        hidden = tf.reshape(flat, tf.concat([choices, tf.shape(flat)[1:]], 0))
+        mc_logits = float32_logits(self.multiple_choice_head(hidden, mc_token_ids, training=training))
+        if mc_logits.shape[-1] == 1:
+            mc_logits = tf.squeeze(mc_logits, -1)
+        loss = None
+        if labels["labels"] is not None:
+            flat_labels = tf.reshape(labels["labels"], (-1, tf.shape(labels["labels"])[-1]))
+            loss = tf.reduce_mean(tf.reshape(losses.causal_lm_loss(flat_labels, flat_logits), choices), axis=1)
+        if labels["mc_labels"] is not None:
+            mc_loss = losses.single_label_loss(labels["mc_labels"], mc_logits)
+            loss = mc_loss if loss is None else loss + mc_loss
+        all_hidden = encoded.get("hidden_states")
+        return TFGPT2DoubleHeadsModelOutput(
+            loss=loss, logits=tf.reshape(flat_logits, tf.concat([choices, tf.shape(flat_logits)[1:]], 0)),
+            mc_logits=mc_logits, past_key_values=encoded.get("past_key_values"),
+            # As the reference: the last hidden state per choice, the others as the decoder saw them.
+            hidden_states=None if all_hidden is None else all_hidden[:-1] + (hidden,),
+            attentions=encoded.get("attentions"),
+        )

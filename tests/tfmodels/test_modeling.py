@@ -242,3 +242,55 @@ def test_summary_lists_the_top_level_layers(capsys):
     printed = capsys.readouterr().out
     assert "tf_bert_for_sequence_classification" in printed and "classifier" in printed
     assert f"{model.num_parameters():,}" in printed
+
+
+def test_a_refused_prune_request_changes_nothing():
+    case = Case("bert_seqcls")
+    model = case.model_class.from_pretrained(case.path("tf_h5"))
+    before = model(case.inputs).logits.numpy()
+    with pytest.raises(ValueError, match=r"Cannot prune heads \[4\] of layer 1: its heads are 0 to 3"):
+        model.prune_heads({0: [1], 1: [4]})  # layer 0's request is valid, layer 1's is not: neither happens
+    with pytest.raises(ValueError, match="Cannot prune heads of layer 7: the model has 2 layers"):
+        model.prune_heads({7: [0]})
+    assert model.config.pruned_heads == {}
+    assert model.bert.encoder.layer[0].attention.num_heads == 4
+    np.testing.assert_array_equal(model(case.inputs).logits, before)
+
+
+def test_decoder_inputs_are_refused_where_they_would_be_ignored():
+    config = tfmodels.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=20, is_decoder=True)
+    decoder = tfmodels.TFBertLMHeadModel(config)
+    ids = np.arange(1, 7, dtype=np.int32).reshape(1, 6)
+    with pytest.raises(ValueError, match="no cross-attention layers; build it with add_cross_attention=True"):
+        decoder({"input_ids": ids, "encoder_hidden_states": np.zeros((1, 3, 16), np.float32)})
+    with pytest.raises(ValueError, match="past_key_values holds 1 layer caches; the model has 2 layers"):
+        decoder({"input_ids": ids, "past_key_values": decoder({"input_ids": ids}, use_cache=True)
+                 .past_key_values[:1]})
+    with pytest.raises(tfmodels.ConfigError, match="Cross-attention .* is for decoders: set is_decoder=True"):
+        tfmodels.TFBertModel(tfmodels.BertConfig(**{**config.to_dict(), "is_decoder": False,
+                                                    "add_cross_attention": True}))
+    encoder_only = tfmodels.TFBertLMHeadModel(tfmodels.BertConfig(**{**config.to_dict(), "is_decoder": False}))
+    with pytest.raises(ValueError, match="cannot generate with is_decoder=False"):
+        encoder_only.generate(ids, max_new_tokens=2)
+
+
+def test_bare_models_of_decoder_capable_architectures_take_the_decoder_inputs():
+    """As the reference's TFBertModel: a decoder config runs it causally with a cache and cross-attention."""
+    import inspect
+
+    for name in ("TFBertModel", "TFRobertaModel", "TFElectraModel", "TFCamembertModel"):
+        parameters = list(inspect.signature(getattr(tfmodels, name).call).parameters)
+        assert parameters[7:11] == ["encoder_hidden_states", "encoder_attention_mask", "past_key_values",
+                                    "use_cache"], name
+    assert "past_key_values" not in inspect.signature(tfmodels.TFDistilBertModel.call).parameters
+    config = tfmodels.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=20, is_decoder=True, add_cross_attention=True)
+    model = tfmodels.TFBertModel(config)
+    ids = np.arange(1, 7, dtype=np.int32).reshape(1, 6)
+    memory = np.random.default_rng(0).normal(size=(1, 3, 16)).astype(np.float32)
+    full = model({"input_ids": ids, "encoder_hidden_states": memory}).last_hidden_state
+    first = model({"input_ids": ids[:, :4], "encoder_hidden_states": memory}, use_cache=True)
+    rest = model({"input_ids": ids[:, 4:], "encoder_hidden_states": memory,
+                  "past_key_values": first.past_key_values}).last_hidden_state
+    np.testing.assert_allclose(np.concatenate([first.last_hidden_state, rest], axis=1), full, atol=1e-5)

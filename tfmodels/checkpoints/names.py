@@ -121,6 +121,8 @@ class WeightTable:
     - `pt_renames`: (regex, replacement) applied to the general PyTorch key, for names the general rules miss.
     - `pt_ignore`: PyTorch keys that carry no weight of ours (buffers such as `position_ids`, decoder matrices
       tied to the word embeddings): never reported as unexpected.
+    - `missing_ok`: our weights a checkpoint may lack without it being reported, because the model fills them
+      from another weight (ALBERT's `predictions/decoder/bias`, which PyTorch ties to `predictions/bias`).
 
     Example:
         >>> BERT_WEIGHTS.heads["token_classification"]
@@ -132,10 +134,7 @@ class WeightTable:
     heads: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     pt_renames: tuple[tuple[str, str], ...] = ()
     pt_ignore: tuple[str, ...] = ()
-
-    def head_roots(self) -> set[str]:
-        """The first path component of every head weight (`mlm___cls`, `classifier`, ...)."""
-        return {path.split("/")[0] for paths in self.heads.values() for path in paths.values()}
+    missing_ok: tuple[str, ...] = ()
 
     def unused_head_patterns(self, used: list[str]) -> list[str]:
         """Patterns matching the weights (TF names or PyTorch keys) of this architecture's pre-training heads other

@@ -15,19 +15,33 @@ from tfmodels.layers.paths import build_at, leaf
 
 
 def split_heads(x: tf.Tensor, num_heads: int, head_dim: int) -> tf.Tensor:
-    """`[batch, seq, heads * dim]` -> `[batch, heads, seq, dim]`."""
+    """`[batch, seq, heads * dim]` -> `[batch, heads, seq, dim]`.
+
+    Example:
+        >>> split_heads(tf.zeros([2, 5, 64]), 4, 16).shape
+        TensorShape([2, 4, 5, 16])
+    """
     batch, seq = tf.shape(x)[0], tf.shape(x)[1]
     return tf.transpose(tf.reshape(x, (batch, seq, num_heads, head_dim)), (0, 2, 1, 3))
 
 
 def merge_heads(x: tf.Tensor) -> tf.Tensor:
-    """`[batch, heads, seq, dim]` -> `[batch, seq, heads * dim]`."""
+    """`[batch, heads, seq, dim]` -> `[batch, seq, heads * dim]` (the inverse of `split_heads`).
+
+    Example:
+        >>> merge_heads(tf.zeros([2, 4, 5, 16])).shape
+        TensorShape([2, 5, 64])
+    """
     batch, heads, seq, dim = tf.shape(x)[0], x.shape[1], tf.shape(x)[2], x.shape[3]
     return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), (batch, seq, heads * dim))
 
 
 def causal_bias(past_length, query_length, key_length, dtype: tf.DType) -> tf.Tensor:
-    """Additive `[1, 1, q, k]` bias that hides, from the query at position `past_length + i`, every later key."""
+    """Additive `[1, 1, q, k]` bias that hides, from the query at position `past_length + i`, every later key.
+
+    Example:
+        >>> causal_bias(0, 3, 3, tf.float32)[0, 0]  # rows: 0 -1e4 -1e4 / 0 0 -1e4 / 0 0 0
+    """
     rows = tf.range(query_length)[:, None] + past_length
     allowed = tf.cast(tf.range(key_length)[None, :] <= rows, dtype)
     return ((1.0 - allowed) * tf.cast(-10000.0, dtype))[None, None]
@@ -95,8 +109,7 @@ class MultiHeadAttention(keras.layers.Layer):
     """
 
     def __init__(self, hidden_size: int, num_heads: int, names: AttentionNames, dropout: float = 0.0,
-                 initializer_range: float = 0.02, linear: str = "dense", use_bias: bool = True,
-                 key_value_dim: int | None = None, scale: bool = True, **kwargs):
+                 initializer_range: float = 0.02, linear: str = "dense", scale: bool = True, **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ConfigError(f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_heads}).")
@@ -106,18 +119,17 @@ class MultiHeadAttention(keras.layers.Layer):
         self.head_dim = hidden_size // num_heads
         self.names = names
         self.scale = scale
-        self.key_value_dim = key_value_dim or hidden_size
         self.pruned_heads: set[int] = set()
 
         def linear_at(path: str, units: int, input_dim: int):
-            return make_linear(linear, units, input_dim, leaf(path), initializer_range, use_bias)
+            return make_linear(linear, units, input_dim, leaf(path), initializer_range)
 
         if names.qkv is not None:
             self.qkv = linear_at(names.qkv, 3 * hidden_size, hidden_size)
         else:
             self.query = linear_at(names.query, hidden_size, hidden_size)
-            self.key = linear_at(names.key, hidden_size, self.key_value_dim)
-            self.value = linear_at(names.value, hidden_size, self.key_value_dim)
+            self.key = linear_at(names.key, hidden_size, hidden_size)
+            self.value = linear_at(names.value, hidden_size, hidden_size)
         self.output_projection = linear_at(names.output, hidden_size, hidden_size)
         self.dropout = keras.layers.Dropout(dropout, name="dropout")
 
@@ -127,8 +139,8 @@ class MultiHeadAttention(keras.layers.Layer):
             build_at(self.qkv, names.qkv, (None, None, self.hidden_size))
         else:
             build_at(self.query, names.query, (None, None, self.hidden_size))
-            build_at(self.key, names.key, (None, None, self.key_value_dim))
-            build_at(self.value, names.value, (None, None, self.key_value_dim))
+            build_at(self.key, names.key, (None, None, self.hidden_size))
+            build_at(self.value, names.value, (None, None, self.hidden_size))
         build_at(self.output_projection, names.output, (None, None, self.hidden_size))
 
     def _heads(self, x: tf.Tensor) -> tf.Tensor:

@@ -127,13 +127,12 @@ def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
     return [head_mask[i] for i in range(num_hidden_layers)]
 
 
-def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02,
-                use_bias: bool = True, activation=None) -> keras.layers.Layer:
+def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02
+                ) -> keras.layers.Layer:
     """A projection in an architecture's own layout: `dense` (Keras Dense: `kernel` `[in, out]`, `bias`) or
     `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
     if kind == "conv1d":
         return Conv1D(units, input_dim, initializer_range, name=name)
     if kind != "dense":
         raise ConfigError(f"Unknown projection kind {kind!r}; expected 'dense' or 'conv1d'.")
-    return keras.layers.Dense(units, use_bias=use_bias, activation=activation,
-                              kernel_initializer=get_initializer(initializer_range), name=name)
+    return keras.layers.Dense(units, kernel_initializer=get_initializer(initializer_range), name=name)

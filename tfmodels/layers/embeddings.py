@@ -48,9 +48,6 @@ class TokenEmbedding(keras.layers.Layer):
             return tf.reshape(flat, [batch, seq, matrix.shape[0]])
         return tf.matmul(hidden_states, matrix, transpose_b=True)
 
-    def get_output_embeddings(self) -> "TokenEmbedding":
-        return self
-
     def set_matrix(self, value) -> None:
         """Replace the matrix by `value` (any shape `[rows, output_dim]`), keeping the variable's name."""
         value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfmodels.layers.attention import causal_bias
+from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_initializer, head_mask_5d, padding_bias
 from tfmodels.layers.embeddings import EmbeddingNames, TextEmbeddings, TokenEmbedding
 from tfmodels.layers.paths import build_at, leaf
@@ -45,6 +46,18 @@ def self_attention_bias(hidden_states, attention_mask, past_length, past_key_val
     if causal:
         bias = bias + causal_bias(past_length, query_length, key_length, hidden_states.dtype)
     return bias
+
+
+def check_ids_or_embeds(input_ids, inputs_embeds) -> None:
+    """Raise unless exactly one of `input_ids` and `inputs_embeds` is given.
+
+    Example:
+        >>> check_ids_or_embeds(None, None)  # ValueError: Pass input_ids or inputs_embeds.
+    """
+    if input_ids is not None and inputs_embeds is not None:
+        raise ValueError("Pass either input_ids or inputs_embeds, not both.")
+    if input_ids is None and inputs_embeds is None:
+        raise ValueError("Pass input_ids or inputs_embeds.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +106,8 @@ class EncoderBackbone(keras.layers.Layer):
                  initializer_range: float = 0.02, schedule: list[list[int]] | None = None,
                  layer_paths: list[str] | None = None, head_mask_rows: list[int] | None = None, **kwargs):
         super().__init__(**kwargs)
+        if layer_spec.cross_attention and not causal:
+            raise ConfigError("Cross-attention (add_cross_attention=True) is for decoders: set is_decoder=True too.")
         self.layout, self.layer_spec, self.causal = layout, layer_spec, causal
         self.num_steps = len(schedule) if schedule is not None else num_layers
         e = embedding_spec
@@ -134,22 +149,34 @@ class EncoderBackbone(keras.layers.Layer):
         """The word embeddings."""
         return self.embeddings.word_embeddings
 
+    @property
+    def stack(self) -> TransformerStack:
+        """The transformer layers (`encoder`)."""
+        return self.encoder
+
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
-        """Prune `{layer: [heads]}` (original head indices) in the stack's layers."""
+        """Prune `{layer: [heads]}` (original head indices) in the stack's layers; every layer and head index is
+        checked before anything changes."""
+        layers = self.encoder.layer
         for layer_index, heads in heads_to_prune.items():
-            if not 0 <= int(layer_index) < len(self.encoder.layer):
-                raise ValueError(f"Cannot prune heads of layer {layer_index}: the model has "
-                                 f"{len(self.encoder.layer)} layers.")
-            self.encoder.layer[int(layer_index)].prune_heads(heads)
+            if not 0 <= int(layer_index) < len(layers):
+                raise ValueError(f"Cannot prune heads of layer {layer_index}: the model has {len(layers)} layers.")
+            heads_count = layers[int(layer_index)].attention.original_num_heads
+            wrong = [h for h in heads if not 0 <= int(h) < heads_count]
+            if wrong:
+                raise ValueError(f"Cannot prune heads {wrong} of layer {layer_index}: its heads are 0 to "
+                                 f"{heads_count - 1}.")
+        for layer_index, heads in heads_to_prune.items():
+            layers[int(layer_index)].prune_heads(heads)
 
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
              inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, past_key_values=None,
              use_cache=False, output_attentions=False, output_hidden_states=False, training=False,
              cache_position=None):
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("Pass either input_ids or inputs_embeds, not both.")
-        if input_ids is None and inputs_embeds is None:
-            raise ValueError("Pass input_ids or inputs_embeds.")
+        check_ids_or_embeds(input_ids, inputs_embeds)
+        if encoder_hidden_states is not None and not self.layer_spec.cross_attention:
+            raise ValueError("encoder_hidden_states were passed, but the model has no cross-attention layers; "
+                             "build it with add_cross_attention=True (and is_decoder=True).")
         if head_mask is not None and any(layer.attention.pruned_heads for layer in self.encoder.layer):
             raise ValueError("head_mask cannot be combined with pruned heads; prune or mask, not both.")
         past_length = cached_length(past_key_values, cache_position)

@@ -18,9 +18,8 @@ from tfmodels.layers.paths import Group, build_at, leaf
 CLASSIFIER_STYLES = ("pooled", "first_token", "pre_classifier", "summary")
 
 
-def _dense(units: int, path: str, initializer_range: float, activation=None) -> keras.layers.Dense:
-    return keras.layers.Dense(units, activation=activation, kernel_initializer=get_initializer(initializer_range),
-                              name=leaf(path))
+def _dense(units: int, path: str, initializer_range: float) -> keras.layers.Dense:
+    return keras.layers.Dense(units, kernel_initializer=get_initializer(initializer_range), name=leaf(path))
 
 
 class ClassifierHead(Group):
@@ -127,6 +126,7 @@ class BiasLayer(keras.layers.Layer):
         return logits + tf.cast(self.bias, logits.dtype)
 
     def set_value(self, value) -> None:
+        """Assign `value`; a vector of another length replaces the variable (a resized vocabulary)."""
         value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
         if value.shape != tuple(self.bias.shape):
             replace_variable(self, "bias", value)
@@ -199,17 +199,21 @@ class MaskedLMHead(Group):
         return self.bias_layer(self.embeddings.word_embeddings.attend(hidden))
 
     def get_output_embeddings(self) -> TokenEmbedding:
+        """The tied word embeddings (the decoder)."""
         return self.embeddings.word_embeddings
 
     def get_bias(self) -> dict:
+        """`{"bias": variable}`."""
         return {"bias": self.bias_layer.bias}
 
     def set_bias(self, value: dict) -> None:
+        """Set the bias (and its copy, if any) from `{"bias": array}`."""
         self.bias_layer.set_value(value["bias"])
         if self.decoder_bias is not None:
             self.decoder_bias.set_value(value["bias"])
 
     def resize_bias(self, new_num_tokens: int) -> None:
+        """Keep the first rows of the bias, zeros for new tokens."""
         old = keras.ops.convert_to_numpy(self.bias_layer.bias.value)
         new = np.zeros((new_num_tokens,), dtype=old.dtype)
         new[: min(len(old), new_num_tokens)] = old[:new_num_tokens]
@@ -243,3 +247,124 @@ class TokenScoreHead(Group):
 
     def call(self, sequence_output):
         return tf.squeeze(self.dense_prediction(self.activation(self.dense(sequence_output))), -1)
+
+
+class TiedLMHead(Group):
+    """A language-modelling head that is the token embeddings' transpose alone (no weights, no bias).
+
+    Example:
+        >>> logits = TiedLMHead(backbone.wte, name="lm_head_layer")(hidden_states)  # [batch, seq, vocab]
+    """
+
+    def __init__(self, embeddings: TokenEmbedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embeddings = embeddings
+
+    def call(self, hidden_states):
+        return self.embeddings.attend(hidden_states)
+
+    def get_output_embeddings(self) -> TokenEmbedding:
+        """The tied token embeddings."""
+        return self.embeddings
+
+    def get_bias(self) -> None:
+        """None: this head has no bias."""
+        return None
+
+    def set_bias(self, value) -> None:
+        """Refused: this head has no bias."""
+        raise NotImplementedError("This LM head has no bias to set: its logits are the tied embeddings' alone.")
+
+    def resize_bias(self, new_num_tokens: int) -> None:
+        """Nothing to resize: the head follows the embeddings."""
+
+
+class SequenceSummary(Group):
+    """The reference's `SequenceSummary` (GPT-2's multiple-choice head): one hidden state per sequence
+    (`summary_type` `cls_index`: the token at `cls_index`, default the last), dropout (`summary_first_dropout`),
+    the `summary` projection (to `num_labels` with `summary_proj_to_labels`, else to the hidden size; none
+    without `summary_use_proj`), `summary_activation`, dropout (`summary_last_dropout`). As in the reference,
+    `last`, `first` and `mean` read the second axis: of the double-heads model's `[batch, choices, seq, hidden]`,
+    the choices.
+
+    Example:
+        >>> head = SequenceSummary(config, "multiple_choice_head/summary", name="multiple_choice_head")
+        >>> head(hidden_states, mc_token_ids)  # [batch, choices, seq, hidden] -> [batch, choices, 1]
+    """
+
+    TYPES = ("cls_index", "last", "first", "mean")
+
+    def __init__(self, config, path: str, **kwargs):
+        super().__init__(**kwargs)
+        if config.summary_type not in self.TYPES:
+            raise ConfigError(f"summary_type={config.summary_type!r} is not supported; use one of {self.TYPES}.")
+        self.summary_type, self.summary_path, self.hidden_size = config.summary_type, path, config.hidden_size
+        self.first_dropout = keras.layers.Dropout(config.summary_first_dropout, name="first_dropout")
+        self.summary = None
+        if config.summary_use_proj:
+            to_labels = config.summary_proj_to_labels and config.num_labels > 0
+            self.summary = keras.layers.Dense(config.num_labels if to_labels else config.hidden_size,
+                                              kernel_initializer=get_initializer(config.initializer_range),
+                                              name=leaf(path))
+        self.activation = get_activation(config.summary_activation) if config.summary_activation else None
+        self.last_dropout = keras.layers.Dropout(getattr(config, "summary_last_dropout", 0.0), name="last_dropout")
+
+    def layer_paths(self) -> dict[str, str]:
+        """Attribute name -> checkpoint path of this head's layers."""
+        return {} if self.summary is None else {"summary": self.summary_path}
+
+    def build(self, input_shape=None):
+        if self.summary is not None:
+            build_at(self.summary, self.summary_path, (None, self.hidden_size))
+
+    def call(self, hidden_states, cls_index=None, training=False):
+        if self.summary_type == "last":
+            output = hidden_states[:, -1]
+        elif self.summary_type == "first":
+            output = hidden_states[:, 0]
+        elif self.summary_type == "mean":
+            output = tf.reduce_mean(hidden_states, axis=1)
+        else:
+            shape = tf.shape(hidden_states)
+            if cls_index is None:
+                cls_index = tf.fill(shape[:-2], shape[-2] - 1)
+            output = tf.gather(hidden_states, tf.cast(cls_index, tf.int32), batch_dims=hidden_states.shape.rank - 2)
+        output = self.first_dropout(output, training=training)
+        if self.summary is not None:
+            output = self.summary(output)
+        if self.activation is not None:
+            output = self.activation(output)
+        return self.last_dropout(output, training=training)
+
+
+class LastTokenScore(Group):
+    """GPT-2's sequence classifier: `score` (no bias) read at each row's last non-padding token (the last token
+    without `pad_token_id` or without `input_ids`).
+
+    Example:
+        >>> LastTokenScore(3, 768, "score", pad_token_id=50256, name="score_head")(hidden_states, input_ids)
+    """
+
+    def __init__(self, units: int, hidden_size: int, path: str, pad_token_id: int | None,
+                 initializer_range: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.score_path, self.hidden_size, self.pad_token_id = path, hidden_size, pad_token_id
+        self.score = keras.layers.Dense(units, use_bias=False, kernel_initializer=get_initializer(initializer_range),
+                                        name=leaf(path))
+
+    def layer_paths(self) -> dict[str, str]:
+        """Attribute name -> checkpoint path of this head's layers."""
+        return {"score": self.score_path}
+
+    def build(self, input_shape=None):
+        build_at(self.score, self.score_path, (None, None, self.hidden_size))
+
+    def call(self, hidden_states, input_ids=None):
+        logits = self.score(hidden_states)
+        length = tf.shape(logits)[1]
+        if input_ids is not None and self.pad_token_id is not None:
+            not_pad = tf.cast(tf.not_equal(input_ids, self.pad_token_id), tf.int32)
+            last = tf.argmax(tf.range(length)[None, :] * not_pad, axis=-1, output_type=tf.int32)
+        else:
+            last = tf.fill(tf.shape(logits)[:1], length - 1)
+        return tf.gather(logits, last, batch_dims=1)

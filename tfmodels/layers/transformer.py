@@ -65,9 +65,9 @@ class TransformerLayer(keras.layers.Layer):
         self.spec, self.names, self.index = spec, names, index
         hidden = spec.hidden_size
 
-        def attention(path: str, key_value_dim=None) -> MultiHeadAttention:
+        def attention(path: str) -> MultiHeadAttention:
             return MultiHeadAttention(hidden, spec.num_heads, names.attention_projections, spec.attention_dropout,
-                                      spec.initializer_range, spec.linear, key_value_dim=key_value_dim,
+                                      spec.initializer_range, spec.linear,
                                       scale=spec.scale_attention, name=leaf(path))
 
         def norm(path: str) -> keras.layers.LayerNormalization:
@@ -185,6 +185,9 @@ class TransformerStack(keras.layers.Layer):
         """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
         step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked."""
         steps = len(self.schedule)
+        if past_key_values is not None and len(past_key_values) != steps:
+            raise ValueError(f"past_key_values holds {len(past_key_values)} layer caches; the model has {steps} "
+                             "layers. Pass the past_key_values the model returned (use_cache=True).")
         head_masks = head_masks if head_masks is not None else [None] * steps
         pasts = past_key_values if past_key_values is not None else [None] * steps
         all_hidden = (hidden_states,) if output_hidden_states else None

@@ -30,6 +30,7 @@ class Architecture:
 
     @property
     def folder(self) -> str:
+        """The folder's name (`xlm_roberta`), the suffix of its module names."""
         return self.package.rsplit(".", 1)[-1]
 
     def module_of(self, name: str) -> str:
@@ -39,6 +40,7 @@ class Architecture:
 
     @property
     def names(self) -> list[str]:
+        """The public names the architecture adds to `tfmodels`: its config and model classes."""
         return [self.config, *self.classes]
 
     def module_getattr(self, name: str):

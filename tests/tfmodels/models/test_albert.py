@@ -167,3 +167,20 @@ def test_resizing_the_vocabulary_resizes_both_copies_of_the_bias_and_reloads(tmp
     reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
     assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     np.testing.assert_array_equal(run(reloaded, case).logits.numpy(), logits)
+
+
+def test_a_pytorch_checkpoint_fills_the_decoder_bias_copy(tmp_path):
+    """PyTorch saves `predictions.bias` alone (its decoder bias is tied to it): our copy under
+    `predictions/decoder/bias` takes its value, so our saves hold both equal as the reference's do."""
+    case = Case("albert_mlm")
+    model, info = case.model_class.from_pretrained(case.path("pt_safetensors"), output_loading_info=True)
+    assert info["missing_keys"] == []
+    head = model.get_lm_head()
+    np.testing.assert_array_equal(head.decoder_bias.bias.numpy(), head.bias_layer.bias.numpy())
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    from tfmodels.checkpoints.safetensors_format import read_safetensors
+
+    tensors = read_safetensors(str(tmp_path / "model.safetensors")).tensors
+    copy, bias = tensors["predictions/decoder/bias"].load(), tensors["predictions/bias"].load()
+    np.testing.assert_array_equal(copy, bias)
+    assert np.abs(bias).sum() > 0

@@ -46,9 +46,6 @@ class TFAlbertPreTrainedModel(TaskModel):
     config_class = AlbertConfig
     base_model_prefix = "albert"
     weight_table = ALBERT_WEIGHTS
-    # PyTorch ties `predictions.decoder.bias` to `predictions.bias` and its saves keep only the latter; the
-    # reference's copy of the bias is never read by the forward pass.
-    _keys_to_ignore_on_load_missing = [r"^predictions/decoder/bias$"]
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         paths, schedule, head_mask_rows = albert_layer_plan(config)

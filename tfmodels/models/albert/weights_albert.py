@@ -29,4 +29,5 @@ ALBERT_WEIGHTS = WeightTable(
         "question_answering": {"qa_outputs": "qa_outputs"},
     },
     pt_ignore=(r"position_ids$", r"token_type_ids$", r"predictions\.decoder\.weight$"),
+    missing_ok=(r"^predictions/decoder/bias$",),  # PyTorch ties it to `predictions.bias`: filled from it
 )

@@ -49,6 +49,7 @@ class TFBertPreTrainedModel(TaskModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     weight_table = BERT_WEIGHTS
+    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config), bert_layer_spec(config),

@@ -1,19 +1,6 @@
 """CamemBERT."""
 
-from tfmodels.models.registry import Architecture
+from tfmodels.models.roberta import roberta_family
 
-ARCHITECTURE = Architecture(
-    model_type="camembert",
-    config="CamembertConfig",
-    package=__name__,
-    classes={
-        "TFCamembertModel": ("TFAutoModel",),
-        "TFCamembertForMaskedLM": ("TFAutoModelForPreTraining", "TFAutoModelForMaskedLM"),
-        "TFCamembertForCausalLM": ("TFAutoModelForCausalLM",),
-        "TFCamembertForSequenceClassification": ("TFAutoModelForSequenceClassification",),
-        "TFCamembertForTokenClassification": ("TFAutoModelForTokenClassification",),
-        "TFCamembertForQuestionAnswering": ("TFAutoModelForQuestionAnswering",),
-        "TFCamembertForMultipleChoice": ("TFAutoModelForMultipleChoice",),
-    },
-)
+ARCHITECTURE = roberta_family("camembert", "Camembert", __name__)
 __getattr__ = ARCHITECTURE.module_getattr

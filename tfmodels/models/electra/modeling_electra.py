@@ -42,6 +42,7 @@ class TFElectraPreTrainedModel(TaskModel):
     config_class = ElectraConfig
     base_model_prefix = "electra"
     weight_table = ELECTRA_WEIGHTS
+    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         layout = self.weight_table.blocks

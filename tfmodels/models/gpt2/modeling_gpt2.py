@@ -7,21 +7,21 @@ import keras
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers import losses
-from tfmodels.layers.core import get_activation, get_initializer, head_mask_5d
+from tfmodels.layers.core import head_mask_5d
 from tfmodels.layers.embeddings import TokenEmbedding
-from tfmodels.layers.encoder import cached_length, self_attention_bias
-from tfmodels.layers.paths import Group, build_at, leaf
+from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
+from tfmodels.layers.paths import build_at, leaf
 from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
-from tfmodels.modeling import float32_logits
-from tfmodels.modeling_outputs import (
-    TFBaseModelOutputWithPastAndCrossAttentions,
-    TFGPT2DoubleHeadsModelOutput,
-    TFSequenceClassifierOutputWithPast,
-)
+from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
 from tfmodels.models.gpt2.weights_gpt2 import GPT2_WEIGHTS, DecoderLayout
-from tfmodels.tasks import BaseModelTask, CausalLMTask, TaskModel, flatten_choices
+from tfmodels.tasks import (
+    BaseModelTask,
+    DoubleHeadsTask,
+    LastTokenClassificationTask,
+    TaskModel,
+    TiedCausalLMTask,
+)
 
 # The reference's inputs, in its order (GPT-2 declares its cache inputs itself; it has no cross-attention).
 GPT2_INPUTS = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "position_ids", "head_mask",
@@ -70,6 +70,11 @@ class GPT2Backbone(keras.layers.Layer):
         self.h.build(None)
         build_at(self.ln_f, self.layout.final_norm, (None, None, self.hidden_size))
 
+    @property
+    def stack(self) -> GroupedTransformerStack:
+        """The transformer layers (`h`)."""
+        return self.h
+
     def get_input_embeddings(self) -> TokenEmbedding:
         """The token embeddings `wte`."""
         return self.wte
@@ -78,10 +83,7 @@ class GPT2Backbone(keras.layers.Layer):
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=False, output_attentions=False,
              output_hidden_states=False, training=False, cache_position=None, encoder_hidden_states=None,
              encoder_attention_mask=None):
-        if input_ids is not None and inputs_embeds is not None:
-            raise ValueError("Pass either input_ids or inputs_embeds, not both.")
-        if input_ids is None and inputs_embeds is None:
-            raise ValueError("Pass input_ids or inputs_embeds.")
+        check_ids_or_embeds(input_ids, inputs_embeds)
         if encoder_hidden_states is not None:
             raise ValueError("GPT-2 has no cross-attention: encoder_hidden_states cannot be used.")
         if inputs_embeds is None:
@@ -104,195 +106,6 @@ class GPT2Backbone(keras.layers.Layer):
             last_hidden_state=last, past_key_values=stacked["past_key_values"],
             hidden_states=stacked["hidden_states"][:-1] + (last,) if output_hidden_states else None,
             attentions=stacked["attentions"],
-        )
-
-
-class TiedLMHead(Group):
-    """A language-modelling head that is the token embeddings' transpose alone (no weights, no bias).
-
-    Example:
-        >>> logits = TiedLMHead(backbone.wte, name="lm_head_layer")(hidden_states)  # [batch, seq, vocab]
-    """
-
-    def __init__(self, embeddings: TokenEmbedding, **kwargs):
-        super().__init__(**kwargs)
-        self.embeddings = embeddings
-
-    def call(self, hidden_states):
-        return self.embeddings.attend(hidden_states)
-
-    def get_output_embeddings(self) -> TokenEmbedding:
-        return self.embeddings
-
-    def get_bias(self) -> None:
-        return None
-
-    def set_bias(self, value) -> None:
-        raise NotImplementedError("GPT-2's LM head has no bias to set: its logits are the tied embeddings' alone.")
-
-    def resize_bias(self, new_num_tokens: int) -> None:
-        """Nothing to resize: the head follows the embeddings."""
-
-
-class SequenceSummary(Group):
-    """The reference's `SequenceSummary` (GPT-2's multiple-choice head): one hidden state per sequence
-    (`summary_type` `cls_index`: the token at `cls_index`, default the last), dropout (`summary_first_dropout`),
-    the `summary` projection (to `num_labels` with `summary_proj_to_labels`, else to the hidden size; none
-    without `summary_use_proj`), `summary_activation`, dropout (`summary_last_dropout`). As in the reference,
-    `last`, `first` and `mean` read the second axis: of the double-heads model's `[batch, choices, seq, hidden]`,
-    the choices.
-
-    Example:
-        >>> head = SequenceSummary(config, "multiple_choice_head/summary", name="multiple_choice_head")
-        >>> head(hidden_states, mc_token_ids)  # [batch, choices, seq, hidden] -> [batch, choices, 1]
-    """
-
-    TYPES = ("cls_index", "last", "first", "mean")
-
-    def __init__(self, config, path: str, **kwargs):
-        super().__init__(**kwargs)
-        if config.summary_type not in self.TYPES:
-            raise ConfigError(f"summary_type={config.summary_type!r} is not supported; use one of {self.TYPES}.")
-        self.summary_type, self.summary_path, self.hidden_size = config.summary_type, path, config.hidden_size
-        self.first_dropout = keras.layers.Dropout(config.summary_first_dropout, name="first_dropout")
-        self.summary = None
-        if config.summary_use_proj:
-            to_labels = config.summary_proj_to_labels and config.num_labels > 0
-            self.summary = keras.layers.Dense(config.num_labels if to_labels else config.hidden_size,
-                                              kernel_initializer=get_initializer(config.initializer_range),
-                                              name=leaf(path))
-        self.activation = get_activation(config.summary_activation) if config.summary_activation else None
-        self.last_dropout = keras.layers.Dropout(getattr(config, "summary_last_dropout", 0.0), name="last_dropout")
-
-    def layer_paths(self) -> dict[str, str]:
-        """Attribute name -> checkpoint path of this head's layers."""
-        return {} if self.summary is None else {"summary": self.summary_path}
-
-    def build(self, input_shape=None):
-        if self.summary is not None:
-            build_at(self.summary, self.summary_path, (None, self.hidden_size))
-
-    def call(self, hidden_states, cls_index=None, training=False):
-        if self.summary_type == "last":
-            output = hidden_states[:, -1]
-        elif self.summary_type == "first":
-            output = hidden_states[:, 0]
-        elif self.summary_type == "mean":
-            output = tf.reduce_mean(hidden_states, axis=1)
-        else:
-            shape = tf.shape(hidden_states)
-            if cls_index is None:
-                cls_index = tf.fill(shape[:-2], shape[-2] - 1)
-            output = tf.gather(hidden_states, tf.cast(cls_index, tf.int32), batch_dims=hidden_states.shape.rank - 2)
-        output = self.first_dropout(output, training=training)
-        if self.summary is not None:
-            output = self.summary(output)
-        if self.activation is not None:
-            output = self.activation(output)
-        return self.last_dropout(output, training=training)
-
-
-class LastTokenScore(Group):
-    """GPT-2's sequence classifier: `score` (no bias) read at each row's last non-padding token (the last token
-    without `pad_token_id` or without `input_ids`).
-
-    Example:
-        >>> LastTokenScore(3, 768, "score", pad_token_id=50256, name="score_head")(hidden_states, input_ids)
-    """
-
-    def __init__(self, units: int, hidden_size: int, path: str, pad_token_id: int | None,
-                 initializer_range: float = 0.02, **kwargs):
-        super().__init__(**kwargs)
-        self.score_path, self.hidden_size, self.pad_token_id = path, hidden_size, pad_token_id
-        self.score = keras.layers.Dense(units, use_bias=False, kernel_initializer=get_initializer(initializer_range),
-                                        name=leaf(path))
-
-    def layer_paths(self) -> dict[str, str]:
-        """Attribute name -> checkpoint path of this head's layers."""
-        return {"score": self.score_path}
-
-    def build(self, input_shape=None):
-        build_at(self.score, self.score_path, (None, None, self.hidden_size))
-
-    def call(self, hidden_states, input_ids=None):
-        logits = self.score(hidden_states)
-        length = tf.shape(logits)[1]
-        if input_ids is not None and self.pad_token_id is not None:
-            not_pad = tf.cast(tf.not_equal(input_ids, self.pad_token_id), tf.int32)
-            last = tf.argmax(tf.range(length)[None, :] * not_pad, axis=-1, output_type=tf.int32)
-        else:
-            last = tf.fill(tf.shape(logits)[:1], length - 1)
-        return tf.gather(logits, last, batch_dims=1)
-
-
-class TiedCausalLMTask(CausalLMTask):
-    """Causal language modelling with the LM head tied to the token embeddings and nothing else."""
-
-    def make_heads(self, config) -> None:
-        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
-
-
-class LastTokenClassificationTask(TaskModel):
-    """Sequence classification from the last non-padding token; the loss follows `config.problem_type`."""
-
-    label_names = ("labels",)
-    tasks = ("sequence_classification",)
-
-    def make_heads(self, config) -> None:
-        self.score_head = LastTokenScore(config.num_labels, config.hidden_size,
-                                         self.head_paths("sequence_classification")["score"], config.pad_token_id,
-                                         config.initializer_range, name="score_head")
-
-    def forward(self, inputs, labels, training):
-        encoded = self.encode(inputs, training)
-        logits = float32_logits(self.score_head(encoded["last_hidden_state"], inputs.get("input_ids")))
-        loss = None
-        if labels["labels"] is not None:
-            loss = losses.sequence_classification_loss(labels["labels"], logits, self.config.problem_type)
-        return TFSequenceClassifierOutputWithPast(loss=loss, logits=logits, past_key_values=encoded.get(
-            "past_key_values"), hidden_states=encoded.get("hidden_states"), attentions=encoded.get("attentions"))
-
-
-class DoubleHeadsTask(TaskModel):
-    """The tied LM head on every choice's tokens and a `SequenceSummary` score per choice (inputs
-    `[batch, choices, seq]`, `mc_token_ids` `[batch, choices]`). `loss` is per example: the LM loss of its choices
-    (labels shifted inside) plus its multiple-choice loss, each when its labels are given, so that its mean is
-    PyTorch's `loss + mc_loss`."""
-
-    label_names = ("labels", "mc_labels")
-    tasks = ("multiple_choice",)
-
-    def make_heads(self, config) -> None:
-        config.num_labels = 1  # as the reference: the summary scores each choice with one logit
-        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
-        self.multiple_choice_head = SequenceSummary(config, self.head_paths("multiple_choice")["summary"],
-                                                    name="multiple_choice_head")
-
-    def forward(self, inputs, labels, training):
-        inputs = dict(inputs)
-        mc_token_ids = inputs.pop("mc_token_ids")
-        inputs, choices = flatten_choices(inputs)
-        encoded = self.encode(inputs, training)
-        flat = encoded["last_hidden_state"]
-        flat_logits = float32_logits(self.lm_head_layer(flat))
-        hidden = tf.reshape(flat, tf.concat([choices, tf.shape(flat)[1:]], 0))
-        mc_logits = float32_logits(self.multiple_choice_head(hidden, mc_token_ids, training=training))
-        if mc_logits.shape[-1] == 1:
-            mc_logits = tf.squeeze(mc_logits, -1)
-        loss = None
-        if labels["labels"] is not None:
-            flat_labels = tf.reshape(labels["labels"], (-1, tf.shape(labels["labels"])[-1]))
-            loss = tf.reduce_mean(tf.reshape(losses.causal_lm_loss(flat_labels, flat_logits), choices), axis=1)
-        if labels["mc_labels"] is not None:
-            mc_loss = losses.single_label_loss(labels["mc_labels"], mc_logits)
-            loss = mc_loss if loss is None else loss + mc_loss
-        all_hidden = encoded.get("hidden_states")
-        return TFGPT2DoubleHeadsModelOutput(
-            loss=loss, logits=tf.reshape(flat_logits, tf.concat([choices, tf.shape(flat_logits)[1:]], 0)),
-            mc_logits=mc_logits, past_key_values=encoded.get("past_key_values"),
-            # As the reference: the last hidden state per choice, the others as the decoder saw them.
-            hidden_states=None if all_hidden is None else all_hidden[:-1] + (hidden,),
-            attentions=encoded.get("attentions"),
         )
 
 

@@ -29,6 +29,7 @@ class TFRobertaPreTrainedModel(TaskModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     weight_table = ROBERTA_WEIGHTS
+    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config, padding_idx=config.pad_token_id),
@@ -109,3 +110,20 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel, MultipleChoiceTask):
     Example:
         >>> model({"input_ids": ids_3d, "attention_mask": mask_3d}).logits  # [batch, num_choices]
     """
+
+
+def roberta_classes(prefix: str, title: str, base: type, module: str) -> dict[str, type]:
+    """RoBERTa's classes under another architecture's names, on its `base` (`TF<prefix>PreTrainedModel`, which
+    sets the config class): XLM-RoBERTa and CamemBERT are RoBERTa with another vocabulary.
+
+    Example:
+        >>> globals().update(roberta_classes("XLMRoberta", "XLM-RoBERTa", TFXLMRobertaPreTrainedModel, __name__))
+    """
+    classes = {}
+    for original in (TFRobertaModel, TFRobertaForMaskedLM, TFRobertaForCausalLM, TFRobertaForSequenceClassification,
+                     TFRobertaForTokenClassification, TFRobertaForQuestionAnswering, TFRobertaForMultipleChoice):
+        name = original.__name__.replace("TFRoberta", f"TF{prefix}")
+        task = original.__bases__[1]
+        doc = original.__doc__.replace("TFRoberta", f"TF{prefix}").replace("RoBERTa", title)
+        classes[name] = type(name, (base, task), {"__module__": module, "__qualname__": name, "__doc__": doc})
+    return classes

@@ -1,19 +1,6 @@
 """XLM-RoBERTa."""
 
-from tfmodels.models.registry import Architecture
+from tfmodels.models.roberta import roberta_family
 
-ARCHITECTURE = Architecture(
-    model_type="xlm-roberta",
-    config="XLMRobertaConfig",
-    package=__name__,
-    classes={
-        "TFXLMRobertaModel": ("TFAutoModel",),
-        "TFXLMRobertaForMaskedLM": ("TFAutoModelForPreTraining", "TFAutoModelForMaskedLM"),
-        "TFXLMRobertaForCausalLM": ("TFAutoModelForCausalLM",),
-        "TFXLMRobertaForSequenceClassification": ("TFAutoModelForSequenceClassification",),
-        "TFXLMRobertaForTokenClassification": ("TFAutoModelForTokenClassification",),
-        "TFXLMRobertaForQuestionAnswering": ("TFAutoModelForQuestionAnswering",),
-        "TFXLMRobertaForMultipleChoice": ("TFAutoModelForMultipleChoice",),
-    },
-)
+ARCHITECTURE = roberta_family("xlm-roberta", "XLMRoberta", __name__)
 __getattr__ = ARCHITECTURE.module_getattr
