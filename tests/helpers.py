@@ -79,3 +79,13 @@ def outputs_equal(first, second) -> None:
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         else:
             np.testing.assert_array_equal(np.asarray(first[key]), np.asarray(second[key]))
+
+
+def random_ids_and_mask(shape, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids in [1, 98) of `shape` and a mask whose rows (but the first) end with 3 padding positions, for
+    comparisons with PyTorch on random weights."""
+    ids = rng.integers(1, 98, size=shape).astype(np.int32)
+    mask = np.ones(shape, np.int32)
+    mask[..., -3:] = 0
+    mask[0, ...] = 1
+    return ids, mask

@@ -3,65 +3,17 @@ against transformers' PyTorch models, sinusoidal positions, the inputs (no token
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 
 import tfmodels
 from keras_integration.training import call_argument_names
-from tests.helpers import Case, assert_matches_reference, run
-from tfmodels.checkpoints.h5_format import load_attributes
-from tfmodels.checkpoints.safetensors_format import read_header
+from tests.helpers import Case, assert_matches_reference, random_ids_and_mask, run
 
 import torch
 import transformers
 
-CASES = ["distilbert_seqcls", "distilbert_qa"]
 TINY = dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)
-
-
-@pytest.mark.parametrize(("case_name", "layout"), [(name, layout) for name in CASES for layout in Case(name).layouts])
-def test_fixture_loads_cleanly_and_matches_pytorch(case_name, layout):
-    case = Case(case_name)
-    model, info = case.model_class.from_pretrained(case.path(layout), output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    assert_matches_reference(case, run(model, case))
-
-
-@pytest.mark.parametrize("case_name", CASES)
-def test_weight_names_are_the_reference_names_in_order(case_name):
-    case = Case(case_name)
-    model = case.model_class.from_pretrained(case.path("tf_h5"))
-    assert [w.path + ":0" for w in model.weights] == case.meta["tf_weight_names"]
-
-
-@pytest.mark.parametrize("safe", [False, True])
-def test_saved_files_use_the_reference_names_and_reload_with_parity(safe, tmp_path):
-    case = Case("distilbert_seqcls")
-    model = case.model_class.from_pretrained(case.path("pt_safetensors"))
-    model.save_pretrained(tmp_path, safe_serialization=safe)
-    if safe:
-        header, metadata, _ = read_header(str(tmp_path / "model.safetensors"))
-        assert metadata == {"format": "tf"}
-        reference_header, _, _ = read_header(case.path("tf_safetensors") + "/model.safetensors")
-        assert sorted(header) == sorted(reference_header) == sorted(
-            name.split("/", 1)[1] for name in case.meta["tf_weight_names"])
-    else:
-        with h5py.File(tmp_path / "tf_model.h5", "r") as handle:
-            saved = [name for layer in load_attributes(handle, "layer_names")
-                     for name in load_attributes(handle[layer], "weight_names")]
-        assert saved == case.meta["tf_weight_names"]
-    reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    assert_matches_reference(case, run(reloaded, case))
-
-
-def _inputs(shape, rng):
-    ids = rng.integers(1, 98, size=shape).astype(np.int32)
-    mask = np.ones(shape, np.int32)
-    mask[..., -3:] = 0
-    mask[0, ...] = 1
-    return ids, mask
 
 
 # class -> (config overrides, outputs compared, labels, written as a transformers 4.x `.bin`)
@@ -96,7 +48,7 @@ def test_class_without_fixture_matches_pytorch(tf_class, tmp_path):
         _save_legacy_bin(pt_model, tmp_path)
     else:
         pt_model.save_pretrained(tmp_path)
-    ids, mask = _inputs((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
+    ids, mask = random_ids_and_mask((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
     labels = make_labels(rng)
     with torch.no_grad():
         pt_out = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),
@@ -153,7 +105,7 @@ def test_sinusoidal_positions_are_fixed_in_a_fresh_model_and_loaded_from_a_check
     with torch.no_grad():  # a checkpoint whose table is not the sinusoid: loading must keep its values
         pt_model.embeddings.position_embeddings.weight.copy_(torch.randn(64, 32) * 0.5)
     pt_model.save_pretrained(tmp_path)
-    ids, mask = _inputs((3, 11), np.random.default_rng(1))
+    ids, mask = random_ids_and_mask((3, 11), np.random.default_rng(1))
     with torch.no_grad():
         expected = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask))
     loaded = tfmodels.TFDistilBertModel.from_pretrained(tmp_path)

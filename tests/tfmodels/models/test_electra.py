@@ -7,36 +7,11 @@ import torch
 import transformers
 
 import tfmodels
-from tests.helpers import Case, assert_matches_reference, run
-from tests.tfmodels.models import test_parity
+from tests.helpers import Case, random_ids_and_mask
 from tfmodels.errors import ConfigError
 
-CASES = ["electra_pretraining", "electra_tokcls"]
-LAYOUTS = [(name, layout) for name in CASES for layout in Case(name).layouts]
 PROJECTED = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                  intermediate_size=37, max_position_embeddings=64)
-
-
-@pytest.mark.parametrize(("case_name", "layout"), LAYOUTS)
-def test_fixture_matches_pytorch(case_name, layout):
-    case = Case(case_name)
-    model, info = case.model_class.from_pretrained(case.path(layout), output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    assert_matches_reference(case, run(model, case))
-
-
-@pytest.mark.parametrize("case_name", CASES)
-def test_weight_names_and_saves_equal_reference(case_name, tmp_path):
-    test_parity.test_weight_names_equal_reference(case_name, tmp_path)
-
-
-@pytest.mark.parametrize("safe", [False, True])
-def test_saved_checkpoint_reloads_with_parity(safe, tmp_path):
-    case = Case("electra_pretraining")
-    case.model_class.from_pretrained(case.path("pt_safetensors")).save_pretrained(tmp_path, safe_serialization=safe)
-    model, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    assert_matches_reference(case, run(model, case))
 
 
 def test_auto_classes_pick_electra():
@@ -44,14 +19,6 @@ def test_auto_classes_pick_electra():
     assert type(tfmodels.TFAutoModelForPreTraining.from_pretrained(case.path("tf_h5"))).__name__ == \
         "TFElectraForPreTraining"
     assert type(tfmodels.TFAutoModel.from_pretrained(case.path("pt_bin"))).__name__ == "TFElectraModel"
-
-
-def _inputs(shape, rng):
-    ids = rng.integers(1, 98, size=shape).astype(np.int32)
-    mask = np.ones(shape, np.int32)
-    mask[..., -3:] = 0
-    mask[0, ...] = 1
-    return ids, mask
 
 
 # class: (config overrides, outputs compared, labels, PyTorch checkpoint in safetensors)
@@ -75,7 +42,7 @@ def test_class_matches_pytorch(tf_class, tmp_path):
     torch.manual_seed(0)
     pt_model = getattr(transformers, tf_class[2:])(transformers.ElectraConfig(**PROJECTED, **overrides)).eval()
     pt_model.save_pretrained(tmp_path, safe_serialization=safe)
-    ids, mask = _inputs((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
+    ids, mask = random_ids_and_mask((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
     labels = make_labels(rng)
     with torch.no_grad():
         expected = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tfmodels
+from tests.helpers import random_ids_and_mask
 
 import torch
 import transformers
@@ -13,14 +14,6 @@ pytestmark = pytest.mark.slow
 BERT = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
             max_position_embeddings=64)
 GPT2 = dict(vocab_size=99, n_embd=32, n_layer=2, n_head=4, n_positions=64, pad_token_id=98)
-
-
-def _inputs(shape, rng):
-    ids = rng.integers(1, 98, size=shape).astype(np.int32)
-    mask = np.ones(shape, np.int32)
-    mask[..., -3:] = 0
-    mask[0, ...] = 1
-    return ids, mask
 
 
 CASES = {
@@ -45,7 +38,7 @@ def test_head_matches_pytorch(tf_class, safe, tmp_path):
     pt_model = getattr(transformers, tf_class[2:])(pt_config).eval()
     pt_model.save_pretrained(tmp_path, safe_serialization=safe)
     shape = (3, 4, 11) if "MultipleChoice" in tf_class else (3, 11)
-    ids, mask = _inputs(shape, rng)
+    ids, mask = random_ids_and_mask(shape, rng)
     if "GPT2" in tf_class:
         ids[1, -3:] = 98  # right padding, scored at the last real token
     labels = make_labels(rng)
@@ -65,7 +58,7 @@ def test_head_matches_pytorch(tf_class, safe, tmp_path):
 
 def test_sequence_classification_problem_types_match_pytorch(tmp_path):
     rng = np.random.default_rng(1)
-    ids, mask = _inputs((4, 9), rng)
+    ids, mask = random_ids_and_mask((4, 9), rng)
     labels = {
         "regression": (1, rng.normal(size=(4,)).astype(np.float32)),
         "multi_label_classification": (3, rng.integers(0, 2, (4, 3)).astype(np.float32)),
