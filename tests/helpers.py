@@ -89,3 +89,26 @@ def random_ids_and_mask(shape, rng) -> tuple[np.ndarray, np.ndarray]:
     mask[..., -3:] = 0
     mask[0, ...] = 1
     return ids, mask
+
+
+def assert_matches_pytorch_model(tf_class: str, pt_model, directory, ids, mask, labels: dict, outputs: list[str]):
+    """Load `directory` (where `pt_model`'s checkpoint was saved) into our `tf_class` and compare, on `ids` and
+    `mask` with `labels`, the loading info (all empty), `outputs`, every hidden state and the loss (ours per
+    example, their mean PyTorch's) within 1e-5. Returns our model."""
+    import torch
+
+    import tfmodels
+
+    with torch.no_grad():
+        expected = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),
+                            output_hidden_states=True, **{k: torch.tensor(v) for k, v in labels.items()})
+    model, info = getattr(tfmodels, tf_class).from_pretrained(directory, output_loading_info=True)
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    out = model({"input_ids": ids, "attention_mask": mask, **labels}, output_hidden_states=True)
+    for name in outputs:
+        np.testing.assert_allclose(out[name], getattr(expected, name).numpy(), atol=1e-5, rtol=0, err_msg=name)
+    np.testing.assert_allclose(np.stack(out["hidden_states"]), np.stack([h.numpy() for h in expected.hidden_states]),
+                               atol=1e-5, rtol=0)
+    if labels:
+        np.testing.assert_allclose(np.mean(out["loss"]), expected.loss.numpy(), atol=1e-5, rtol=0)
+    return model

@@ -8,7 +8,7 @@ import pytest
 
 import tfmodels
 from keras_integration.training import call_argument_names
-from tests.helpers import Case, assert_matches_reference, random_ids_and_mask, run
+from tests.helpers import Case, assert_matches_pytorch_model, assert_matches_reference, random_ids_and_mask, run
 
 import torch
 import transformers
@@ -49,19 +49,7 @@ def test_class_without_fixture_matches_pytorch(tf_class, tmp_path):
     else:
         pt_model.save_pretrained(tmp_path)
     ids, mask = random_ids_and_mask((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
-    labels = make_labels(rng)
-    with torch.no_grad():
-        pt_out = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),
-                          output_hidden_states=True, **{k: torch.tensor(v) for k, v in labels.items()})
-    model, info = getattr(tfmodels, tf_class).from_pretrained(tmp_path, output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
-    out = model({"input_ids": ids, "attention_mask": mask, **labels}, output_hidden_states=True)
-    for name in outputs:
-        np.testing.assert_allclose(out[name], getattr(pt_out, name).numpy(), atol=1e-5, rtol=0, err_msg=name)
-    np.testing.assert_allclose(np.stack(out["hidden_states"]), np.stack([h.numpy() for h in pt_out.hidden_states]),
-                               atol=1e-5, rtol=0)
-    if labels:
-        np.testing.assert_allclose(np.mean(out["loss"]), pt_out.loss.numpy(), atol=1e-5, rtol=0)
+    assert_matches_pytorch_model(tf_class, pt_model, tmp_path, ids, mask, make_labels(rng), outputs)
 
 
 def test_base_model_outputs_have_no_pooler():

@@ -7,7 +7,7 @@ import torch
 import transformers
 
 import tfmodels
-from tests.helpers import Case, random_ids_and_mask
+from tests.helpers import Case, assert_matches_pytorch_model, random_ids_and_mask
 from tfmodels.errors import ConfigError
 
 PROJECTED = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -43,20 +43,8 @@ def test_class_matches_pytorch(tf_class, tmp_path):
     pt_model = getattr(transformers, tf_class[2:])(transformers.ElectraConfig(**PROJECTED, **overrides)).eval()
     pt_model.save_pretrained(tmp_path, safe_serialization=safe)
     ids, mask = random_ids_and_mask((3, 4, 11) if "MultipleChoice" in tf_class else (3, 11), rng)
-    labels = make_labels(rng)
-    with torch.no_grad():
-        expected = pt_model(input_ids=torch.tensor(ids, dtype=torch.long), attention_mask=torch.tensor(mask),
-                            output_hidden_states=True, **{k: torch.tensor(v) for k, v in labels.items()})
-    model, info = getattr(tfmodels, tf_class).from_pretrained(tmp_path, output_loading_info=True)
-    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
+    model = assert_matches_pytorch_model(tf_class, pt_model, tmp_path, ids, mask, make_labels(rng), outputs)
     assert model.electra.projection is not None and model.electra.projection.kernel.shape == (16, 32)
-    out = model({"input_ids": ids, "attention_mask": mask, **labels}, output_hidden_states=True)
-    for name in outputs:
-        np.testing.assert_allclose(out[name], getattr(expected, name).numpy(), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(np.stack(out["hidden_states"]), np.stack([h.numpy() for h in expected.hidden_states]),
-                               atol=1e-5, rtol=0)
-    if labels:
-        np.testing.assert_allclose(np.mean(out["loss"]), expected.loss.numpy(), atol=1e-5, rtol=0)
 
 
 def test_masked_lm_decoder_is_tied_to_word_embeddings():
