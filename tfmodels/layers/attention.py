@@ -57,6 +57,19 @@ def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) 
     return tf.where(inside, spread, tf.cast(cache, new.dtype))
 
 
+def apply_rotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) -> tf.Tensor:
+    """Rotary position embedding of `x` (`[batch, heads, seq, dim]`) with `cos`/`sin` (`[batch, seq, dim]`), in
+    the reference's rotate-half convention: `x * cos + rotate_half(x) * sin`.
+
+    Example:
+        >>> apply_rotary(tf.ones([1, 2, 3, 4]), tf.ones([1, 3, 4]), tf.zeros([1, 3, 4])).shape
+        TensorShape([1, 2, 3, 4])
+    """
+    cos, sin = tf.cast(cos, x.dtype)[:, None], tf.cast(sin, x.dtype)[:, None]
+    first, second = tf.split(x, 2, axis=-1)
+    return x * cos + tf.concat([-second, first], axis=-1) * sin
+
+
 def scaled_dot_product_attention(
     query: tf.Tensor,
     key: tf.Tensor,
@@ -64,17 +77,29 @@ def scaled_dot_product_attention(
     bias: tf.Tensor | None = None,
     dropout=None,
     head_mask: tf.Tensor | None = None,
-    scale: bool = True,
+    scale: bool | float = True,
     training: bool = False,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Attention over `[batch, heads, seq, dim]` tensors. Returns `(context, probabilities)`.
 
-    `bias` is added to the scores (padding and causal masks); `dropout` is a Keras Dropout applied to the
-    probabilities; `head_mask` multiplies them.
+    `key`/`value` may have fewer heads than `query` (grouped-query attention: query head `i` reads key/value head
+    `i // (heads / kv_heads)`); the queries of a group are then stacked along the sequence axis so that no key or
+    value tensor is repeated per query head. `scale`: True divides the scores by `sqrt(dim)`, False leaves them
+    (T5), a number multiplies them. `bias` is added to the scores (padding, causal and position biases); `dropout`
+    is a Keras Dropout applied to the probabilities; `head_mask` multiplies them.
     """
+    heads, kv_heads = query.shape[1], key.shape[1]
+    batch, q_len, k_len = tf.shape(query)[0], tf.shape(query)[2], tf.shape(key)[2]
+    grouped = heads != kv_heads
+    if grouped:
+        query = tf.reshape(query, [batch, kv_heads, -1, query.shape[-1]])  # [b, kv, groups * q, d]
+    if scale is True:
+        query = query / tf.cast(tf.sqrt(tf.cast(query.shape[-1], tf.float32)), query.dtype)
+    elif scale is not False:
+        query = query * tf.cast(scale, query.dtype)
     scores = tf.matmul(query, key, transpose_b=True)
-    if scale:
-        scores = scores / tf.cast(tf.sqrt(tf.cast(query.shape[-1], tf.float32)), scores.dtype)
+    if grouped:
+        scores = tf.reshape(scores, [batch, heads, q_len, k_len])
     if bias is not None:
         scores = scores + tf.cast(bias, scores.dtype)
     probs = tf.nn.softmax(scores, axis=-1)
@@ -82,83 +107,124 @@ def scaled_dot_product_attention(
         probs = dropout(probs, training=training)
     if head_mask is not None:
         probs = probs * tf.cast(head_mask, probs.dtype)
+    if grouped:
+        context = tf.matmul(tf.reshape(probs, [batch, kv_heads, -1, k_len]), value)
+        return tf.reshape(context, [batch, heads, q_len, value.shape[-1]]), probs
     return tf.matmul(probs, value), probs
 
 
 @dataclasses.dataclass(frozen=True)
 class AttentionNames:
     """Paths of an attention block's projections, relative to the block: separate `query`/`key`/`value`, or one
-    fused `qkv` projection (GPT-2's `c_attn`); `output` is the projection after the heads are merged."""
+    fused `qkv` projection (GPT-2's `c_attn`); `output` is the projection after the heads are merged. `order` is
+    the order of the separate projections' variables in the reference's files (BART's starts with the key)."""
 
     query: str | None = "query"
     key: str | None = "key"
     value: str | None = "value"
     output: str = "dense"
     qkv: str | None = None
+    order: tuple[str, ...] = ("query", "key", "value")
 
 
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention with the projections at the paths `names` gives: self-attention, or cross-attention
-    when called with `key_value_states`; a key/value cache (`layer_past`: `[2, batch, heads, length, dim]`,
-    concatenated to, or preallocated and written at `cache_position`); head masks, attention outputs and head
-    pruning.
+    when called with `key_value_states` (or with their projection, `cross_key_value`); a key/value cache
+    (`layer_past`: `[2, batch, kv_heads, length, head_dim]`, concatenated to, or preallocated and written at
+    `cache_position`); grouped-query attention (`num_kv_heads`), rotary positions, head masks, attention outputs
+    and head pruning.
+
+    `head_dim` defaults to `hidden_size // num_heads` (T5 sets it apart: the heads then span `num_heads *
+    head_dim`); `scale` is True (`1/sqrt(head_dim)`), False (T5) or a multiplier; `qkv_bias`/`output_bias` give
+    the projections biases.
 
     Example:
         >>> attention = MultiHeadAttention(768, 12, AttentionNames("self/query", "self/key", "self/value",
         ...                                "output/dense"), name="attention")
+        >>> gqa = MultiHeadAttention(2048, 32, AttentionNames("q_proj", "k_proj", "v_proj", "o_proj"),
+        ...                          num_kv_heads=8, qkv_bias=False, output_bias=False, name="self_attn")
     """
 
     def __init__(self, hidden_size: int, num_heads: int, names: AttentionNames, dropout: float = 0.0,
-                 initializer_range: float = 0.02, linear: str = "dense", scale: bool = True, **kwargs):
+                 initializer_range: float = 0.02, linear: str = "dense", scale: bool | float = True, *,
+                 head_dim: int | None = None, num_kv_heads: int | None = None, qkv_bias: bool = True,
+                 output_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if hidden_size % num_heads:
-            raise ConfigError(f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_heads}).")
+        if head_dim is None:
+            if hidden_size % num_heads:
+                raise ConfigError(f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads "
+                                  f"({num_heads}).")
+            head_dim = hidden_size // num_heads
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        if num_kv_heads < 1 or num_heads % num_kv_heads:
+            raise ConfigError(f"num_attention_heads ({num_heads}) must be a multiple of num_key_value_heads "
+                              f"({num_kv_heads}).")
         self.hidden_size = hidden_size
         self.original_num_heads = num_heads
         self.num_heads = num_heads
-        self.head_dim = hidden_size // num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = head_dim
         self.names = names
         self.scale = scale
         self.pruned_heads: set[int] = set()
+        inner, kv_inner = num_heads * head_dim, num_kv_heads * head_dim
 
-        def linear_at(path: str, units: int, input_dim: int):
-            return make_linear(linear, units, input_dim, leaf(path), initializer_range)
+        def linear_at(path: str, units: int, input_dim: int, use_bias: bool):
+            return make_linear(linear, units, input_dim, leaf(path), initializer_range, use_bias)
 
         if names.qkv is not None:
-            self.qkv = linear_at(names.qkv, 3 * hidden_size, hidden_size)
+            self.qkv = linear_at(names.qkv, 3 * inner, hidden_size, qkv_bias)
         else:
-            self.query = linear_at(names.query, hidden_size, hidden_size)
-            self.key = linear_at(names.key, hidden_size, hidden_size)
-            self.value = linear_at(names.value, hidden_size, hidden_size)
-        self.output_projection = linear_at(names.output, hidden_size, hidden_size)
+            sizes = {"query": inner, "key": kv_inner, "value": kv_inner}
+            for projection in names.order:  # attribute order is variable order
+                setattr(self, projection, linear_at(getattr(names, projection), sizes[projection], hidden_size,
+                                                    qkv_bias))
+        self.output_projection = linear_at(names.output, hidden_size, inner, output_bias)
         self.dropout = keras.layers.Dropout(dropout, name="dropout")
 
     def build(self, input_shape=None):
-        names = self.names
+        names, hidden = self.names, (None, None, self.hidden_size)
         if names.qkv is not None:
-            build_at(self.qkv, names.qkv, (None, None, self.hidden_size))
+            build_at(self.qkv, names.qkv, hidden)
         else:
-            build_at(self.query, names.query, (None, None, self.hidden_size))
-            build_at(self.key, names.key, (None, None, self.hidden_size))
-            build_at(self.value, names.value, (None, None, self.hidden_size))
-        build_at(self.output_projection, names.output, (None, None, self.hidden_size))
+            for projection in names.order:
+                build_at(getattr(self, projection), getattr(names, projection), hidden)
+        build_at(self.output_projection, names.output, (None, None, self.num_heads * self.head_dim))
 
-    def _heads(self, x: tf.Tensor) -> tf.Tensor:
-        return split_heads(x, self.num_heads, self.head_dim)
+    def _heads(self, x: tf.Tensor, heads: int | None = None) -> tf.Tensor:
+        return split_heads(x, heads or self.num_heads, self.head_dim)
+
+    def project_key_value(self, states: tf.Tensor) -> tf.Tensor:
+        """The keys and values of `states` (cross-attention's encoder output): `[2, batch, kv_heads, len, dim]`,
+        to pass as `cross_key_value` at every decoding step instead of projecting the encoder output again.
+
+        Example:
+            >>> cross = layer.crossattention.project_key_value(encoder_hidden_states)
+        """
+        return tf.stack([self._heads(self.key(states), self.num_kv_heads),
+                         self._heads(self.value(states), self.num_kv_heads)], axis=0)
 
     def call(self, hidden_states, key_value_states=None, attention_bias=None, head_mask=None, layer_past=None,
              cache_position=None, use_cache: bool = False, output_attentions: bool = False, query_scale=None,
-             training=False):
+             rotary=None, cross_key_value=None, training=False):
         """Returns `(output, present, probabilities)`: `present` is the updated self-attention cache when
-        `use_cache` (None otherwise, and for cross-attention), `probabilities` None unless `output_attentions`."""
+        `use_cache` (None otherwise, and for cross-attention), `probabilities` None unless `output_attentions`.
+        `rotary` (`(cos, sin)`, `[batch, seq, head_dim]` each) rotates the new queries and keys."""
+        cross = key_value_states is not None or cross_key_value is not None
         if self.names.qkv is not None:
             query, key, value = (self._heads(t) for t in tf.split(self.qkv(hidden_states), 3, axis=-1))
         else:
-            source = hidden_states if key_value_states is None else key_value_states
             query = self._heads(self.query(hidden_states))
-            key, value = self._heads(self.key(source)), self._heads(self.value(source))
+            if cross_key_value is not None:
+                key, value = tf.unstack(cross_key_value, num=2, axis=0)
+            else:
+                source = hidden_states if key_value_states is None else key_value_states
+                key = self._heads(self.key(source), self.num_kv_heads)
+                value = self._heads(self.value(source), self.num_kv_heads)
+        if rotary is not None:
+            query, key = apply_rotary(query, *rotary), (key if cross else apply_rotary(key, *rotary))
         present = None
-        if key_value_states is None:
+        if not cross:
             if layer_past is not None:
                 past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
                 if cache_position is None:
@@ -180,6 +246,8 @@ class MultiHeadAttention(keras.layers.Layer):
         """Remove `heads` (indices of the unpruned block) from the projections; returns the heads removed."""
         if self.names.qkv is not None:
             raise NotImplementedError("Head pruning is not supported with a fused query/key/value projection.")
+        if self.num_kv_heads != self.original_num_heads:
+            raise NotImplementedError("Head pruning is not supported with grouped-query attention (num_kv_heads).")
         heads = {int(h) for h in heads} - self.pruned_heads
         if not heads:
             return []
@@ -188,12 +256,16 @@ class MultiHeadAttention(keras.layers.Layer):
         size = self.head_dim
         index = (np.concatenate([np.arange(current.index(h) * size, (current.index(h) + 1) * size) for h in kept])
                  if kept else np.zeros((0,), np.int64))
+
+        def values(variable, take):
+            return None if variable is None else take(keras.ops.convert_to_numpy(variable))
+
         for dense in (self.query, self.key, self.value):
-            replace_dense_weights(dense, keras.ops.convert_to_numpy(dense.kernel)[:, index],
-                                  keras.ops.convert_to_numpy(dense.bias)[index])
+            replace_dense_weights(dense, values(dense.kernel, lambda k: k[:, index]),
+                                  values(dense.bias, lambda b: b[index]))
         output = self.output_projection
-        replace_dense_weights(output, keras.ops.convert_to_numpy(output.kernel)[index, :],
-                              keras.ops.convert_to_numpy(output.bias))
-        self.num_heads = len(kept)
+        replace_dense_weights(output, values(output.kernel, lambda k: k[index, :]),
+                              values(output.bias, lambda b: b))
+        self.num_heads = self.num_kv_heads = len(kept)
         self.pruned_heads |= heads
         return sorted(heads)

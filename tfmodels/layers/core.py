@@ -37,12 +37,12 @@ def skip_random_init():
 
 
 def initialize_like_fresh(variable, initializer_range: float) -> None:
-    """Give `variable` the value a freshly built model would draw: random matrices, ones for LayerNorm scales,
-    zeros for biases."""
+    """Give `variable` the value a freshly built model would draw: random matrices, ones for LayerNorm and RMSNorm
+    scales, zeros for biases."""
     last = variable.path.rsplit("/", 1)[-1]
-    if last in ("kernel", "weight", "embeddings"):
+    if last in ("kernel", "weight", "embeddings") and len(variable.shape) > 1:
         initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
-    elif last == "gamma":
+    elif last in ("gamma", "weight"):  # a rank-1 `weight` is an RMSNorm scale
         initializer = keras.initializers.Ones()
     else:
         initializer = keras.initializers.Zeros()
@@ -127,12 +127,15 @@ def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
     return [head_mask[i] for i in range(num_hidden_layers)]
 
 
-def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02
-                ) -> keras.layers.Layer:
-    """A projection in an architecture's own layout: `dense` (Keras Dense: `kernel` `[in, out]`, `bias`) or
-    `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
+def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02,
+                use_bias: bool = True) -> keras.layers.Layer:
+    """A projection in an architecture's own layout: `dense` (Keras Dense: `kernel` `[in, out]`, `bias` unless
+    `use_bias=False`) or `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
     if kind == "conv1d":
+        if not use_bias:
+            raise ConfigError("GPT-2's Conv1D projection always has a bias; use linear='dense' for use_bias=False.")
         return Conv1D(units, input_dim, initializer_range, name=name)
     if kind != "dense":
         raise ConfigError(f"Unknown projection kind {kind!r}; expected 'dense' or 'conv1d'.")
-    return keras.layers.Dense(units, kernel_initializer=get_initializer(initializer_range), name=name)
+    return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=get_initializer(initializer_range),
+                              name=name)

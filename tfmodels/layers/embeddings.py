@@ -89,10 +89,12 @@ def replace_variable(layer: keras.layers.Layer, attribute: str, value: np.ndarra
     new.assign(value.astype(new.dtype))
 
 
-def replace_dense_weights(dense: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray) -> None:
-    """Give a built Dense layer new kernel and bias values of any shape, keeping names, paths and order."""
+def replace_dense_weights(dense: keras.layers.Dense, kernel: np.ndarray, bias: np.ndarray | None) -> None:
+    """Give a built Dense layer new kernel and bias values of any shape, keeping names, paths and order (`bias`
+    None for a Dense without one)."""
     replace_variable(dense, "_kernel", kernel)
-    replace_variable(dense, "bias", bias)  # replaced second so that the variable order stays kernel, bias
+    if bias is not None:
+        replace_variable(dense, "bias", bias)  # replaced second so that the variable order stays kernel, bias
     dense.units = kernel.shape[1]
     dense.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: kernel.shape[0]})
 

@@ -8,14 +8,24 @@ import dataclasses
 import keras
 
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
+from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_activation, make_linear
+from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
+
+BLOCKS = ("attention", "attention_norm", "cross_attention", "cross_attention_norm", "ffn", "ffn_norm")
 
 
 @dataclasses.dataclass(frozen=True)
 class LayerNames:
     """Paths inside one transformer layer, relative to it: the attention block and its projections, the norms, and
-    the feed-forward projections (`ffn_in` to the intermediate size, `ffn_out` back)."""
+    the feed-forward projections (`ffn_in` to the intermediate size, `ffn_out` back, and for a gated feed-forward
+    `ffn_gate`, the activated one: Llama's `gate_proj`, T5's `wi_0`).
+
+    `order` lists the blocks (`BLOCKS`) in the order of their variables in the reference's files (default: the
+    self-attention and feed-forward norms before their blocks when the layer is pre-norm, after them otherwise;
+    the cross-attention norm after its block); a block the layer lacks is skipped.
+    """
 
     attention: str
     attention_projections: AttentionNames
@@ -25,6 +35,8 @@ class LayerNames:
     ffn_norm: str
     cross_attention: str | None = None
     cross_attention_norm: str | None = None
+    ffn_gate: str | None = None
+    order: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +44,12 @@ class LayerSpec:
     """Sizes and behaviour of a transformer layer.
 
     `norm_first` selects pre-norm residuals (`x + f(norm(x))`, GPT-2) instead of post-norm (`norm(x + f(x))`,
-    BERT); `linear` the projection layout (`dense` or GPT-2's `conv1d`); `dropout_after_attention` whether the
-    attention output is dropped out before the residual (DistilBERT does not).
+    BERT); `norm` LayerNorm (`layer`) or `RMSNorm` (`rms`, T5 and Llama); `linear` the projection layout (`dense`
+    or GPT-2's `conv1d`); `dropout_after_attention` whether the attention output is dropped out before the
+    residual (DistilBERT does not). `ffn` is `plain` (`out(act(in(x)))`) or `gated` (`out(act(gate(x)) * in(x))`,
+    Llama and T5 v1.1), with `dropout_inside_ffn` (T5) after the activation. `head_dim` and `num_kv_heads` size
+    the attention (grouped-query when fewer key/value heads); `attention_bias`, `attention_output_bias` and
+    `ffn_bias` say which projections have biases.
     """
 
     hidden_size: int
@@ -50,11 +66,19 @@ class LayerSpec:
     scale_attention: bool = True
     scale_by_inverse_layer_index: bool = False
     dropout_after_attention: bool = True
+    norm: str = "layer"
+    ffn: str = "plain"
+    ffn_bias: bool = True
+    dropout_inside_ffn: bool = False
+    head_dim: int | None = None
+    num_kv_heads: int | None = None
+    attention_bias: bool = True
+    attention_output_bias: bool = True
 
 
 class TransformerLayer(keras.layers.Layer):
     """Self-attention, optional cross-attention and the feed-forward block, each with a residual connection and a
-    LayerNorm, at the paths of `names`.
+    norm, at the paths of `names`.
 
     Example:
         >>> layer = TransformerLayer(spec, BERT_LAYER, index=0, name="layer_._0")
@@ -64,32 +88,54 @@ class TransformerLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.spec, self.names, self.index = spec, names, index
         hidden = spec.hidden_size
+        if spec.norm not in ("layer", "rms") or spec.ffn not in ("plain", "gated"):
+            raise ConfigError(f"LayerSpec norm must be 'layer' or 'rms' and ffn 'plain' or 'gated'; received "
+                              f"norm={spec.norm!r}, ffn={spec.ffn!r}.")
+        if spec.ffn == "gated" and names.ffn_gate is None:
+            raise ConfigError("A gated feed-forward needs LayerNames.ffn_gate, the path of its gate projection.")
 
         def attention(path: str) -> MultiHeadAttention:
             return MultiHeadAttention(hidden, spec.num_heads, names.attention_projections, spec.attention_dropout,
-                                      spec.initializer_range, spec.linear,
-                                      scale=spec.scale_attention, name=leaf(path))
+                                      spec.initializer_range, spec.linear, scale=spec.scale_attention,
+                                      head_dim=spec.head_dim, num_kv_heads=spec.num_kv_heads,
+                                      qkv_bias=spec.attention_bias, output_bias=spec.attention_output_bias,
+                                      name=leaf(path))
 
-        def norm(path: str) -> keras.layers.LayerNormalization:
+        def norm(path: str) -> keras.layers.Layer:
+            if spec.norm == "rms":
+                return RMSNorm(spec.layer_norm_eps, name=leaf(path))
             return keras.layers.LayerNormalization(epsilon=spec.layer_norm_eps, name=leaf(path))
 
-        # Attribute order is variable order, which the reference's files follow.
-        if spec.norm_first:
-            self.attention_norm = norm(names.attention_norm)
-        self.attention = attention(names.attention)
-        if not spec.norm_first:
-            self.attention_norm = norm(names.attention_norm)
-        if spec.cross_attention:
-            self.crossattention = attention(names.cross_attention)
-            self.cross_attention_norm = norm(names.cross_attention_norm)
-        if spec.norm_first:
-            self.ffn_norm = norm(names.ffn_norm)
-        self.ffn_in = make_linear(spec.linear, spec.intermediate_size, hidden, leaf(names.ffn_in),
-                                  spec.initializer_range)
-        self.ffn_out = make_linear(spec.linear, hidden, spec.intermediate_size, leaf(names.ffn_out),
-                                   spec.initializer_range)
-        if not spec.norm_first:
-            self.ffn_norm = norm(names.ffn_norm)
+        def linear(path: str, units: int, input_dim: int) -> keras.layers.Layer:
+            return make_linear(spec.linear, units, input_dim, leaf(path), spec.initializer_range, spec.ffn_bias)
+
+        def make(block: str) -> None:  # attribute order is variable order, which the reference's files follow
+            if block == "attention":
+                self.attention = attention(names.attention)
+            elif block == "attention_norm":
+                self.attention_norm = norm(names.attention_norm)
+            elif block == "cross_attention" and spec.cross_attention:
+                self.crossattention = attention(names.cross_attention)
+            elif block == "cross_attention_norm" and spec.cross_attention:
+                self.cross_attention_norm = norm(names.cross_attention_norm)
+            elif block == "ffn":
+                if spec.ffn == "gated":
+                    self.ffn_gate = linear(names.ffn_gate, spec.intermediate_size, hidden)
+                self.ffn_in = linear(names.ffn_in, spec.intermediate_size, hidden)
+                self.ffn_out = linear(names.ffn_out, hidden, spec.intermediate_size)
+            elif block == "ffn_norm":
+                self.ffn_norm = norm(names.ffn_norm)
+
+        order = names.order
+        if order is None:
+            first, ffn = ("attention_norm", "attention"), ("ffn_norm", "ffn")
+            if not spec.norm_first:
+                first, ffn = first[::-1], ffn[::-1]
+            order = (*first, "cross_attention", "cross_attention_norm", *ffn)
+        if sorted(order) != sorted(BLOCKS):
+            raise ConfigError(f"LayerNames.order must list each of {BLOCKS} once; received {order}.")
+        for block in order:
+            make(block)
         self.activation = get_activation(spec.activation)
         self.dropout = keras.layers.Dropout(spec.hidden_dropout, name="dropout")
 
@@ -100,6 +146,8 @@ class TransformerLayer(keras.layers.Layer):
         if self.spec.cross_attention:
             build_at(self.crossattention, names.cross_attention)
             build_at(self.cross_attention_norm, names.cross_attention_norm, hidden)
+        if self.spec.ffn == "gated":
+            build_at(self.ffn_gate, names.ffn_gate, hidden)
         build_at(self.ffn_in, names.ffn_in, hidden)
         build_at(self.ffn_out, names.ffn_out, (None, None, self.spec.intermediate_size))
         build_at(self.ffn_norm, names.ffn_norm, hidden)
@@ -116,30 +164,41 @@ class TransformerLayer(keras.layers.Layer):
 
     def call(self, hidden_states, attention_bias=None, head_mask=None, layer_past=None, cache_position=None,
              use_cache=False, output_attentions=False, encoder_hidden_states=None, encoder_attention_bias=None,
-             training=False):
-        """Returns `(hidden_states, present, self-attention probabilities, cross-attention probabilities)`."""
+             rotary=None, cross_key_value=None, training=False):
+        """Returns `(hidden_states, present, self-attention probabilities, cross-attention probabilities)`.
+
+        `rotary` (`(cos, sin)`) rotates the self-attention's queries and keys; cross-attention runs on
+        `encoder_hidden_states`, or on their projection `cross_key_value` (see `MultiHeadAttention`)."""
         query_scale = 1.0 / (self.index + 1) if self.spec.scale_by_inverse_layer_index else None
 
         def self_attention(x):
             return self.attention(x, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
                                   cache_position=cache_position, use_cache=use_cache,
-                                  output_attentions=output_attentions, query_scale=query_scale, training=training)
+                                  output_attentions=output_attentions, query_scale=query_scale, rotary=rotary,
+                                  training=training)
 
         hidden_states, (present, probs) = self._residual(self_attention, self.attention_norm, hidden_states,
                                                          self.spec.dropout_after_attention, training)
         cross_probs = None
-        if self.spec.cross_attention and encoder_hidden_states is not None:
+        if self.spec.cross_attention and (encoder_hidden_states is not None or cross_key_value is not None):
             def cross_attention(x):
                 output, _, p = self.crossattention(x, key_value_states=encoder_hidden_states,
                                                    attention_bias=encoder_attention_bias, head_mask=head_mask,
-                                                   output_attentions=output_attentions, training=training)
+                                                   output_attentions=output_attentions,
+                                                   cross_key_value=cross_key_value, training=training)
                 return output, p
 
             hidden_states, (cross_probs,) = self._residual(cross_attention, self.cross_attention_norm,
                                                            hidden_states, True, training)
 
         def feed_forward(x):
-            return (self.ffn_out(self.activation(self.ffn_in(x))),)
+            if self.spec.ffn == "gated":
+                inner = self.activation(self.ffn_gate(x)) * self.ffn_in(x)
+            else:
+                inner = self.activation(self.ffn_in(x))
+            if self.spec.dropout_inside_ffn:
+                inner = self.dropout(inner, training=training)
+            return (self.ffn_out(inner),)
 
         hidden_states, _ = self._residual(feed_forward, self.ffn_norm, hidden_states, True, training)
         return hidden_states, present, probs, cross_probs
@@ -168,6 +227,7 @@ class TransformerStack(keras.layers.Layer):
         self.schedule = schedule if schedule is not None else [[i] for i in range(len(paths))]
         self.head_mask_rows = head_mask_rows
         self.layer = [TransformerLayer(spec, names, i, name=leaf(path)) for i, path in enumerate(paths)]
+        self.gradient_checkpointing = False
 
     def __getitem__(self, index):
         return self.layer[index]
@@ -181,9 +241,10 @@ class TransformerStack(keras.layers.Layer):
 
     def call(self, hidden_states, attention_bias=None, head_masks=None, past_key_values=None, cache_position=None,
              use_cache=False, output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
-             encoder_attention_bias=None, training=False) -> dict:
+             encoder_attention_bias=None, rotary=None, cross_key_values=None, training=False) -> dict:
         """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
-        step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked."""
+        step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked.
+        `rotary` goes to every layer; `cross_key_values` holds one cross-attention key/value per layer."""
         steps = len(self.schedule)
         if past_key_values is not None and len(past_key_values) != steps:
             raise ValueError(f"past_key_values holds {len(past_key_values)} layer caches; the model has {steps} "
@@ -200,6 +261,7 @@ class TransformerStack(keras.layers.Layer):
                     hidden_states, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
                     cache_position=cache_position, use_cache=use_cache, output_attentions=output_attentions,
                     encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_attention_bias,
+                    rotary=rotary, cross_key_value=None if cross_key_values is None else cross_key_values[block],
                     training=training,
                 )
                 attentions += (probs,)
@@ -211,8 +273,8 @@ class TransformerStack(keras.layers.Layer):
             "last_hidden_state": hidden_states,
             "hidden_states": all_hidden,
             "attentions": attentions if output_attentions else None,
-            "cross_attentions": cross_attentions if output_attentions and encoder_hidden_states is not None
-            else None,
+            "cross_attentions": cross_attentions if output_attentions and (
+                encoder_hidden_states is not None or cross_key_values is not None) else None,
             "past_key_values": presents if use_cache else None,
         }
 

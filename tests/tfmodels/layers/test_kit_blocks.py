@@ -1,0 +1,121 @@
+"""The kit's attention, norm and feed-forward options against plain NumPy versions of the same math."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmodels.errors import ConfigError
+from tfmodels.layers.attention import AttentionNames, MultiHeadAttention, apply_rotary, scaled_dot_product_attention
+from tfmodels.layers.normalization import RMSNorm
+from tfmodels.layers.transformer import LayerNames, LayerSpec, TransformerLayer
+
+LLAMA_NAMES = AttentionNames("q_proj", "k_proj", "v_proj", "o_proj")
+LLAMA_LAYER = LayerNames("self_attn", LLAMA_NAMES, "input_layernorm", "mlp/up_proj", "mlp/down_proj",
+                         "post_attention_layernorm", ffn_gate="mlp/gate_proj",
+                         order=("attention", "ffn", "attention_norm", "ffn_norm", "cross_attention",
+                                "cross_attention_norm"))
+
+
+def numpy_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_grouped_query_attention_equals_repeated_keys_and_values():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(2, 6, 5, 4)).astype(np.float32)
+    k, v = (rng.normal(size=(2, 2, 7, 4)).astype(np.float32) for _ in range(2))
+    bias = rng.normal(size=(2, 1, 5, 7)).astype(np.float32)
+    context, probs = scaled_dot_product_attention(tf.constant(q), tf.constant(k), tf.constant(v), tf.constant(bias))
+    k_rep, v_rep = np.repeat(k, 3, axis=1), np.repeat(v, 3, axis=1)  # head i reads key/value head i // 3
+    expected_probs = numpy_softmax(q @ k_rep.transpose(0, 1, 3, 2) / 2.0 + bias)
+    np.testing.assert_allclose(probs.numpy(), expected_probs, atol=1e-6)
+    np.testing.assert_allclose(context.numpy(), expected_probs @ v_rep, atol=1e-5)
+
+
+@pytest.mark.parametrize(("scale", "factor"), [(False, 1.0), (0.25, 0.25), (True, 0.5)])
+def test_attention_scale_options(scale, factor):
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.normal(size=(1, 2, 3, 4)).astype(np.float32) for _ in range(3))
+    _, probs = scaled_dot_product_attention(tf.constant(q), tf.constant(k), tf.constant(v), scale=scale)
+    np.testing.assert_allclose(probs.numpy(), numpy_softmax(q @ k.transpose(0, 1, 3, 2) * factor), atol=1e-6)
+
+
+def test_apply_rotary_is_rotate_half():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 2, 3, 4)).astype(np.float32)
+    angle = rng.normal(size=(1, 3, 4)).astype(np.float32)
+    out = apply_rotary(tf.constant(x), tf.cos(angle), tf.sin(angle)).numpy()
+    rotated = np.concatenate([-x[..., 2:], x[..., :2]], axis=-1)
+    np.testing.assert_allclose(out, x * np.cos(angle)[:, None] + rotated * np.sin(angle)[:, None], atol=1e-6)
+
+
+def test_rms_norm_math_dtype_and_variable_name():
+    norm = RMSNorm(1e-6, name="norm")
+    x = np.random.default_rng(3).normal(size=(2, 3, 8)).astype(np.float32)
+    out = norm(tf.constant(x)).numpy()
+    np.testing.assert_allclose(out, x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-6), atol=1e-6)
+    assert [w.path for w in norm.weights] == ["norm/weight"]
+    half = RMSNorm(1e-6, dtype="mixed_bfloat16", name="half")  # statistics in float32, output in the compute dtype
+    out = half(tf.constant(x, tf.bfloat16))
+    assert out.dtype == tf.bfloat16 and half.weight.dtype == "float32"
+    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), norm(tf.constant(x)).numpy(), atol=3e-2)
+
+
+def test_llama_style_layer_gqa_no_bias_gated_ffn_and_variable_order():
+    spec = LayerSpec(hidden_size=16, num_heads=4, intermediate_size=24, activation="silu", hidden_dropout=0.0,
+                     attention_dropout=0.0, layer_norm_eps=1e-6, norm_first=True, norm="rms", ffn="gated",
+                     ffn_bias=False, num_kv_heads=2, attention_bias=False, attention_output_bias=False)
+    layer = TransformerLayer(spec, LLAMA_LAYER, name="layers.0")
+    x = np.random.default_rng(4).normal(size=(2, 5, 16)).astype(np.float32)
+    out, *_ = layer(tf.constant(x))
+    assert [w.path.split("/", 1)[1] for w in layer.weights] == [
+        "self_attn/q_proj/kernel", "self_attn/k_proj/kernel", "self_attn/v_proj/kernel", "self_attn/o_proj/kernel",
+        "mlp/gate_proj/kernel", "mlp/up_proj/kernel", "mlp/down_proj/kernel",
+        "input_layernorm/weight", "post_attention_layernorm/weight"]
+    assert layer.attention.key.kernel.shape == (16, 8)
+
+    def rms(h):
+        return h / np.sqrt((h ** 2).mean(-1, keepdims=True) + 1e-6)
+
+    w = {v.path.split("/", 1)[1]: keras.ops.convert_to_numpy(v) for v in layer.weights}
+    h = rms(x)
+    q = (h @ w["self_attn/q_proj/kernel"]).reshape(2, 5, 4, 4).transpose(0, 2, 1, 3)
+    k = np.repeat((h @ w["self_attn/k_proj/kernel"]).reshape(2, 5, 2, 4).transpose(0, 2, 1, 3), 2, axis=1)
+    v = np.repeat((h @ w["self_attn/v_proj/kernel"]).reshape(2, 5, 2, 4).transpose(0, 2, 1, 3), 2, axis=1)
+    context = (numpy_softmax(q @ k.transpose(0, 1, 3, 2) / 2.0) @ v).transpose(0, 2, 1, 3).reshape(2, 5, 16)
+    x = x + context @ w["self_attn/o_proj/kernel"]
+    h = rms(x)
+    gate = h @ w["mlp/gate_proj/kernel"]
+    x = x + ((gate / (1 + np.exp(-gate))) * (h @ w["mlp/up_proj/kernel"])) @ w["mlp/down_proj/kernel"]
+    np.testing.assert_allclose(out.numpy(), x, atol=1e-5)
+
+
+def test_projected_cross_key_value_equals_projecting_the_encoder_states():
+    attention = MultiHeadAttention(8, 2, AttentionNames(), name="cross")
+    rng = np.random.default_rng(5)
+    hidden, encoder = (tf.constant(rng.normal(size=(2, n, 8)).astype(np.float32)) for n in (3, 4))
+    direct, present, _ = attention(hidden, key_value_states=encoder, use_cache=True)
+    cached, _, _ = attention(hidden, cross_key_value=attention.project_key_value(encoder))
+    assert present is None  # cross-attention keeps no self-attention cache
+    np.testing.assert_allclose(cached.numpy(), direct.numpy(), atol=1e-6)
+
+
+def test_layer_spec_errors_name_what_is_wrong():
+    spec = LayerSpec(hidden_size=8, num_heads=2, intermediate_size=8, ffn="gated")
+    with pytest.raises(ConfigError, match="ffn_gate"):
+        TransformerLayer(spec, LayerNames("a", AttentionNames(), "n1", "i", "o", "n2"))
+    with pytest.raises(ConfigError, match="num_key_value_heads"):
+        MultiHeadAttention(8, 4, AttentionNames(), num_kv_heads=3)
+    with pytest.raises(ConfigError, match="order"):
+        TransformerLayer(LayerSpec(hidden_size=8, num_heads=2, intermediate_size=8),
+                         LayerNames("a", AttentionNames(), "n1", "i", "o", "n2", order=("attention",)))
+
+
+def test_pruning_a_projection_without_bias():
+    attention = MultiHeadAttention(8, 4, AttentionNames(), qkv_bias=False, output_bias=False, name="attention")
+    attention(tf.zeros([1, 2, 8]))
+    assert attention.prune([1, 3]) == [1, 3]
+    assert attention.query.kernel.shape == (8, 4) and attention.output_projection.kernel.shape == (4, 8)
+    assert attention(tf.zeros([1, 2, 8]))[0].shape == (1, 2, 8)
