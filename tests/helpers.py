@@ -41,10 +41,21 @@ class Case:
         return target
 
     @property
+    def class_name(self) -> str:
+        """Our class for the case: the reference's TF class, or for an architecture the reference had only in
+        PyTorch (`tf_class` null: Llama), `TF` + its PyTorch class."""
+        return self.meta["tf_class"] or "TF" + self.meta["pt_class"]
+
+    @property
+    def has_tf_reference(self) -> bool:
+        """Whether the reference wrote TF checkpoints for the case (its TF weight names are then known)."""
+        return self.meta["tf_class"] is not None
+
+    @property
     def model_class(self):
         import tfmodels
 
-        return getattr(tfmodels, self.meta["tf_class"])
+        return getattr(tfmodels, self.class_name)
 
 
 def case_layouts() -> list[tuple[str, str]]:

@@ -42,8 +42,8 @@ def _fetch(variable) -> np.ndarray:
 
 
 def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]]:
-    """The reference's h5 groups: one per top-level layer name (the first path component), each listing its
-    weights; a weight a head shares with the backbone (tied word embeddings) is listed again by the head, under
+    """The reference's h5 groups: one per top-level layer name (the first path component, or for a variable outside
+    the model's scope, the layer holding it), each listing its weights; a weight a head shares with the backbone (tied word embeddings) is listed again by the head, under
     the head's last group, as the reference's files list it."""
     groups: dict[str, list[str]] = {}
     owner: set[int] = set()
@@ -54,7 +54,10 @@ def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]
                 shared.append(names[id(variable)])
                 continue
             owner.add(id(variable))
-            last = strip_model_name(variable.path).split("/")[0]
+            # A variable created outside the model's scope (BART's `model.shared/model.shared/embeddings`) is
+            # listed by the top-level layer that holds it, where the reference's loader looks for it.
+            inside = variable.path.startswith(model.name + "/")
+            last = strip_model_name(variable.path).split("/")[0] if inside else layer.name
             groups.setdefault(last, []).append(names[id(variable)])
         if last is not None:
             groups[last] += shared

@@ -13,7 +13,7 @@ from tests.helpers import CASES, Case
 def generation_cases() -> list[str]:
     """Every fixture case with generation references whose model class can generate."""
     return [name for name in CASES
-            if "generation" in Case(name).meta and Case(name).meta.get("tf_class")
+            if "generation" in Case(name).meta
             and Case(name).model_class.can_generate()]
 
 

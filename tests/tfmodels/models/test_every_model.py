@@ -72,7 +72,8 @@ def test_every_fixture_case_is_in_the_table():
     assert sorted(in_table) == on_disk and set(CASES) <= set(in_table)
     for case_name, (model_type, class_name) in in_table.items():
         meta = Case(case_name).meta
-        assert (meta["config_class"], meta["tf_class"]) == (ARCHITECTURES[model_type].config_class, class_name)
+        assert (meta["config_class"], Case(case_name).class_name) == (ARCHITECTURES[model_type].config_class,
+                                                                     class_name)
         assert class_name in ARCHITECTURES[model_type].classes
 
 
