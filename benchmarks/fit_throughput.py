@@ -1,9 +1,10 @@
 """`model.fit` throughput of a BERT-base-sized TFBertForSequenceClassification (110M parameters).
 
-    python benchmarks/fit_throughput.py [--steps 8] [--warmup 2]
+    python benchmarks/fit_throughput.py [--steps 8] [--warmup 2] [--gradient-checkpointing]
 
 Sequence length 128, batch 16, Adam; three runs, each in a fresh process: fp32, fp32 with `jit_compile=True`, and
 the `mixed_bfloat16` policy. Reports samples/s over the steps after the warm-up ones, and peak RSS.
+`--gradient-checkpointing` runs fp32 without and with `model.gradient_checkpointing_enable()` instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def measure(mode: str, steps: int, warmup: int) -> dict:
     if mode == "mixed_bfloat16":
         keras.config.set_dtype_policy("mixed_bfloat16")
     model = TFBertForSequenceClassification(BertConfig(num_labels=2))
+    if mode == "fp32_checkpointing":
+        model.gradient_checkpointing_enable()
     model.compile(optimizer=keras.optimizers.Adam(3e-5), jit_compile=(mode == "fp32_xla"))
     rng = np.random.default_rng(0)
     data = tf.data.Dataset.from_tensors({
@@ -57,6 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="compare fp32 without and with gradient checkpointing")
     parser.add_argument("--mode", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
@@ -64,7 +69,8 @@ def main() -> None:
         return
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     rows = []
-    for mode in ("fp32", "fp32_xla", "mixed_bfloat16"):
+    modes = ("fp32", "fp32_checkpointing") if args.gradient_checkpointing else ("fp32", "fp32_xla", "mixed_bfloat16")
+    for mode in modes:
         out = subprocess.run([sys.executable, __file__, "--mode", mode, "--steps", str(args.steps),
                               "--warmup", str(args.warmup)], env=env, check=True, capture_output=True, text=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))

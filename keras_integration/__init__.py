@@ -15,7 +15,8 @@ _EXPORTS = {
     "keras_integration.callbacks": ["KerasMetricCallback", "PushToHubCallback", "TrainingCheckpoint",
                                     "load_training_checkpoint", "save_training_checkpoint"],
     "keras_integration.model_card": ["create_model_card"],
-    "keras_integration.data": ["TFDataCollatorWithPadding", "prepare_tf_dataset"],
+    "keras_integration.data": ["TFDataCollatorForLanguageModeling", "TFDataCollatorForSeq2Seq",
+                               "TFDataCollatorWithPadding", "prepare_tf_dataset"],
     "keras_integration.training": ["InternalLossTrainer", "label_names", "label_to_output_map"],
 }
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}

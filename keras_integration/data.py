@@ -70,6 +70,91 @@ class TFDataCollatorWithPadding:
         return batch
 
 
+class TFDataCollatorForLanguageModeling(TFDataCollatorWithPadding):
+    """Collate examples for causal language modelling, as the reference's
+    `DataCollatorForLanguageModeling(tokenizer, mlm=False)`: pad as `TFDataCollatorWithPadding`, and add `labels`,
+    a copy of `input_ids` with `label_pad_token_id` (-100, ignored by the loss) on padding. Padding is what the
+    collator adds and, when the examples have one, where their `attention_mask` is 0, so a padding id equal to a
+    real token (GPT-2's end-of-text) is still learned where it is text. The model shifts the labels itself.
+
+    Example:
+        >>> collate = TFDataCollatorForLanguageModeling(pad_token_id=0)
+        >>> collate([{"input_ids": [5, 6, 7]}, {"input_ids": [8]}])["labels"]
+        array([[   5,    6,    7],
+               [   8, -100, -100]], dtype=int32)
+        >>> train = model.prepare_tf_dataset(tokenized, batch_size=8, collate_fn=collate)
+    """
+
+    def __init__(self, pad_token_id: int = 0, mlm: bool = False, label_pad_token_id: int = -100,
+                 pad_to_multiple_of: int | None = None, dtypes: Mapping[str, Any] | None = None) -> None:
+        if mlm:
+            raise ValueError("TFDataCollatorForLanguageModeling collates for causal language modelling only "
+                             "(mlm=False); masked-LM batches need their own masking.")
+        super().__init__(pad_token_id, label_pad_token_id, pad_to_multiple_of, dtypes=dtypes)
+
+    def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        if samples and "input_ids" not in samples[0]:
+            raise ValueError(f"Causal-LM examples need input_ids; received the columns {sorted(samples[0])}.")
+        if samples and "labels" in samples[0]:
+            raise ValueError("The examples already have labels; the causal-LM collator makes them from input_ids. "
+                             "Remove the labels column, or use TFDataCollatorWithPadding to keep yours.")
+        batch = super().__call__(samples)
+        lengths = np.array([len(sample["input_ids"]) for sample in samples])
+        real = np.arange(batch["input_ids"].shape[1])[None, :] < lengths[:, None]
+        if "attention_mask" in batch:
+            real &= batch["attention_mask"] != 0
+        else:
+            batch["attention_mask"] = real.astype(batch["input_ids"].dtype)
+        batch["labels"] = np.where(real, batch["input_ids"], self.label_pad_token_id).astype(batch["input_ids"].dtype)
+        return batch
+
+
+class TFDataCollatorForSeq2Seq(TFDataCollatorWithPadding):
+    """Collate examples for sequence-to-sequence training, as the reference's `DataCollatorForSeq2Seq`: inputs
+    and `labels` are padded separately (inputs with `pad_token_id`, labels with `label_pad_token_id`, -100, which
+    the loss ignores), each to its own longest row (rounded up to `pad_to_multiple_of`); with `model` (anything
+    with `prepare_decoder_input_ids_from_labels`, such as a `tfmodels` seq2seq LM) or `decoder_start_token_id`, it
+    adds `decoder_input_ids`: the labels shifted right after the start token, -100 replaced by `pad_token_id`.
+    Without either, the model shifts the labels itself.
+
+    Example:
+        >>> collate = TFDataCollatorForSeq2Seq(pad_token_id=1, decoder_start_token_id=2)
+        >>> batch = collate([{"input_ids": [5, 6, 7], "labels": [8, 9]}, {"input_ids": [5], "labels": [8, 9, 4]}])
+        >>> batch["labels"].tolist(), batch["decoder_input_ids"].tolist()
+        ([[8, 9, -100], [8, 9, 4]], [[2, 8, 9], [2, 8, 9]])
+        >>> train = model.prepare_tf_dataset(tokenized, batch_size=8, collate_fn=collate)
+    """
+
+    def __init__(self, pad_token_id: int = 0, label_pad_token_id: int = -100, pad_to_multiple_of: int | None = None,
+                 decoder_start_token_id: int | None = None, model=None,
+                 dtypes: Mapping[str, Any] | None = None) -> None:
+        if model is not None and not hasattr(model, "prepare_decoder_input_ids_from_labels"):
+            raise ValueError(f"model must have prepare_decoder_input_ids_from_labels (a seq2seq LM); received "
+                             f"{type(model).__name__}. Pass decoder_start_token_id instead.")
+        if model is not None and decoder_start_token_id is not None:
+            raise ValueError("Pass model or decoder_start_token_id, not both: the model knows its start token.")
+        super().__init__(pad_token_id, label_pad_token_id, pad_to_multiple_of, dtypes=dtypes)
+        self.decoder_start_token_id = decoder_start_token_id
+        self.model = model
+
+    def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        if samples and "decoder_input_ids" in samples[0]:
+            raise ValueError("The examples already have decoder_input_ids; this collator makes them from the labels. "
+                             "Remove that column, or use TFDataCollatorWithPadding to keep yours.")
+        batch = super().__call__(samples)
+        if "labels" not in batch or (self.model is None and self.decoder_start_token_id is None):
+            return batch
+        labels = batch["labels"]
+        if self.model is not None:
+            decoder_input_ids = np.asarray(self.model.prepare_decoder_input_ids_from_labels(labels=labels))
+        else:
+            decoder_input_ids = np.concatenate(
+                [np.full((len(labels), 1), self.decoder_start_token_id, labels.dtype), labels[:, :-1]], axis=1)
+            decoder_input_ids[decoder_input_ids == self.label_pad_token_id] = self.pad_token_id
+        batch["decoder_input_ids"] = decoder_input_ids.astype(labels.dtype)
+        return batch
+
+
 def _default_dtype(dtype: np.dtype) -> np.dtype:
     if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
         return np.dtype(np.int32)

@@ -64,11 +64,12 @@ def case_layouts() -> list[tuple[str, str]]:
 
 
 def assert_matches_reference(case: Case, output, atol: float = 1e-5) -> None:
-    """Every reference output (the loss mean; hidden states stacked, embeddings first) within `atol` of
-    PyTorch's."""
+    """Every reference output (the loss mean; hidden states stacked, embeddings first: `hidden_states`, and an
+    encoder-decoder's `encoder_hidden_states` and `decoder_hidden_states`) within `atol` of PyTorch's."""
     for name in case.meta["outputs"]:
         expected = case.reference[name]
-        got = np.stack([np.asarray(h) for h in output[name]]) if name == "hidden_states" else np.asarray(output[name])
+        stacked = name.endswith("hidden_states")
+        got = np.stack([np.asarray(h) for h in output[name]]) if stacked else np.asarray(output[name])
         if name == "loss":
             np.testing.assert_allclose(np.mean(got), expected, atol=atol, rtol=0, err_msg=f"{case.name}: loss")
         else:
@@ -78,7 +79,8 @@ def assert_matches_reference(case: Case, output, atol: float = 1e-5) -> None:
 
 def run(model, case: Case, with_labels: bool = True):
     """The model on the case's inputs (and labels), with hidden states when the reference has them."""
-    flags = {"output_hidden_states": True} if "hidden_states" in case.meta["outputs"] else {}
+    hidden = any(name.endswith("hidden_states") for name in case.meta["outputs"])
+    flags = {"output_hidden_states": True} if hidden else {}
     return model({**case.inputs, **(case.labels if with_labels else {})}, **flags)
 
 
@@ -104,8 +106,8 @@ def random_ids_and_mask(shape, rng) -> tuple[np.ndarray, np.ndarray]:
 
 def assert_matches_pytorch_model(tf_class: str, pt_model, directory, ids, mask, labels: dict, outputs: list[str]):
     """Load `directory` (where `pt_model`'s checkpoint was saved) into our `tf_class` and compare, on `ids` and
-    `mask` with `labels`, the loading info (all empty), `outputs`, every hidden state and the loss (ours per
-    example, their mean PyTorch's) within 1e-5. Returns our model."""
+    `mask` with `labels`, the loading info (all empty), `outputs`, every hidden state (an encoder-decoder's encoder
+    and decoder states) and the loss (ours per example, their mean PyTorch's) within 1e-5. Returns our model."""
     import torch
 
     import tfmodels
@@ -118,8 +120,12 @@ def assert_matches_pytorch_model(tf_class: str, pt_model, directory, ids, mask, 
     out = model({"input_ids": ids, "attention_mask": mask, **labels}, output_hidden_states=True)
     for name in outputs:
         np.testing.assert_allclose(out[name], getattr(expected, name).numpy(), atol=1e-5, rtol=0, err_msg=name)
-    np.testing.assert_allclose(np.stack(out["hidden_states"]), np.stack([h.numpy() for h in expected.hidden_states]),
-                               atol=1e-5, rtol=0)
+    stacks = [name for name in ("hidden_states", "encoder_hidden_states", "decoder_hidden_states")
+              if getattr(expected, name, None) is not None]  # an encoder-decoder has the last two
+    assert stacks
+    for name in stacks:
+        np.testing.assert_allclose(np.stack(out[name]), np.stack([h.numpy() for h in getattr(expected, name)]),
+                                   atol=1e-5, rtol=0, err_msg=name)
     if labels:
         np.testing.assert_allclose(np.mean(out["loss"]), expected.loss.numpy(), atol=1e-5, rtol=0)
     return model

@@ -87,6 +87,35 @@ def test_causal_lm_example_generates_with_the_cache():
         assert tokens[:9] == list(b"The river") and len(tokens) == 21
 
 
+def test_lora_example_saves_a_peft_adapter_and_exports_the_merged_model(tmp_path):
+    result = _example("lora_causal_lm").main(["--quick", "--output-dir", str(tmp_path)])
+    assert result["loss_after"] < result["loss_before"] and len(result["adapted"]) == 14  # 2 layers x 7
+    prompt = np.array([list(b"The fox ")], np.int32)
+    assert result["after"][:8] == prompt[0].tolist() and len(result["after"]) == 16
+    with open(tmp_path / "adapter" / "adapter_config.json", encoding="utf-8") as handle:
+        config = json.load(handle)
+    assert (config["peft_type"], config["task_type"], config["r"], config["lora_alpha"]) == ("LORA", "CAUSAL_LM", 8, 16)
+    assert config["target_modules"] == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    model = tfmodels.TFLlamaForCausalLM.from_pretrained(str(tmp_path / "base"))  # the base + the adapter: tuned
+    model.load_adapter(tmp_path / "adapter")
+    np.testing.assert_allclose(model(prompt).logits, result["prompt_logits"], atol=1e-5, rtol=0)
+    served = tf.saved_model.load(str(tmp_path / "serving" / "1")).signatures["generate"]  # the merged model
+    sequences = served(input_ids=tf.constant(prompt), attention_mask=tf.ones_like(prompt))["sequences"]
+    assert sequences.numpy()[0].tolist() == result["after"]
+
+
+def test_seq2seq_example_trains_generates_and_exports(tmp_path):
+    result = _example("seq2seq").main(["--quick", "--output-dir", str(tmp_path)])
+    assert result["loss"] < np.log(12)  # below a uniform guess over the 12 tokens: it trained
+    assert 0 <= result["accuracy_before"] <= 1 and 0 <= result["accuracy_after"] <= 1
+    for row in result["examples"]:  # the bundled task: the digits reversed, then the end token (1)
+        assert row["target"] == row["source"][-2::-1] + [1]
+    assert result["served"] == [row["generated"] for row in result["examples"][:2]]  # the export answers as generate
+    assert os.path.isfile(os.path.join(result["export"], "saved_model.pb"))
+    with open(tmp_path / "results.json") as handle:
+        assert json.load(handle) == json.loads(json.dumps(result))
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "tfmodels.cli", *map(str, args)], capture_output=True, text=True,
                           env=ENV, timeout=600)

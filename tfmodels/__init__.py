@@ -28,6 +28,7 @@ _EXPORTS = {
         "TFAutoModelForCausalLM",
         "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
         "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
+        "TFAutoModelForSeq2SeqLM",
     ],
 }
 for _architecture in _architectures().values():  # each architecture folder declares its own names

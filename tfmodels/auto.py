@@ -120,6 +120,7 @@ TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification")
 TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering")
 TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice")
 TFAutoModelForNextSentencePrediction = _auto("TFAutoModelForNextSentencePrediction")
+TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM")
 
 
 def load_pretrained(source: str | os.PathLike, **kwargs: Any):
@@ -142,5 +143,5 @@ def load_pretrained(source: str | os.PathLike, **kwargs: Any):
 AUTO_CLASS_NAMES = [
     "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
     "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification", "TFAutoModelForQuestionAnswering",
-    "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
+    "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction", "TFAutoModelForSeq2SeqLM",
 ]

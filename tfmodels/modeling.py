@@ -28,6 +28,7 @@ from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.checkpoints.sharding import convert_file_size_to_int
 from tfmodels.checkpoints.writer import interrupted_save_error, save_checkpoint
+from tfmodels import lora
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
 from tfmodels.generation import GENERATION_CONFIG_NAME, GenerationConfig, GenerationMixin
@@ -238,6 +239,11 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         """(missing, unexpected) weight-name patterns that a load does not report."""
         return list(self._keys_to_ignore_on_load_missing or []), list(self._keys_to_ignore_on_load_unexpected or [])
 
+    def h5_layers(self) -> list[keras.layers.Layer]:
+        """The layers whose weights the reference's `tf_model.h5` lists as one group each, in order: the model's
+        top-level layers (T5, whose backbone adds no scope, lists its `shared`, `encoder` and `decoder`)."""
+        return list(self.layers)
+
     # ---- introspection and embeddings ---------------------------------------------------------------------------
     def num_parameters(self, only_trainable: bool = False) -> int:
         """Number of parameters (tied weights counted once).
@@ -398,6 +404,71 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
             directory = nested
         return load_training_checkpoint(self, directory)
 
+    # ---- LoRA and gradient checkpointing ------------------------------------------------------------------------
+    def enable_lora(self, rank: int, target_modules: list[str] | str, alpha: float | None = None,
+                    modules_to_save: list[str] | None = None) -> list[str]:
+        """Add LoRA adapters (Keras' `Dense.enable_lora`, scale `alpha / rank`) to the projections named by
+        `target_modules` (PEFT's names: `["q_proj", "v_proj"]`, `["query", "value"]`, or a regex over the PyTorch
+        module path) and freeze every other weight but `modules_to_save`; see `tfmodels.lora`. Returns the adapted
+        module paths.
+
+        Example:
+            >>> model.enable_lora(8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], alpha=16)
+        """
+        return lora.enable_lora(self, rank, target_modules, alpha=alpha, modules_to_save=modules_to_save)
+
+    def load_adapter(self, adapter_path: str | os.PathLike, **hub_options: Any) -> list[str]:
+        """Load a LoRA adapter in PEFT's layout (written by PEFT or by `save_pretrained(..., adapter_only=True)`),
+        from a directory or a Hub repo id (`revision`, `cache_dir`, `local_files_only`, `token`, ...), onto this
+        base model; returns the adapted module paths.
+
+        Example:
+            >>> model = TFAutoModelForCausalLM.from_pretrained("base"); model.load_adapter("org/adapter")
+        """
+        return lora.load_adapter(self, adapter_path, **hub_options)
+
+    def merge_lora(self) -> list[str]:
+        """Fold the LoRA adapters into the base kernels and remove them (a plain model again, for `save_pretrained`
+        and the serving export); returns the merged module paths.
+
+        Example:
+            >>> model.merge_lora(); model.save_pretrained("merged")
+        """
+        return lora.merge_lora(self)
+
+    def _transformer_stacks(self) -> list:
+        from tfmodels.layers.transformer import TransformerStack
+
+        stacks = [layer for layer in self._flatten_layers(include_self=False, recursive=True)
+                  if isinstance(layer, TransformerStack)]
+        if not stacks:
+            raise NotImplementedError(f"{type(self).__name__} has no TransformerStack; gradient checkpointing "
+                                      "works on the architectures built from the kit.")
+        return stacks
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute each transformer layer's activations in the backward pass instead of keeping them: less
+        memory in `fit`, at the cost of one more forward pass per layer. Applies while training, without a
+        key/value cache or attention outputs.
+
+        Example:
+            >>> model.gradient_checkpointing_enable(); model.fit(train)
+        """
+        for stack in self._transformer_stacks():
+            stack.gradient_checkpointing = True
+        lora.reset_compiled_functions(self)
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Keep activations for the backward pass again (the default)."""
+        for stack in self._transformer_stacks():
+            stack.gradient_checkpointing = False
+        lora.reset_compiled_functions(self)
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        """Whether `gradient_checkpointing_enable()` is in effect."""
+        return any(getattr(stack, "gradient_checkpointing", False) for stack in self._transformer_stacks())
+
     # ---- Hub ----------------------------------------------------------------------------------------------------
     def create_model_card(self, output_dir: str | os.PathLike, model_name: str, language=None, license=None,
                           tags=None, finetuned_from=None, tasks=None, dataset_tags=None, dataset=None,
@@ -464,6 +535,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         signatures=None,
         push_to_hub: bool = False,
         repo_id: str | None = None,
+        adapter_only: bool = False,
         **push_kwargs: Any,
     ):
         """Write `config.json` and the weights: `tf_model.h5` (or `model.safetensors` with TF names when
@@ -479,12 +551,25 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         Re-saving into a directory replaces the previous weights and removes its stale shards and index; other
         files (a tokenizer, a README) are left alone. An error midway leaves the previous checkpoint loadable.
 
+        With `adapter_only=True` a model with LoRA adapters writes only them, in PEFT's layout
+        (`adapter_config.json`, `adapter_model.safetensors`; see `tfmodels.lora`). A model with adapters cannot
+        be saved whole: `merge_lora()` first.
+
         Example:
             >>> model.save_pretrained("out", max_shard_size="200MB", safe_serialization=True)
         """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise CheckpointError(f"save_pretrained expects a directory, but {save_directory} is a file.")
+        if adapter_only or lora.has_lora(self):
+            if not adapter_only:
+                raise ValueError(f"{type(self).__name__} has LoRA adapters: save them with save_pretrained(path, "
+                                 "adapter_only=True), or call merge_lora() first to save the merged model.")
+            lora.save_adapter(self, save_directory)
+            if push_to_hub:
+                repo_id = repo_id or os.path.basename(os.path.abspath(save_directory))
+                return self.upload_folder_to_hub(save_directory, repo_id, **push_kwargs)
+            return None
         max_shard_size = convert_file_size_to_int(max_shard_size)
         os.makedirs(save_directory, exist_ok=True)
         self.config.architectures = [type(self).__name__[2:]]
@@ -535,8 +620,10 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         Keyword arguments that are config fields override the config (`num_labels=5`); the rest go to the model's
         constructor. Missing, unexpected and mismatched weights are logged as warnings and returned with
         `output_loading_info=True`. `dtype` is a Keras dtype policy for every layer (`"float16"`,
-        `"mixed_bfloat16"`, ...); by default the global policy applies. Weights are cast to the variables' dtype
-        (float16/bfloat16 checkpoints load into float32 models).
+        `"mixed_bfloat16"`, ...), or `"auto"` for the checkpoint's own (its config's `dtype` or `torch_dtype`, as
+        transformers writes it); by default the global policy applies. Weights are cast to the variables' dtype one
+        tensor at a time: `dtype="bfloat16"` loads a bfloat16 (or float32) checkpoint shard by shard into bfloat16
+        variables without a float32 copy, and float16/bfloat16 checkpoints load into float32 models.
 
         Example:
             >>> model, info = TFBertForSequenceClassification.from_pretrained("bert-dir", num_labels=5,
@@ -567,6 +654,8 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         else:
             resolved = resolve_local(local, from_pt=from_pt, use_safetensors=use_safetensors)
         config.name_or_path = path
+        if dtype == "auto":
+            dtype = checkpoint_dtype(config)
         with skip_random_init(), _global_dtype_policy(dtype):
             model = cls(config, *model_args, **model_kwargs)
             model.build_in_name_scope()
@@ -589,6 +678,27 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         if output_loading_info:
             return model, info.as_dict()
         return model
+
+
+_FLOAT_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def checkpoint_dtype(config: PretrainedConfig) -> str | None:
+    """The float dtype a config says its checkpoint holds (`dtype`, or the older `torch_dtype`; `torch.` prefix
+    allowed), or None when it says none.
+
+    Example:
+        >>> checkpoint_dtype(LlamaConfig(torch_dtype="bfloat16"))
+        'bfloat16'
+    """
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if value is None:
+        return None
+    name = str(value).removeprefix("torch.")
+    if name not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype='auto' reads the checkpoint's dtype from its config, which says {value!r}; "
+                         f"pass one of {list(_FLOAT_DTYPES)} as dtype instead.")
+    return name
 
 
 @contextlib.contextmanager

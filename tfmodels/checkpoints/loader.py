@@ -7,12 +7,13 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 
+import keras
 import numpy as np
 
 from tfmodels.checkpoints.base import FORMAT_PT, WeightFile
 from tfmodels.checkpoints.names import (
     modern_pt_name,
-    pt_to_tf_array,
+    pt_to_tf_axes,
     pt_to_tf_shape,
     same_up_to_unit_dims,
     strip_model_name,
@@ -43,6 +44,10 @@ class _Target:
     variable: object
     key: str  # model-name-free TF key
     transpose: str = "none"
+
+
+def _is_float(dtype: np.dtype) -> bool:
+    return dtype.kind == "f" or dtype.name == "bfloat16"
 
 
 def load_weight_files(
@@ -85,7 +90,10 @@ def load_weight_files(
 
     def lookup(name: str, names: str) -> _Target | None:
         if names != FORMAT_PT:
-            return by_tf.get(name)
+            target = by_tf.get(name)
+            if target is None and name.endswith("/weight"):  # the reference's pre-Keras-Embedding name of a
+                target = by_tf.get(name[: -len("weight")] + "embeddings")  # shared table (older BART files)
+            return target
         return lookup_pt(name) or lookup_pt(modern_pt_name(name))  # then legacy LayerNorm `gamma`/`beta`
 
     loaded: set[str] = set()
@@ -123,13 +131,20 @@ def load_weight_files(
                         f"Cannot read tensor {name!r} from {weight_file.path}: {type(err).__name__}: {err}. The file "
                         "is damaged; download or save it again."
                     ) from None
-                if array.dtype.kind == "f" and not np.isfinite(array).all():
+                # One tensor at a time, in TensorFlow (multi-threaded; a numpy copy of a transposed bfloat16 view
+                # was the largest cost of loading a billion parameters): checked for NaN/Inf as stored, cast to the
+                # variable's dtype (a float32 checkpoint into a bfloat16 model never holds a float32 copy of the
+                # model), laid out as the model. Rebinding `array` keeps at most two copies of the tensor alive.
+                floating = _is_float(array.dtype)
+                array = keras.ops.convert_to_tensor(array)
+                if floating and not bool(keras.ops.all(keras.ops.isfinite(array))):
                     logger.warning("Weight %r (%r in %s) contains NaN or Inf values.", target.key, name,
                                    weight_file.path)
-                if weight_file.names == FORMAT_PT:
-                    array = pt_to_tf_array(array, target.transpose)
-                array = np.asarray(array).reshape(model_shape).astype(target.variable.dtype, copy=False)
-                target.variable.assign(array)
+                array = keras.ops.cast(array, target.variable.dtype)
+                axes = pt_to_tf_axes(target.transpose, len(array.shape)) if weight_file.names == FORMAT_PT else None
+                if axes is not None:
+                    array = keras.ops.transpose(array, axes)
+                target.variable.assign(keras.ops.reshape(array, model_shape))
                 loaded.add(target.key)
                 del array
         finally:

@@ -74,7 +74,13 @@ def modern_pt_name(key: str) -> str:
 _PT_TO_TF_AXES = {TRANSPOSE_CONV1D: (2, 1, 0), TRANSPOSE_CONV2D: (2, 3, 1, 0)}
 
 
-def _pt_to_tf_axes(transpose: str, rank: int) -> tuple[int, ...] | None:
+def pt_to_tf_axes(transpose: str, rank: int) -> tuple[int, ...] | None:
+    """The axes permutation from a PyTorch array of `rank` to its TF layout, or None when the layouts agree.
+
+    Example:
+        >>> pt_to_tf_axes("simple", 2)
+        (1, 0)
+    """
     if transpose == TRANSPOSE_SIMPLE:
         return tuple(reversed(range(rank)))
     return _PT_TO_TF_AXES.get(transpose)
@@ -82,19 +88,19 @@ def _pt_to_tf_axes(transpose: str, rank: int) -> tuple[int, ...] | None:
 
 def pt_to_tf_shape(shape: tuple[int, ...], transpose: str) -> tuple[int, ...]:
     """The TF shape of a PyTorch tensor of `shape` (without touching any data)."""
-    axes = _pt_to_tf_axes(transpose, len(shape))
+    axes = pt_to_tf_axes(transpose, len(shape))
     return tuple(shape) if axes is None else tuple(shape[i] for i in axes)
 
 
 def pt_to_tf_array(array: np.ndarray, transpose: str) -> np.ndarray:
     """Lay out a PyTorch array as its TF counterpart (Dense kernels are transposed, convolutions permuted)."""
-    axes = _pt_to_tf_axes(transpose, array.ndim)
+    axes = pt_to_tf_axes(transpose, array.ndim)
     return array if axes is None else np.transpose(array, axes)
 
 
 def tf_to_pt_array(array: np.ndarray, transpose: str) -> np.ndarray:
     """Inverse of `pt_to_tf_array`."""
-    axes = _pt_to_tf_axes(transpose, array.ndim)
+    axes = pt_to_tf_axes(transpose, array.ndim)
     return array if axes is None else np.transpose(array, np.argsort(axes))
 
 

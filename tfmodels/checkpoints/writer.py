@@ -47,7 +47,7 @@ def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]
     the head's last group, as the reference's files list it."""
     groups: dict[str, list[str]] = {}
     owner: set[int] = set()
-    for layer in model.layers:
+    for layer in model.h5_layers():
         shared, last = [], None
         for variable in _unique(layer.weights):
             if id(variable) in owner:

@@ -170,10 +170,11 @@ class GenerationMixin:
         if eager and not self.config.is_encoder_decoder and bool(tf.reduce_any(attention_mask[:, -1] == 0)):
             logger.warning("A decoder-only model got a right-padded batch: generated tokens would follow the padding. "
                            "Pad on the left (tokenizer padding_side='left') for correct results.")
-        input_ids, attention_mask, added = self._pad_to_bucket(input_ids, attention_mask, config)
+        input_ids, attention_mask, added = self._pad_to_bucket(input_ids, attention_mask, config,
+                                                               right=self.config.is_encoder_decoder)
         prompt_length = input_ids.shape[1] if input_ids.shape[1] is not None else tf.shape(input_ids)[1]
-        if self.config.is_encoder_decoder:
-            prompt_length = 1
+        if self.config.is_encoder_decoder:  # the padding went to the encoder; the decoder starts from one token
+            prompt_length, added = 1, 0
         if config.max_new_tokens is not None:
             max_length = prompt_length + config.max_new_tokens
         else:
@@ -198,7 +199,8 @@ class GenerationMixin:
         `generate` takes `input_ids` and `attention_mask` (int32, `[batch, length]`, left-padded);
         `generate_max_new_tokens` also takes `max_new_tokens` (int32 `[batch]`, each row's limit, capped by the
         export's). Both return `sequences` (`[batch, length + new]`: the prompt as given, then the new tokens,
-        `pad_token_id` after a row ends) and `sequence_lengths` (`[batch]`: positions up to a row's last token).
+        `pad_token_id` after a row ends; an encoder-decoder's start with the decoder start token instead of the
+        prompt) and `sequence_lengths` (`[batch]`: positions up to a row's last token).
         The strategy and its parameters are the generation config's (keyword arguments override it), fixed at
         export time; sampling draws a fresh seed per request. Prompts are padded to `pad_to_multiple_of`.
 
@@ -222,12 +224,16 @@ class GenerationMixin:
             new_tokens = tf.minimum(tf.reduce_max(limits), cap)
             multiple = config.pad_to_multiple_of or 1
             added = tf.math.floormod(-tf.shape(input_ids)[1], multiple)
-            input_ids = tf.pad(input_ids, [[0, 0], [added, 0]], constant_values=config.pad_token_id)
-            attention_mask = tf.pad(attention_mask, [[0, 0], [added, 0]])
+            # An encoder-decoder's sources are right-padded (their positions stay), and its sequences are the
+            # decoder's: its start token, then the new tokens.
+            sides = [0, added] if self.config.is_encoder_decoder else [added, 0]
+            input_ids = tf.pad(input_ids, [[0, 0], sides], constant_values=config.pad_token_id)
+            attention_mask = tf.pad(attention_mask, [[0, 0], sides])
             seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
-            result = self._generate_tensors(input_ids, attention_mask, seed, config,
-                                             tf.shape(input_ids)[1] + new_tokens)
-            prompt_end = tf.shape(input_ids)[1]
+            prompt_end = 1 if self.config.is_encoder_decoder else tf.shape(input_ids)[1]
+            result = self._generate_tensors(input_ids, attention_mask, seed, config, prompt_end + new_tokens)
+            if self.config.is_encoder_decoder:
+                added = 0
             ends = tf.minimum(result["sequence_lengths"], prompt_end + tf.minimum(limits, cap))
             sequences = result["sequences"][:, : tf.reduce_max(ends)]
             beyond = tf.range(tf.shape(sequences)[1])[None, :] >= ends[:, None]
@@ -256,16 +262,18 @@ class GenerationMixin:
         return tf.ones_like(input_ids)
 
     @staticmethod
-    def _pad_to_bucket(input_ids, attention_mask, config: GenerationConfig):
-        """Left-pad prompts to a multiple of `pad_to_multiple_of` (masked out: the tokens do not change)."""
+    def _pad_to_bucket(input_ids, attention_mask, config: GenerationConfig, right: bool = False):
+        """Left-pad prompts (with `right`, an encoder-decoder's sources: right-pad them, so that their positions
+        stay) to a multiple of `pad_to_multiple_of`, masked out: the tokens do not change."""
         multiple = config.pad_to_multiple_of
         if not multiple or input_ids.shape[1] is None:
             return input_ids, attention_mask, 0
         added = -input_ids.shape[1] % multiple
         if added:
             pad = config.pad_token_id if config.pad_token_id is not None else 0
-            input_ids = tf.pad(input_ids, [[0, 0], [added, 0]], constant_values=pad)
-            attention_mask = tf.pad(attention_mask, [[0, 0], [added, 0]])
+            sides = [0, added] if right else [added, 0]
+            input_ids = tf.pad(input_ids, [[0, 0], sides], constant_values=pad)
+            attention_mask = tf.pad(attention_mask, [[0, 0], sides])
         return input_ids, attention_mask, added
 
     def _compiled_generate(self, config: GenerationConfig, max_length: int, logits_processor):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
@@ -88,18 +89,18 @@ def scaled_dot_product_attention(
     (T5), a number multiplies them. `bias` is added to the scores (padding, causal and position biases); `dropout`
     is a Keras Dropout applied to the probabilities; `head_mask` multiplies them.
     """
-    heads, kv_heads = query.shape[1], key.shape[1]
-    batch, q_len, k_len = tf.shape(query)[0], tf.shape(query)[2], tf.shape(key)[2]
+    heads, kv_heads, dim = query.shape[1], key.shape[1], query.shape[-1]
     grouped = heads != kv_heads
     if grouped:
-        query = tf.reshape(query, [batch, kv_heads, -1, query.shape[-1]])  # [b, kv, groups * q, d]
-    if scale is True:
-        query = query / tf.cast(tf.sqrt(tf.cast(query.shape[-1], tf.float32)), query.dtype)
-    elif scale is not False:
-        query = query * tf.cast(scale, query.dtype)
+        batch, q_len, k_len = tf.shape(query)[0], tf.shape(query)[2], tf.shape(key)[2]
+        query = tf.reshape(query, [batch, kv_heads, -1, dim])  # [b, kv, groups * q, d]
     scores = tf.matmul(query, key, transpose_b=True)
     if grouped:
         scores = tf.reshape(scores, [batch, heads, q_len, k_len])
+    if scale is True:
+        scores = scores / math.sqrt(dim)
+    elif scale is not False:
+        scores = scores * scale
     if bias is not None:
         scores = scores + tf.cast(bias, scores.dtype)
     probs = tf.nn.softmax(scores, axis=-1)
@@ -246,7 +247,7 @@ class MultiHeadAttention(keras.layers.Layer):
         """Remove `heads` (indices of the unpruned block) from the projections; returns the heads removed."""
         if self.names.qkv is not None:
             raise NotImplementedError("Head pruning is not supported with a fused query/key/value projection.")
-        if self.num_kv_heads != self.original_num_heads:
+        if self.num_kv_heads != self.num_heads:
             raise NotImplementedError("Head pruning is not supported with grouped-query attention (num_kv_heads).")
         heads = {int(h) for h in heads} - self.pruned_heads
         if not heads:

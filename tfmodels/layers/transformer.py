@@ -4,8 +4,10 @@ optional cross-layer parameter sharing), placed at the paths of an architecture'
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import keras
+import tensorflow as tf
 
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
 from tfmodels.errors import ConfigError
@@ -13,6 +15,7 @@ from tfmodels.layers.core import get_activation, make_linear
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 
+logger = logging.getLogger(__name__)
 BLOCKS = ("attention", "attention_norm", "cross_attention", "cross_attention_norm", "ffn", "ffn_norm")
 
 
@@ -249,6 +252,12 @@ class TransformerStack(keras.layers.Layer):
         if past_key_values is not None and len(past_key_values) != steps:
             raise ValueError(f"past_key_values holds {len(past_key_values)} layer caches; the model has {steps} "
                              "layers. Pass the past_key_values the model returned (use_cache=True).")
+        checkpointing = (self.gradient_checkpointing and training is True and past_key_values is None
+                         and not output_attentions)
+        if checkpointing and use_cache:
+            logger.warning("use_cache=True does not combine with gradient checkpointing while training: no cache "
+                           "is returned (pass use_cache=False to silence this).")
+            use_cache = False
         head_masks = head_masks if head_masks is not None else [None] * steps
         pasts = past_key_values if past_key_values is not None else [None] * steps
         all_hidden = (hidden_states,) if output_hidden_states else None
@@ -257,13 +266,18 @@ class TransformerStack(keras.layers.Layer):
             for block in blocks:
                 if self.head_mask_rows is not None:
                     head_mask = head_masks[self.head_mask_rows[block]]
-                hidden_states, present, probs, cross_probs = self.layer[block](
-                    hidden_states, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
+                arguments = dict(
+                    attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
                     cache_position=cache_position, use_cache=use_cache, output_attentions=output_attentions,
                     encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_attention_bias,
                     rotary=rotary, cross_key_value=None if cross_key_values is None else cross_key_values[block],
                     training=training,
                 )
+                if checkpointing:
+                    hidden_states, present, probs, cross_probs = (
+                        self._checkpointed(self.layer[block], hidden_states, arguments), None, None, None)
+                else:
+                    hidden_states, present, probs, cross_probs = self.layer[block](hidden_states, **arguments)
                 attentions += (probs,)
                 cross_attentions += (cross_probs,)
             presents += (present,)
@@ -277,6 +291,30 @@ class TransformerStack(keras.layers.Layer):
                 encoder_hidden_states is not None or cross_key_values is not None) else None,
             "past_key_values": presents if use_cache else None,
         }
+
+    @staticmethod
+    def _checkpointed(layer: TransformerLayer, hidden_states, arguments: dict):
+        """`layer(hidden_states, **arguments)`'s hidden states, its activations recomputed in the backward pass
+        (`gradient_checkpointing`, through `tf.recompute_grad`) instead of kept. Tensor arguments go positionally,
+        so gradients reach them (encoder states, a learned position bias); dropout draws the same masks again."""
+        structure = tf.nest.flatten(arguments)
+        tensor_slots = [i for i, value in enumerate(structure) if tf.is_tensor(value)]
+        seeds = [sub.seed_generator.state for sub in layer._flatten_layers()
+                 if getattr(sub, "seed_generator", None) is not None]
+        start = [tf.identity(state.value) for state in seeds]
+        calls = []
+
+        def forward(hidden, *tensors):
+            if calls:  # the recomputation: rewind the dropout seeds to where the forward pass started
+                for state, value in zip(seeds, start):
+                    state.assign(value)
+            calls.append(True)
+            flat = list(structure)
+            for slot, tensor in zip(tensor_slots, tensors):
+                flat[slot] = tensor
+            return layer(hidden, **tf.nest.pack_sequence_as(arguments, flat))[0]
+
+        return tf.recompute_grad(forward)(hidden_states, *(structure[i] for i in tensor_slots))
 
 
 class GroupedTransformerStack(Group, TransformerStack):

@@ -33,6 +33,7 @@ SAVE_FORMATS = {
 TASKS = {
     "DoubleHeadsModel": "double_heads",
     "LMHeadModel": "causal_lm",
+    "ForConditionalGeneration": "seq2seq_lm",
     "ForCausalLM": "causal_lm",
     "ForMaskedLM": "masked_lm",
     "ForPreTraining": "pretraining",
@@ -41,6 +42,7 @@ TASKS = {
     "ForTokenClassification": "token_classification",
     "ForQuestionAnswering": "question_answering",
     "ForMultipleChoice": "multiple_choice",
+    "EncoderModel": "encoder",  # an encoder-decoder's encoder alone (T5): checked as a bare model
     "Model": "base",
 }
 # What `...ForPreTraining` learns: the label arguments it takes, by architecture family.
@@ -78,6 +80,15 @@ _BERT_LIKE = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, in
 # RoBERTa positions start after the padding id (pad_token_id + 1), so max positions >= sequence + 2.
 _ROBERTA = dict(_BERT_LIKE, vocab_size=64, max_position_embeddings=SEQUENCE + 24, pad_token_id=1, bos_token_id=0,
                 eos_token_id=2, type_vocab_size=1)
+
+# The Llama family: grouped-query attention (4 query heads on 2 key/value heads), head_dim 4.
+_LLAMA_HEADS = ("Model", "ForCausalLM", "ForSequenceClassification")
+_LLAMA = dict(vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, max_position_embeddings=32, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+
+_T5 = dict(vocab_size=64, d_model=16, d_kv=6, d_ff=20, num_layers=2, num_heads=2, relative_attention_num_buckets=8,
+           relative_attention_max_distance=16, dropout_rate=0.0, feed_forward_proj="gated-gelu",
+           tie_word_embeddings=False)
 
 ARCHITECTURES: dict[str, Architecture] = {
     "bert": Architecture(
@@ -133,6 +144,35 @@ ARCHITECTURES: dict[str, Architecture] = {
         _classes("Electra", "Model", "ForPreTraining", "ForMaskedLM", *_ENCODER_HEADS),
         token_type_ids=True, pruning=True, resizing=True, pretraining="replaced_token_detection",
         cases={"electra_pretraining": "TFElectraForPreTraining", "electra_tokcls": "TFElectraForTokenClassification"},
+    ),
+    "llama": Architecture(
+        "LlamaConfig", _LLAMA, _classes("Llama", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+        cases={"llama_lm": "TFLlamaForCausalLM"},
+    ),
+    "mistral": Architecture(  # a window shorter than the batches' sequences
+        "MistralConfig", dict(_LLAMA, sliding_window=3), _classes("Mistral", *_LLAMA_HEADS), token_type_ids=False,
+        pruning=False, resizing=True, cases={"mistral_lm": "TFMistralForCausalLM"},
+    ),
+    "qwen2": Architecture(
+        "Qwen2Config", _LLAMA, _classes("Qwen2", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+    ),
+    "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
+        "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+                           decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,
+                           max_position_embeddings=32, dropout=0.0, attention_dropout=0.0, classifier_dropout=0.0,
+                           forced_eos_token_id=None),
+        _classes("Bart", "Model", "ForConditionalGeneration", "ForSequenceClassification"),
+        token_type_ids=False, pruning=False, resizing=True,
+        cases={"bart_lm": "TFBartForConditionalGeneration"},
+    ),
+    # T5 v1.1 (gated-gelu, its own lm_head; the t5_lm fixture is v1.0), heads of d_kv=6 != d_model / num_heads.
+    "t5": Architecture(
+        "T5Config", _T5, _classes("T5", "Model", "ForConditionalGeneration", "EncoderModel"), token_type_ids=False,
+        pruning=False, resizing=True, cases={"t5_lm": "TFT5ForConditionalGeneration"},
+    ),
+    "mt5": Architecture(
+        "MT5Config", _T5, _classes("MT5", "Model", "ForConditionalGeneration", "EncoderModel"), token_type_ids=False,
+        pruning=False, resizing=True,
     ),
 }
 _ARCHITECTURE_OF = {name: model_type for model_type, entry in ARCHITECTURES.items() for name in entry.classes}
@@ -196,6 +236,8 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
     mask = np.ones(shape, np.int32)
     mask[1, ..., -2:] = 0
     ids = np.where(mask == 1, ids, config.pad_token_id).astype(np.int32)
+    if config.is_encoder_decoder:  # sources end with <eos>, as tokenizers write them (BART classifies there)
+        ids[np.arange(BATCH), mask.sum(-1) - 1] = config.eos_token_id
     inputs = {"input_ids": ids, "attention_mask": mask}
     if architecture_of(class_name).token_type_ids:
         second_segment = np.arange(SEQUENCE) >= SEQUENCE // 2 if config.type_vocab_size > 1 else np.zeros(SEQUENCE)
@@ -204,12 +246,12 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
     every_third = np.where((np.arange(SEQUENCE) % 3 == 1) & (mask == 1), ids, -100).astype(np.int32)
     next_tokens = np.where(mask == 1, ids, -100).astype(np.int32)
     per_sequence = (first % NUM_LABELS).astype(np.int32)
-    if task == "base":
+    if task in ("base", "encoder"):
         phase = ids[..., None] * 0.1 * (1 + np.arange(config.hidden_size))
         return inputs, np.sin(phase).astype(np.float32)
     if task == "masked_lm":
         labels = {"labels": every_third}
-    elif task == "causal_lm":
+    elif task in ("causal_lm", "seq2seq_lm"):  # a seq2seq LM learns to copy its source (decoder: labels shifted)
         labels = {"labels": next_tokens}
     elif task in ("sequence_classification", "multiple_choice"):
         labels = {"labels": per_sequence}

@@ -1,0 +1,130 @@
+"""Gradient checkpointing: each transformer layer's activations are recomputed in the backward pass, and the
+gradients, the dropout masks and `fit` are those of the model without it."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfmodels
+from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, tiny_batch, tiny_model
+from tfmodels.layers.transformer import TransformerLayer
+
+# Post-norm (BERT), pre-norm with GPT-2's grouped stack, Llama's rotary/gated/RMS layers.
+CLASSES = ["TFBertForSequenceClassification", "TFGPT2LMHeadModel", "TFLlamaForCausalLM"]
+
+
+def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[np.ndarray]]:
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model(batch, training=True)["loss"])
+        return loss, tape.gradient(loss, model.trainable_weights)
+
+    loss, gradients = tf.function(step)() if compiled else step()
+    return float(loss), [np.asarray(tf.convert_to_tensor(g)) for g in gradients]
+
+
+def layer_calls(monkeypatch) -> list:
+    """Records every `TransformerLayer.call` (at trace time inside a `tf.function`)."""
+    calls = []
+    original = TransformerLayer.call
+
+    def spy(self, *args, **kwargs):
+        calls.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerLayer, "call", spy)
+    return calls
+
+
+@pytest.mark.parametrize("class_name", CLASSES)
+def test_gradients_equal_those_without_checkpointing_and_layers_run_twice(class_name, monkeypatch):
+    model = tiny_model(class_name)
+    inputs, labels = tiny_batch(model)
+    batch = {**inputs, **labels}
+    calls = layer_calls(monkeypatch)
+    expected_loss, expected = loss_and_gradients(model, batch, compiled=True)
+    applications = len(calls)
+    calls.clear()
+
+    model.gradient_checkpointing_enable()
+    assert model.is_gradient_checkpointing
+    loss, gradients = loss_and_gradients(model, batch, compiled=True)
+
+    assert len(calls) == 2 * applications  # the forward pass, then the recomputation in the backward pass
+    assert loss == pytest.approx(expected_loss, abs=1e-6)
+    for got, want, variable in zip(gradients, expected, model.trainable_weights):
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5, err_msg=variable.path)
+
+
+ENCODER_DECODERS = {  # cross-attention on the encoder's states (BART); a learned relative position bias (T5)
+    "TFBartForConditionalGeneration": ("BartConfig", dict(
+        vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20, max_position_embeddings=32, dropout=0.0,
+        attention_dropout=0.0)),
+    "TFT5ForConditionalGeneration": ("T5Config", dict(vocab_size=64, d_model=16, d_kv=4, d_ff=20, num_layers=2,
+                                                      num_heads=2, dropout_rate=0.0)),
+}
+
+
+@pytest.mark.parametrize("class_name", sorted(ENCODER_DECODERS))
+def test_gradients_reach_the_encoder_and_position_bias_through_checkpointed_layers(class_name):
+    config_class, config = ENCODER_DECODERS[class_name]
+    keras.utils.set_random_seed(0)
+    model = getattr(tfmodels, class_name)(getattr(tfmodels, config_class)(**config))
+    ids = np.arange(1, 17, dtype=np.int32).reshape(2, 8)
+    expected_loss, expected = loss_and_gradients(model, {"input_ids": ids, "labels": ids}, compiled=True)
+    model.gradient_checkpointing_enable()
+    loss, gradients = loss_and_gradients(model, {"input_ids": ids, "labels": ids}, compiled=True)
+    assert loss == pytest.approx(expected_loss, abs=1e-6)
+    for got, want, variable in zip(gradients, expected, model.trainable_weights):
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5, err_msg=variable.path)
+
+
+def test_dropout_draws_the_same_masks_when_recomputed():
+    keras.utils.set_random_seed(0)
+    model = tfmodels.TFBertForSequenceClassification(tfmodels.BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
+        hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3, num_labels=2))
+    batch = {"input_ids": np.arange(24, dtype=np.int32).reshape(3, 8) + 1, "labels": np.array([0, 1, 1])}
+    seeds = [layer.seed_generator.state for layer in model._flatten_layers() if hasattr(layer, "seed_generator")]
+    start = [np.asarray(state.value) for state in seeds]
+    expected_loss, expected = loss_and_gradients(model, batch, compiled=False)
+    for state, value in zip(seeds, start):
+        state.assign(value)
+    model.gradient_checkpointing_enable()
+
+    for compiled in (False, True):
+        loss, gradients = loss_and_gradients(model, batch, compiled=compiled)
+        for state, value in zip(seeds, start):
+            state.assign(value)
+        assert loss == pytest.approx(expected_loss, abs=1e-6)
+        for got, want in zip(gradients, expected):
+            np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_fit_takes_the_gradient_steps_of_the_model_without_checkpointing(monkeypatch):
+    model = tiny_model("TFLlamaForCausalLM", seed=3)
+    inputs, labels = tiny_batch(model)
+    before = [np.asarray(v.value) for v in model.trainable_weights]
+    _, gradients = loss_and_gradients(model, {**inputs, **labels}, compiled=False)
+    model.gradient_checkpointing_enable()
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    calls = layer_calls(monkeypatch)
+    model.fit(inputs, labels, batch_size=len(inputs["input_ids"]), epochs=1, verbose=0)
+    assert len(calls) == 2 * model.config.num_hidden_layers  # traced once: the forward pass and the recomputation
+    for variable, start, gradient in zip(model.trainable_weights, before, gradients):
+        np.testing.assert_allclose(np.asarray(variable.value), start - 0.5 * gradient, atol=1e-5, rtol=0,
+                                   err_msg=variable.path)
+    model.gradient_checkpointing_disable()
+    assert not model.is_gradient_checkpointing
+
+
+def test_every_architecture_enables_it():
+    for model_type, entry in ARCHITECTURES.items():
+        class_name = next(name for name in entry.classes if name in exported_classes())
+        model = tiny_model(class_name)
+        model.gradient_checkpointing_enable()
+        assert model.is_gradient_checkpointing, model_type

@@ -1,0 +1,154 @@
+"""Llama: the decoder-only backbone from the kit (rotary positions, grouped-query attention, gated SiLU feed-forward,
+RMSNorm) and its classes: the bare decoder, the causal LM and sequence classification. Mistral and Qwen2 reuse
+`TFLlamaPreTrainedModel` with their own config (`llama_classes`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from tfmodels.errors import ConfigError
+from tfmodels.layers.decoder import CausalDecoderBackbone, LMHead
+from tfmodels.layers.rotary import RotaryEmbedding
+from tfmodels.layers.transformer import LayerSpec
+from tfmodels.models.llama.configuration_llama import LlamaConfig
+from tfmodels.models.llama.weights_llama import LLAMA_WEIGHTS
+from tfmodels.tasks import BaseModelTask, CausalLMTask, LastTokenClassificationTask, TaskModel
+
+# The reference's inputs (TFMistral's), in its order; `cache_position` is for preallocated caches (`generate`).
+LLAMA_INPUTS = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache")
+
+
+def head_dim_of(config) -> int:
+    """The attention head size: `config.head_dim`, else `hidden_size // num_attention_heads`."""
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def llama_layer_spec(config, qkv_bias: bool = False) -> LayerSpec:
+    """The pre-norm layer of the family: RMSNorm, gated feed-forward, grouped-query attention; biases on the four
+    attention projections with `attention_bias`, on the query/key/value ones with `qkv_bias` (Qwen2), on the
+    feed-forward with `mlp_bias`."""
+    attention_bias = bool(getattr(config, "attention_bias", False))
+    return LayerSpec(
+        hidden_size=config.hidden_size, num_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size, activation=config.hidden_act, hidden_dropout=0.0,
+        attention_dropout=config.attention_dropout, layer_norm_eps=config.rms_norm_eps,
+        initializer_range=config.initializer_range, norm_first=True, norm="rms", ffn="gated",
+        ffn_bias=bool(getattr(config, "mlp_bias", False)), head_dim=head_dim_of(config),
+        num_kv_heads=config.num_key_value_heads, attention_bias=attention_bias or qkv_bias,
+        attention_output_bias=attention_bias,
+    )
+
+
+def sliding_window_of(config) -> int | None:
+    """The attention window of every layer (None: full attention): Mistral's `sliding_window`, or Qwen2's when its
+    `layer_types` are all `sliding_attention`. Layers of both kinds in one model are refused."""
+    window = getattr(config, "sliding_window", None)
+    kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
+    if window is None or kinds == {"sliding_attention"}:
+        return window
+    if kinds == {"full_attention"}:
+        return None
+    raise ConfigError(f"Layers with and without a sliding window in one model (layer_types={config.layer_types}) "
+                      "are not supported; use max_window_layers=0 (every layer slides) or use_sliding_window=False.")
+
+
+class TFLlamaPreTrainedModel(TaskModel):
+    """Llama's architecture: the `model` backbone, its weight table and inputs. `qkv_bias` (Qwen2) gives the query,
+    key and value projections biases whatever the config says."""
+
+    config_class = LlamaConfig
+    base_model_prefix = "model"
+    weight_table = LLAMA_WEIGHTS
+    input_names = LLAMA_INPUTS
+    is_decoder_task = False  # the cache inputs are in `input_names`, at the reference's place
+    qkv_bias = False
+
+    def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
+        rotary = RotaryEmbedding(head_dim_of(config), config.rope_theta, getattr(config, "rope_scaling", None),
+                                 config.max_position_embeddings)
+        return CausalDecoderBackbone(self.weight_table.blocks, config.vocab_size,
+                                     llama_layer_spec(config, self.qkv_bias), config.num_hidden_layers, rotary,
+                                     config.rms_norm_eps, sliding_window_of(config), config.initializer_range,
+                                     name=self.base_model_prefix)
+
+    def ignored_on_load(self) -> tuple[list[str], list[str]]:
+        """With tied embeddings, a checkpoint's `lm_head` copy of them is not reported as unused."""
+        missing, unexpected = super().ignored_on_load()
+        if self.config.tie_word_embeddings:
+            unexpected.append(r"(^|[/.])lm_head[/.]")
+        return missing, unexpected
+
+
+class DecoderCausalLMTask(CausalLMTask):
+    """Causal language modelling with the family's `lm_head` (untied, without bias; the token embeddings with
+    `tie_word_embeddings`), and a grouped-query generation cache."""
+
+    tasks = ("causal_lm",)
+
+    def make_heads(self, config) -> None:
+        tied = self.backbone.get_input_embeddings() if config.tie_word_embeddings else None
+        self.lm_head_layer = LMHead(config.vocab_size, config.hidden_size, self.head_paths("causal_lm")["lm_head"],
+                                    tied, config.initializer_range, name="lm_head_layer")
+
+    def get_output_embeddings(self):
+        """The `lm_head` (or, tied, the token embeddings)."""
+        return self.lm_head_layer.get_output_embeddings()
+
+    def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
+        """A zero key/value cache of `max_length` slots per layer: `[2, batch, kv_heads, max_length, head_dim]`."""
+        return tuple(tf.zeros([2, batch_size, layer.attention.num_kv_heads, max_length, layer.attention.head_dim],
+                              self.compute_dtype) for layer in self.backbone.stack.layer)
+
+
+class TFLlamaModel(TFLlamaPreTrainedModel, BaseModelTask):
+    """The bare Llama decoder: `last_hidden_state` (after the final norm) and, with `use_cache`,
+    `past_key_values` (one `[2, batch, kv_heads, seq, head_dim]` tensor per layer). With `cache_position`,
+    `past_key_values` is a preallocated cache written from that slot on, and `attention_mask` covers every slot.
+
+    Example:
+        >>> out = model({"input_ids": ids, "attention_mask": mask}, use_cache=True)
+        >>> model({"input_ids": next_ids}, past_key_values=out.past_key_values)
+    """
+
+    input_names = LLAMA_INPUTS + ("cache_position",)
+
+
+class TFLlamaForCausalLM(TFLlamaPreTrainedModel, DecoderCausalLMTask):
+    """Llama with its language-modelling head; with `labels`, the next-token loss (labels are shifted inside; -100
+    is ignored). `generate()` decodes with a preallocated grouped-query cache.
+
+    Example:
+        >>> model = TFLlamaForCausalLM.from_pretrained("llama-dir", dtype="bfloat16")
+        >>> model.generate(ids, attention_mask=mask, max_new_tokens=20)
+    """
+
+    input_names = LLAMA_INPUTS + ("cache_position",)
+
+
+class TFLlamaForSequenceClassification(TFLlamaPreTrainedModel, LastTokenClassificationTask):
+    """Llama classifying a sequence from its last non-padding token (`config.pad_token_id`; without one, the last
+    token) with `score` (no bias); the loss follows `config.problem_type`.
+
+    Example:
+        >>> model = TFLlamaForSequenceClassification.from_pretrained("llama-dir", num_labels=2, pad_token_id=0)
+    """
+
+
+def llama_classes(prefix: str, base: type, module: str) -> dict[str, type]:
+    """Llama's classes under another architecture's names, on its `base` (`TF<prefix>PreTrainedModel`, which sets
+    the config class): Mistral and Qwen2 are Llama with other settings.
+
+    Example:
+        >>> globals().update(llama_classes("Mistral", TFMistralPreTrainedModel, __name__))
+    """
+    classes: dict[str, Any] = {}
+    for original in (TFLlamaModel, TFLlamaForCausalLM, TFLlamaForSequenceClassification):
+        name = original.__name__.replace("TFLlama", f"TF{prefix}")
+        task = original.__bases__[1]
+        namespace = {"__module__": module, "__qualname__": name, "__doc__": original.__doc__.replace("Llama", prefix)}
+        if "input_names" in original.__dict__:
+            namespace["input_names"] = original.input_names
+        classes[name] = type(name, (base, task), namespace)
+    return classes

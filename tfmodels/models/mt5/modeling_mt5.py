@@ -1,0 +1,16 @@
+"""mT5: T5 (a multilingual vocabulary, v1.1 defaults) under its own names; the weights keep T5's."""
+
+from __future__ import annotations
+
+from tfmodels.models.mt5.configuration_mt5 import MT5Config
+from tfmodels.models.t5.modeling_t5 import TFT5PreTrainedModel, t5_classes
+
+
+class TFMT5PreTrainedModel(TFT5PreTrainedModel):
+    """T5's architecture with `MT5Config`."""
+
+    config_class = MT5Config
+
+
+# TFMT5Model, TFMT5ForConditionalGeneration, TFMT5EncoderModel
+globals().update(t5_classes("MT5", TFMT5PreTrainedModel, __name__))

@@ -1,0 +1,339 @@
+"""Encoder-decoder (sequence-to-sequence) models: the task mixins, `shift_tokens_right` and the generation hooks
+that BART and T5 share.
+
+An architecture provides a backbone layer (named `base_model_prefix`) that implements this contract:
+
+- `encode(input_ids=None, attention_mask=None, inputs_embeds=None, head_mask=None, output_attentions=False,
+  output_hidden_states=False, training=False) -> dict`: `last_hidden_state`, and `hidden_states` (the embedding
+  output first, then each layer's) and `attentions` when asked (None otherwise).
+- `decode(input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+  inputs_embeds=None, position_ids=None, head_mask=None, cross_attn_head_mask=None, past_key_values=None,
+  cross_key_values=None, cache_position=None, use_cache=False, output_attentions=False, output_hidden_states=False,
+  training=False) -> dict`: `last_hidden_state`, `past_key_values` (with `use_cache`: one self-attention cache
+  `[2, batch, kv_heads, length, head_dim]` per layer, appended to, or with `cache_position` a preallocated cache
+  written in place), `hidden_states`, `attentions`, `cross_attentions`. `cross_key_values` (one
+  `[2, batch, kv_heads, source_length, head_dim]` tensor per layer, from `decoder_cross_key_values`) replaces the
+  projection of `encoder_hidden_states` in the cross-attentions.
+- `decoder_cross_key_values(encoder_hidden_states) -> tuple`: each decoder layer's cross-attention keys and values
+  (`MultiHeadAttention.project_key_value`), computed once per `generate`.
+- `decoder_stack` (property): the decoder's `TransformerStack` (its self-attentions size the generation cache).
+- `get_input_embeddings()`: the shared token embeddings.
+
+and the architecture's model base implements `lm_logits(decoder_hidden_states) -> logits` (after `make_lm_head`,
+see `Seq2SeqLMTask`). Each class is then the architecture's base plus one mixin of this module:
+
+    class TFBartForConditionalGeneration(TFBartPreTrainedModel, Seq2SeqLMTask):
+        '''BART with its language-modelling head.'''
+
+Example:
+    >>> shift_tokens_right(tf.constant([[5, 6, -100]]), pad_token_id=1, decoder_start_token_id=2)
+    <tf.Tensor: shape=(1, 3), dtype=int32, numpy=array([[2, 5, 6]], dtype=int32)>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfmodels.layers import losses
+from tfmodels.modeling import float32_logits
+from tfmodels.modeling_outputs import TFBaseModelOutput, _output
+from tfmodels.tasks import TaskModel
+
+# The reference's inputs of an encoder-decoder model, in its order (BART's; T5 has no decoder_position_ids).
+SEQ2SEQ_INPUTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask",
+                  "decoder_position_ids", "head_mask", "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs",
+                  "past_key_values", "inputs_embeds", "decoder_inputs_embeds", "use_cache")
+
+_SEQ2SEQ_EXTRAS = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
+                   "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
+TFSeq2SeqModelOutput = _output("TFSeq2SeqModelOutput", ("last_hidden_state",) + _SEQ2SEQ_EXTRAS,
+                               "Outputs of an encoder-decoder model: the decoder's, then the encoder's.")
+TFSeq2SeqLMOutput = _output("TFSeq2SeqLMOutput", ("loss", "logits") + _SEQ2SEQ_EXTRAS,
+                            "Outputs of an encoder-decoder language model.")
+TFSeq2SeqSequenceClassifierOutput = _output("TFSeq2SeqSequenceClassifierOutput", ("loss", "logits") + _SEQ2SEQ_EXTRAS,
+                                            "Outputs of an encoder-decoder sequence classifier.")
+
+
+def shift_tokens_right(labels, pad_token_id: int | None, decoder_start_token_id: int | None) -> tf.Tensor:
+    """Decoder inputs from labels, as the reference: `decoder_start_token_id`, then the labels without their last
+    token; -100 (ignored labels) becomes `pad_token_id`.
+
+    Example:
+        >>> shift_tokens_right([[5, 6, 7]], 1, 2).numpy().tolist()
+        [[2, 5, 6]]
+    """
+    if pad_token_id is None:
+        raise ValueError("shift_tokens_right needs pad_token_id (received None): set config.pad_token_id.")
+    if decoder_start_token_id is None:
+        raise ValueError("shift_tokens_right needs decoder_start_token_id (received None): set "
+                         "config.decoder_start_token_id.")
+    labels = tf.cast(labels, tf.int32)
+    start = tf.fill([tf.shape(labels)[0], 1], tf.constant(decoder_start_token_id, tf.int32))
+    shifted = tf.concat([start, labels[:, :-1]], axis=1)
+    return tf.where(shifted == -100, tf.constant(pad_token_id, tf.int32), shifted)
+
+
+def encoder_states(encoder_outputs) -> dict:
+    """`encoder_outputs` as a model accepts them (a `ModelOutput` or dict with `last_hidden_state`, a tuple whose
+    first item is the last hidden state, or that tensor) -> a dict with `last_hidden_state`, `hidden_states` and
+    `attentions`.
+
+    Example:
+        >>> encoder_states((states,))["last_hidden_state"] is states
+        True
+    """
+    if isinstance(encoder_outputs, Mapping):
+        if "last_hidden_state" not in encoder_outputs:
+            raise ValueError("encoder_outputs must hold last_hidden_state; received keys "
+                             f"{sorted(encoder_outputs)}. Pass the output of model.get_encoder()(...).")
+        return {key: encoder_outputs.get(key) for key in ("last_hidden_state", "hidden_states", "attentions")}
+    if isinstance(encoder_outputs, (list, tuple)):
+        items = list(encoder_outputs) + [None, None]
+        return {"last_hidden_state": items[0], "hidden_states": items[1], "attentions": items[2]}
+    return {"last_hidden_state": encoder_outputs, "hidden_states": None, "attentions": None}
+
+
+class _Encoder:
+    """`model.get_encoder()`: the backbone's encoder as a callable returning a `TFBaseModelOutput`."""
+
+    def __init__(self, backbone):
+        self.backbone = backbone
+
+    def __call__(self, input_ids=None, attention_mask=None, inputs_embeds=None, head_mask=None,
+                 output_attentions=False, output_hidden_states=False, return_dict=True, training=False):
+        encoded = self.backbone.encode(input_ids=input_ids, attention_mask=attention_mask,
+                                       inputs_embeds=inputs_embeds, head_mask=head_mask,
+                                       output_attentions=output_attentions,
+                                       output_hidden_states=output_hidden_states, training=training)
+        output = TFBaseModelOutput(**encoded)
+        return output if return_dict else output.to_tuple()
+
+
+class Seq2SeqTaskModel(TaskModel):
+    """What every encoder-decoder task shares: the encoder (skipped when `encoder_outputs` are given), the decoder
+    on `decoder_input_ids` (from `default_decoder_input_ids` when not given), and the reference's output fields."""
+
+    input_names = SEQ2SEQ_INPUTS
+    shifts_labels = False  # default decoder inputs: the labels shifted right (True), else the input ids
+
+    # ---- what architectures may change -------------------------------------------------------------------------
+    def default_decoder_input_ids(self, inputs: dict, labels: dict):
+        """Decoder inputs when none are given: the labels shifted right (LM), else the input ids shifted right
+        (BART's denoising default)."""
+        source = labels.get("labels") if self.shifts_labels else None
+        if source is None:
+            source = inputs.get("input_ids")
+        if source is None:
+            raise ValueError(f"{type(self).__name__} needs decoder_input_ids (or decoder_inputs_embeds), labels, or "
+                             "input_ids to shift right into decoder inputs.")
+        return shift_tokens_right(source, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+    # ---- shared plumbing ---------------------------------------------------------------------------------------
+    def get_encoder(self) -> _Encoder:
+        """The encoder: `model.get_encoder()(input_ids, attention_mask)` gives the `encoder_outputs` a model call
+        and `generate` accept."""
+        return _Encoder(self.backbone)
+
+    def get_decoder(self):
+        """The decoder's layer stack."""
+        return self.backbone.decoder_stack
+
+    def run_seq2seq(self, inputs: dict, labels: dict, training) -> dict:
+        """The encoder (or the given `encoder_outputs`) and the decoder; returns the `TFSeq2SeqModelOutput`
+        fields."""
+        inputs = dict(inputs)
+        flags = {name: bool(inputs.get(name)) for name in ("output_attentions", "output_hidden_states")}
+        if inputs.get("encoder_outputs") is not None:
+            encoded = encoder_states(inputs["encoder_outputs"])
+        else:
+            encoded = self.backbone.encode(input_ids=inputs.get("input_ids"),
+                                           attention_mask=inputs.get("attention_mask"),
+                                           inputs_embeds=inputs.get("inputs_embeds"),
+                                           head_mask=inputs.get("head_mask"), training=training, **flags)
+        decoder_ids = inputs.get("decoder_input_ids")
+        if decoder_ids is None and inputs.get("decoder_inputs_embeds") is None:
+            decoder_ids = self.default_decoder_input_ids(inputs, labels)
+        use_cache = bool(inputs.get("use_cache")) and not any(value is not None for value in labels.values())
+        decoded = self.backbone.decode(
+            input_ids=decoder_ids, attention_mask=inputs.get("decoder_attention_mask"),
+            encoder_hidden_states=encoded["last_hidden_state"], encoder_attention_mask=inputs.get("attention_mask"),
+            inputs_embeds=inputs.get("decoder_inputs_embeds"), position_ids=inputs.get("decoder_position_ids"),
+            head_mask=inputs.get("decoder_head_mask"), cross_attn_head_mask=inputs.get("cross_attn_head_mask"),
+            past_key_values=inputs.get("past_key_values"), use_cache=use_cache, training=training, **flags,
+        )
+        return {
+            "last_hidden_state": decoded["last_hidden_state"],
+            "past_key_values": decoded.get("past_key_values") if use_cache else None,
+            "decoder_hidden_states": decoded.get("hidden_states"),
+            "decoder_attentions": decoded.get("attentions"),
+            "cross_attentions": decoded.get("cross_attentions"),
+            "encoder_last_hidden_state": encoded["last_hidden_state"],
+            "encoder_hidden_states": encoded.get("hidden_states"),
+            "encoder_attentions": encoded.get("attentions"),
+        }
+
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """The reference's serving inputs: `input_ids`, `attention_mask`, `decoder_input_ids`,
+        `decoder_attention_mask` (int32, `[batch, length]`)."""
+        return {name: tf.TensorSpec([None, None], tf.int32, name=name)
+                for name in ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")}
+
+
+class Seq2SeqModelTask(Seq2SeqTaskModel):
+    """The bare encoder-decoder: the decoder's last hidden state (and cache), then the encoder's outputs. Without
+    `decoder_input_ids`, the decoder reads the input ids shifted right (as the reference's BART)."""
+
+    bare_backbone = True
+
+    def forward(self, inputs, labels, training):
+        return TFSeq2SeqModelOutput(**self.run_seq2seq(inputs, labels, training))
+
+
+class Seq2SeqLMTask(Seq2SeqTaskModel):
+    """Conditional generation: the LM head on the decoder; with `labels`, the cross entropy over the labels that
+    are not -100 (per example, their mean the reference's loss), and decoder inputs default to the labels shifted
+    right. `generate()` encodes once and caches the decoder's self- and cross-attention keys and values.
+
+    Architectures implement `make_lm_head(config)` (create the head layers) and `lm_logits(hidden_states)`.
+    """
+
+    label_names = ("labels",)
+    tasks = ("seq2seq_lm",)
+    shifts_labels = True
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """True: `generate()` runs the encoder once and decodes with the cache."""
+        return True
+
+    def make_heads(self, config) -> None:
+        self.make_lm_head(config)
+
+    def make_lm_head(self, config) -> None:
+        """Create the LM head's layers (architectures implement it)."""
+        raise NotImplementedError
+
+    def lm_logits(self, hidden_states: tf.Tensor) -> tf.Tensor:
+        """Vocabulary logits of decoder hidden states (architectures implement it)."""
+        raise NotImplementedError
+
+    def forward(self, inputs, labels, training):
+        fields = self.run_seq2seq(inputs, labels, training)
+        logits = float32_logits(self.lm_logits(fields.pop("last_hidden_state")))
+        loss = None if labels["labels"] is None else losses.masked_lm_loss(labels["labels"], logits)
+        return TFSeq2SeqLMOutput(loss=loss, logits=logits, **fields)
+
+    def prepare_decoder_input_ids_from_labels(self, labels) -> tf.Tensor:
+        """The labels shifted right: the decoder inputs that training on `labels` uses."""
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+    # ---- generation hooks (see tfmodels/generation/utils.py) ---------------------------------------------------
+    def encode_for_generation(self, input_ids, attention_mask) -> dict[str, Any]:
+        """The encoder once, and each decoder layer's cross-attention keys and values from its output. Everything
+        is batch-first (`generate` repeats it per beam along axis 0): `cross_key_values` holds one
+        `[batch, 2, kv_heads, source_length, head_dim]` tensor per decoder layer."""
+        states = self.backbone.encode(input_ids=input_ids, attention_mask=attention_mask,
+                                      training=False)["last_hidden_state"]
+        cross = self.backbone.decoder_cross_key_values(states)
+        return {"encoder_hidden_states": states,
+                "cross_key_values": tuple(tf.transpose(kv, [1, 0, 2, 3, 4]) for kv in cross)}
+
+    def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
+        """A zero self-attention cache of `max_length` slots per decoder layer
+        (`[2, batch, kv_heads, max_length, head_dim]`), written in place at `cache_position`."""
+        stack = self.backbone.decoder_stack
+        attentions = [stack.layer[blocks[-1]].attention for blocks in stack.schedule]
+        return tuple(tf.zeros([2, batch_size, attention.num_kv_heads, max_length, attention.head_dim],
+                              self.compute_dtype) for attention in attentions)
+
+    def generation_forward(self, input_ids, attention_mask, position_ids, cache, cache_position,
+                           encoder_outputs=None, encoder_attention_mask=None):
+        """One cached decoder pass for `generate`: `(next-token logits [batch, vocab], cache)`."""
+        if encoder_outputs is None:
+            raise ValueError(f"{type(self).__name__} decodes from an encoder output: generate() passes it "
+                             "(encode_for_generation); received None.")
+        decoded = self.backbone.decode(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            encoder_hidden_states=encoder_outputs["encoder_hidden_states"],
+            encoder_attention_mask=encoder_attention_mask,
+            cross_key_values=tuple(tf.transpose(kv, [1, 0, 2, 3, 4]) for kv in encoder_outputs["cross_key_values"]),
+            past_key_values=cache, cache_position=cache_position, use_cache=True, training=False,
+        )
+        logits = self.lm_logits(decoded["last_hidden_state"][:, -1:, :])[:, -1, :]
+        return float32_logits(logits), tuple(decoded["past_key_values"])
+
+
+class Seq2SeqSequenceClassificationTask(Seq2SeqTaskModel):
+    """Sequence classification from the decoder's state at the last `<eos>` token of `input_ids`
+    (`config.eos_token_id`), as the reference's BART; every row must hold the same number of `<eos>` tokens (at
+    least one). The decoder reads the input ids shifted right. The loss follows `config.problem_type`."""
+
+    label_names = ("labels",)
+    tasks = ("sequence_classification",)
+
+    def make_heads(self, config) -> None:
+        self.make_classification_head(config)
+
+    def make_classification_head(self, config) -> None:
+        """Create the classifier's layers, applied by `classify(sentence_representation)` (architectures)."""
+        raise NotImplementedError
+
+    def classify(self, sentence_representation: tf.Tensor, training) -> tf.Tensor:
+        """Logits `[batch, num_labels]` from `[batch, hidden]` (architectures implement it)."""
+        raise NotImplementedError
+
+    def last_eos_states(self, hidden_states: tf.Tensor, input_ids) -> tf.Tensor:
+        """Each row's hidden state at its last `<eos>` token; raises when rows hold different numbers of `<eos>`
+        tokens, or none."""
+        if input_ids is None:
+            raise ValueError(f"{type(self).__name__} classifies at the last <eos> token of input_ids; passing only "
+                             "inputs_embeds is not supported.")
+        eos = self.config.eos_token_id
+        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        is_eos = tf.equal(tf.cast(input_ids, tf.int32), eos)
+        counts = tf.reduce_sum(tf.cast(is_eos, tf.int32), axis=1)
+        message = (f"{type(self).__name__}: all examples must have the same number of <eos> tokens "
+                   f"(eos_token_id={eos}), at least one; the number per row was ")
+        if tf.executing_eagerly():
+            if int(tf.reduce_min(counts)) < 1 or int(tf.reduce_max(counts)) != int(tf.reduce_min(counts)):
+                raise ValueError(message + f"{counts.numpy().tolist()}. End every input with the same number of "
+                                 "<eos> tokens (the tokenizer adds one).")
+        else:
+            tf.debugging.assert_equal(tf.reduce_max(counts), tf.reduce_min(counts), message=message + "different.")
+            tf.debugging.assert_positive(tf.reduce_min(counts), message=message + "0 for some row.")
+        length = tf.shape(is_eos)[1]
+        last = length - 1 - tf.argmax(tf.reverse(tf.cast(is_eos, tf.int32), axis=[1]), axis=1, output_type=tf.int32)
+        return tf.gather(hidden_states, last, batch_dims=1)
+
+    def make_dummy_inputs(self, batch_size: int = 1, length: int = 2, num_choices: int = 2) -> dict[str, tf.Tensor]:
+        """Ones, with `<eos>` as every row's last input token (where the classifier reads)."""
+        dummies = super().make_dummy_inputs(batch_size, length, num_choices)
+        eos = self.config.eos_token_id
+        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        ids = dummies["input_ids"]
+        dummies["input_ids"] = tf.concat([ids[:, :-1], tf.fill([batch_size, 1], tf.cast(eos, ids.dtype))], axis=1)
+        return dummies
+
+    def adapt_check_inputs(self, inputs: dict) -> dict:
+        """Serving verification inputs as this classifier accepts them: one `<eos>`, every row's last token
+        (other `<eos>` ids become `<eos> + 1`)."""
+        eos = self.config.eos_token_id
+        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        ids = np.where(inputs["input_ids"] == eos, eos + 1, inputs["input_ids"])
+        ids[:, -1] = eos
+        return {**inputs, "input_ids": ids}
+
+    def forward(self, inputs, labels, training):
+        fields = self.run_seq2seq(inputs, labels, training)
+        representation = self.last_eos_states(fields.pop("last_hidden_state"), inputs.get("input_ids"))
+        logits = float32_logits(self.classify(representation, training))
+        loss = None
+        if labels["labels"] is not None:
+            loss = losses.sequence_classification_loss(labels["labels"], logits, self.config.problem_type)
+        return TFSeq2SeqSequenceClassifierOutput(loss=loss, logits=logits, **fields)
+
