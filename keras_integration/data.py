@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -71,11 +71,15 @@ class TFDataCollatorWithPadding:
 
 
 class TFDataCollatorForLanguageModeling(TFDataCollatorWithPadding):
-    """Collate examples for causal language modelling, as the reference's
+    """Collate examples for causal language modelling, like the reference's
     `DataCollatorForLanguageModeling(tokenizer, mlm=False)`: pad as `TFDataCollatorWithPadding`, and add `labels`,
-    a copy of `input_ids` with `label_pad_token_id` (-100, ignored by the loss) on padding. Padding is what the
-    collator adds and, when the examples have one, where their `attention_mask` is 0, so a padding id equal to a
-    real token (GPT-2's end-of-text) is still learned where it is text. The model shifts the labels itself.
+    a copy of `input_ids` with `label_pad_token_id` (-100, ignored by the loss) on padding. The model shifts the
+    labels itself.
+
+    One difference: the reference sets -100 on every token equal to `pad_token_id`, wherever it is; here only
+    padding positions get it (what the collator adds and, when the examples have one, where their `attention_mask`
+    is 0), so a padding id that is also a real token (GPT-2's end-of-text used as padding) is still learned where
+    it is text.
 
     Example:
         >>> collate = TFDataCollatorForLanguageModeling(pad_token_id=0)
@@ -109,6 +113,13 @@ class TFDataCollatorForLanguageModeling(TFDataCollatorWithPadding):
         return batch
 
 
+class DecoderInputsFromLabels(Protocol):
+    """What `TFDataCollatorForSeq2Seq(model=...)` needs of a model (a `tfmodels` seq2seq LM has it)."""
+
+    def prepare_decoder_input_ids_from_labels(self, labels: np.ndarray) -> Any:
+        """The decoder inputs for `labels` `[batch, seq]`: shifted right after the start token."""
+
+
 class TFDataCollatorForSeq2Seq(TFDataCollatorWithPadding):
     """Collate examples for sequence-to-sequence training, as the reference's `DataCollatorForSeq2Seq`: inputs
     and `labels` are padded separately (inputs with `pad_token_id`, labels with `label_pad_token_id`, -100, which
@@ -126,7 +137,7 @@ class TFDataCollatorForSeq2Seq(TFDataCollatorWithPadding):
     """
 
     def __init__(self, pad_token_id: int = 0, label_pad_token_id: int = -100, pad_to_multiple_of: int | None = None,
-                 decoder_start_token_id: int | None = None, model=None,
+                 decoder_start_token_id: int | None = None, model: DecoderInputsFromLabels | None = None,
                  dtypes: Mapping[str, Any] | None = None) -> None:
         if model is not None and not hasattr(model, "prepare_decoder_input_ids_from_labels"):
             raise ValueError(f"model must have prepare_decoder_input_ids_from_labels (a seq2seq LM); received "

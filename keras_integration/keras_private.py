@@ -52,6 +52,16 @@ def scopeless_name_scope(layer: keras.layers.Layer) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
+def sublayers(layer: keras.layers.Layer, include_self: bool = False) -> list[keras.layers.Layer]:
+    """Every layer nested in `layer` at any depth, as Keras tracks them (`layer` itself first if `include_self`).
+
+    Example:
+        >>> [type(sub).__name__ for sub in sublayers(keras.Sequential([keras.layers.Dense(2)]))]
+        ['Dense']
+    """
+    return list(layer._flatten_layers(include_self=include_self, recursive=True))
+
+
 # name -> (where it is used, why, the public alternative considered)
 PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
     "scale_loss_for_distribution": (
@@ -97,8 +107,23 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
     ),
     "_kernel": (
         "tfmodels/layers/embeddings.py",
-        "`Dense.kernel` is a read-only property over `_kernel` (LoRA-aware); pruning replaces the variable itself.",
+        "`Dense.kernel` is a read-only property over `_kernel` (LoRA-aware); pruning replaces the variable itself. "
+        "tfmodels/lora.py reads `_kernel` too: under LoRA `Dense.kernel` is the kernel plus the adapter, where "
+        "module paths, shapes and merging need the base variable.",
         "a custom Dense layer, which would change every weight name in checkpoints.",
+    ),
+    "_flatten_layers": (
+        "keras_integration/keras_private.py",
+        "`sublayers` (here): every nested layer, as Keras tracks them, for LoRA's projections (tfmodels/lora.py), "
+        "the transformer stacks of gradient checkpointing (tfmodels/modeling.py) and the dropout seeds it rewinds "
+        "(tfmodels/layers/transformer.py).",
+        "`Model.layers`, which lists only direct children (and layers have none); walking attributes ourselves, "
+        "which would miss Keras' tracking rules (lists, dicts, wrappers).",
+    ),
+    "_parent_path": (
+        "keras_integration/keras_private.py",
+        "`scopeless_name_scope` (here) records where a `Group` sits, as `Layer._open_name_scope` does.",
+        "see `_open_name_scope`",
     ),
     "_open_name_scope": (
         "tfmodels/layers/paths.py",
@@ -126,6 +151,13 @@ PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
                        "stage", "none in tf.data's public API"),
     "_UnbatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at an "
                         "`unbatch` (the batch size before it no longer applies)", "none in tf.data's public API"),
+    "_descriptor_cache": (
+        "tfmodels/lora.py",
+        "a `tf.function` method keeps its per-instance traced functions there; LoRA and gradient checkpointing "
+        "change the variables or the graph, so `reset_compiled_functions` drops this model's entry (they retrace).",
+        "none in TensorFlow's public API: `experimental_get_tracing_count` only counts, and a new model instance "
+        "would lose the trained weights' identity.",
+    ),
     "_RebatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at a "
                         "`rebatch` (a distribution strategy's split)", "none in tf.data's public API"),
 }

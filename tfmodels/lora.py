@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -30,11 +31,16 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_array, tf_to_pt_name
+from keras_integration import keras_private
+from tfmodels.checkpoints.names import (pt_to_tf_array, same_up_to_unit_dims, strip_model_name, tf_to_pt_array,
+                                        tf_to_pt_name)
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors, write_safetensors
 from tfmodels.errors import CheckpointError
 from tfmodels.layers.core import Conv1D
+from tfmodels.layers.embeddings import remove_variable
+
+logger = logging.getLogger(__name__)
 
 ADAPTER_CONFIG_NAME = "adapter_config.json"
 ADAPTER_WEIGHTS_NAME = "adapter_model.safetensors"
@@ -54,12 +60,23 @@ _UNSUPPORTED = {"use_dora": False, "use_rslora": False, "lora_bias": False, "bia
 @dataclasses.dataclass
 class _LoraState:
     """What `enable_lora`/`load_adapter` did to a model: the targets as given (for `adapter_config.json`), the
-    full-weight modules, and the variables they froze (unfrozen again by `merge_lora`)."""
+    full-weight modules, and `(variable, trainable)` for every variable whose `trainable` flag they changed, with
+    the flag it had before (restored by `merge_lora`)."""
 
     target_modules: list[str] | str
     modules_to_save: list[str]
-    frozen: list
+    trainable: list = dataclasses.field(default_factory=list)
     base_model_name_or_path: str | None = None
+
+    def set_trainable(self, variable, trainable: bool) -> None:
+        """Set `variable.trainable`, recording its first flag."""
+        if variable.trainable != trainable:
+            self.record(variable, variable.trainable)
+            variable.trainable = trainable
+
+    def record(self, variable, trainable: bool) -> None:
+        if not any(known is variable for known, _ in self.trainable):
+            self.trainable.append((variable, trainable))
 
 
 def _state(model) -> _LoraState | None:
@@ -74,7 +91,7 @@ def projection_modules(model: keras.Model) -> dict[str, keras.layers.Layer]:
         ['encoder.layer.0.attention.self.query', 'encoder.layer.0.attention.self.key']
     """
     modules = {}
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in keras_private.sublayers(model):
         if isinstance(layer, keras.layers.Dense):
             kernel = layer._kernel
         elif isinstance(layer, Conv1D):
@@ -126,11 +143,15 @@ def reset_compiled_functions(model: keras.Model) -> None:
                 bound.pop(model, None)
 
 
-def _freeze_all_but(model, trainable_ids: set[int], state: _LoraState) -> None:
-    for variable in model.weights:
-        if id(variable) not in trainable_ids and variable.trainable:
-            variable.trainable = False
-            state.frozen.append(variable)
+def _warn_if_optimizer_built(model) -> None:
+    """A built optimizer holds state for the trainable weights it saw; Keras' next `fit` refuses new ones."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        logger.warning(
+            f"Adding LoRA adapters changed which weights of {type(model).__name__} train, but its optimizer was "
+            "already built (by fit) for the previous ones: call compile() again, with a new optimizer, before the "
+            "next fit(), or Keras refuses the new weights as unknown variables."
+        )
 
 
 def _module_variables(model, modules: Sequence[str]) -> list:
@@ -159,7 +180,9 @@ def enable_lora(model: keras.Model, rank: int, target_modules: Sequence[str] | s
     names, matched on the last components of the PyTorch module path, or a regex over the whole path); scale
     `alpha / rank` (`alpha` defaults to `rank`). Every other weight is frozen, except those of `modules_to_save`
     (trained and saved in full; default for sequence classifiers: their `classifier`/`score` head, as PEFT).
-    Returns the adapted module paths.
+    Returns the adapted module paths. Everything is checked before the model changes. After a `fit`, call
+    `compile()` again (with a new optimizer): the built optimizer only knows the weights that trained before
+    (a warning says so).
 
     Example:
         >>> enable_lora(model, 8, ["q_proj", "v_proj"], alpha=16)
@@ -188,33 +211,45 @@ def enable_lora(model: keras.Model, rank: int, target_modules: Sequence[str] | s
     enabled = sorted(name for name, layer in matched.items() if layer.lora_enabled)
     if enabled:
         raise ValueError(f"LoRA is already enabled on {enabled[:3]}; call merge_lora() before adding new adapters.")
+    unfit = sorted(name for name, layer in matched.items() if not layer.built or layer.kernel_constraint)
+    if unfit:
+        raise ValueError(f"Keras' enable_lora needs built Dense layers without a kernel_constraint; {unfit[:3]} "
+                         "are not. Build the model (call it once) and remove the constraint first.")
     if modules_to_save is None:
         modules_to_save = [m for m in _SEQ_CLS_HEADS
                            if task_type(model) == "SEQ_CLS" and _module_variables(model, [m])]
     saved_variables = _module_variables(model, list(modules_to_save))
     if modules_to_save and not saved_variables:
         raise ValueError(f"No module of {type(model).__name__} matches modules_to_save={list(modules_to_save)!r}.")
-    for layer in matched.values():
-        layer.enable_lora(int(rank), lora_alpha=alpha if alpha is not None else int(rank))
-    _activate(model, target_modules, list(modules_to_save), saved_variables)
+    kernels = []
+    try:
+        for layer in matched.values():
+            kernels.append((layer._kernel, layer._kernel.trainable))  # Keras' enable_lora freezes the kernel
+            layer.enable_lora(int(rank), lora_alpha=alpha if alpha is not None else int(rank))
+    finally:  # whatever happened, record it (merge_lora undoes it)
+        _activate(model, target_modules, list(modules_to_save), saved_variables, kernels)
     return sorted(matched)
 
 
-def _activate(model, target_modules, modules_to_save: list[str], saved_variables: list) -> None:
-    """Record the adapters in the model's LoRA state and freeze everything else."""
+def _activate(model, target_modules, modules_to_save: list[str], saved_variables: list, kernels: list) -> None:
+    """Record the adapters in the model's LoRA state (with the `trainable` flags of the `(kernel, flag)` pairs
+    `kernels` before Keras froze them) and freeze everything but the adapters and `saved_variables`."""
+    if not _lora_layers(model):
+        return
+    _warn_if_optimizer_built(model)
     state = _state(model)
     if state is None:
-        state = _LoraState(target_modules, [], [], getattr(model, "name_or_path", None) or None)
+        state = _LoraState(target_modules, [], base_model_name_or_path=getattr(model, "name_or_path", None) or None)
         model.__dict__["_lora_state"] = state
     elif state.target_modules != target_modules:  # several calls: the exact module paths, which PEFT also reads
         state.target_modules = sorted(_lora_layers(model))
     state.modules_to_save = sorted(set(state.modules_to_save) | set(modules_to_save))
-    trainable = {id(v) for layer in _lora_layers(model).values() for v in (layer.lora_kernel_a, layer.lora_kernel_b)}
-    for variable in saved_variables:
-        state.frozen = [v for v in state.frozen if v is not variable]
-        variable.trainable = True
-        trainable.add(id(variable))
-    _freeze_all_but(model, trainable, state)
+    for kernel, trainable in kernels:
+        state.record(kernel, trainable)
+    keep = {id(v) for layer in _lora_layers(model).values() for v in (layer.lora_kernel_a, layer.lora_kernel_b)}
+    keep |= {id(v) for v in [*saved_variables, *_module_variables(model, state.modules_to_save)]}
+    for variable in model.weights:
+        state.set_trainable(variable, id(variable) in keep)
     reset_compiled_functions(model)
 
 
@@ -249,8 +284,9 @@ def _config_dict(model, state: _LoraState, layers: dict[str, keras.layers.Dense]
 
 def save_adapter(model: keras.Model, directory: str | os.PathLike) -> list[str]:
     """Write the model's adapters in PEFT's layout: `adapter_config.json` and `adapter_model.safetensors`
-    (`base_model.model.<module>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`, float32, and the full weights
-    of `modules_to_save` under their PyTorch keys). Returns the file names.
+    (`base_model.model.<module>.lora_A.weight` `[r, in]`, `lora_B.weight` `[out, r]`, and the full weights of
+    `modules_to_save` under their PyTorch keys; all float32, PEFT's default, whatever the dtype policy). Returns
+    the file names.
 
     Example:
         >>> save_adapter(model, "adapter")  # PeftModel.from_pretrained(base, "adapter") reads it
@@ -260,16 +296,19 @@ def save_adapter(model: keras.Model, directory: str | os.PathLike) -> list[str]:
     if state is None or not layers:
         raise ValueError(f"{type(model).__name__} has no LoRA adapters to save; call enable_lora() or "
                          "load_adapter() first (or save_pretrained() without adapter_only for the whole model).")
+    def float32(variable) -> np.ndarray:
+        return np.asarray(variable.value).astype(np.float32)
+
     tensors = {}
     for name, layer in sorted(layers.items()):
-        tensors[f"{PEFT_PREFIX}{name}.lora_A.weight"] = np.ascontiguousarray(np.asarray(layer.lora_kernel_a.value).T)
-        tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"] = np.ascontiguousarray(np.asarray(layer.lora_kernel_b.value).T)
+        tensors[f"{PEFT_PREFIX}{name}.lora_A.weight"] = np.ascontiguousarray(float32(layer.lora_kernel_a).T)
+        tensors[f"{PEFT_PREFIX}{name}.lora_B.weight"] = np.ascontiguousarray(float32(layer.lora_kernel_b).T)
     renames = model.weight_table.pt_renames if getattr(model, "weight_table", None) is not None else ()
     for variable in _module_variables(model, state.modules_to_save):
         pt_key, transpose = tf_to_pt_name(strip_model_name(variable.path), len(variable.shape), renames)
         module = _pt_module(model, variable.path)
         pt_key = module + pt_key[pt_key.rfind("."):]
-        tensors[PEFT_PREFIX + pt_key] = np.ascontiguousarray(tf_to_pt_array(np.asarray(variable.value), transpose))
+        tensors[PEFT_PREFIX + pt_key] = np.ascontiguousarray(tf_to_pt_array(float32(variable), transpose))
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     write_safetensors(os.path.join(directory, ADAPTER_WEIGHTS_NAME), tensors, {"format": "pt"})
@@ -332,7 +371,8 @@ def load_adapter(model: keras.Model, path: str | os.PathLike, **hub_options) -> 
     (and its `modules_to_save` weights). Only the adapters stay trainable. Returns the adapted module paths.
 
     Raises `CheckpointError` when the adapter does not fit the model (a module it does not have, other shapes) or
-    uses what Keras' LoRA lacks (DoRA, rsLoRA, trained biases, embedding adapters).
+    uses what Keras' LoRA lacks (DoRA, rsLoRA, trained biases, embedding adapters); everything is checked before
+    the model changes.
 
     Example:
         >>> load_adapter(model, "path/to/peft_adapter")
@@ -406,21 +446,29 @@ def load_adapter(model: keras.Model, path: str | os.PathLike, **hub_options) -> 
             raise CheckpointError(f"{module!r} already has a LoRA adapter of rank {layer.lora_rank}; call "
                                   "merge_lora() before loading an adapter of another rank or alpha.")
         targets[module] = (layer, a, b, alpha)
-    saved_variables = _assign_full_weights(model, full, directory)
-    for layer, a, b, alpha in targets.values():
-        if not layer.lora_enabled:
-            layer.enable_lora(int(a.shape[0]), lora_alpha=alpha)
-        layer.lora_kernel_a.assign(a.T.astype(np.float32))
-        layer.lora_kernel_b.assign(b.T.astype(np.float32))
+    full_weights = _full_weights(model, full, directory)
     target_modules = config.get("target_modules") or sorted({m.rsplit(".", 1)[-1] for m in targets})
-    _activate(model, target_modules, list(config.get("modules_to_save") or []), saved_variables)
+    kernels = []
+    try:
+        for layer, a, b, alpha in targets.values():
+            if not layer.lora_enabled:
+                kernels.append((layer._kernel, layer._kernel.trainable))
+                layer.enable_lora(int(a.shape[0]), lora_alpha=alpha)
+            layer.lora_kernel_a.assign(a.T.astype(np.float32))
+            layer.lora_kernel_b.assign(b.T.astype(np.float32))
+        for variable, value in full_weights:
+            variable.assign(value)
+    finally:  # whatever happened, record it (merge_lora undoes it)
+        _activate(model, target_modules, list(config.get("modules_to_save") or []),
+                  [variable for variable, _ in full_weights], kernels)
     state = _state(model)
     state.base_model_name_or_path = config.get("base_model_name_or_path") or state.base_model_name_or_path
     return sorted(find(m) for m in targets)
 
 
-def _assign_full_weights(model, full: dict[str, np.ndarray], directory: str) -> list:
-    """Assign an adapter's `modules_to_save` tensors (PyTorch keys, PyTorch layout) to the model's weights."""
+def _full_weights(model, full: dict[str, np.ndarray], directory: str) -> list[tuple]:
+    """`(variable, value)` for each of an adapter's `modules_to_save` tensors (PyTorch keys and layout), the value
+    in the variable's layout and dtype; raises `CheckpointError` for a tensor the model has no place for."""
     if not full:
         return []
     renames = model.weight_table.pt_renames if getattr(model, "weight_table", None) is not None else ()
@@ -430,26 +478,26 @@ def _assign_full_weights(model, full: dict[str, np.ndarray], directory: str) -> 
         module = _pt_module(model, variable.path)
         by_key[module + pt_key[pt_key.rfind("."):]] = (variable, transpose)
     prefix = model.base_model_prefix + "."
-    assigned = []
+    found = []
     for key, array in full.items():
         variable = by_key.get(key) or by_key.get(key[len(prefix):] if key.startswith(prefix) else prefix + key)
         if variable is None:
             raise CheckpointError(f"The adapter in {directory} saves {key!r} in full, which {type(model).__name__} "
                                   "does not have.")
         variable, transpose = variable
-        value = np.transpose(array) if transpose != "none" else array
-        if int(np.prod(value.shape)) != int(np.prod(variable.shape)):
+        value = pt_to_tf_array(array, transpose)
+        if not same_up_to_unit_dims(tuple(value.shape), tuple(variable.shape)):
             raise CheckpointError(f"The adapter in {directory} saves {key!r} with shape {tuple(array.shape)}; the "
                                   f"model's weight has shape {tuple(variable.shape)}.")
-        variable.assign(np.reshape(value, variable.shape).astype(variable.dtype))
-        assigned.append(variable)
-    return assigned
+        found.append((variable, np.reshape(value, variable.shape).astype(variable.dtype)))
+    return found
 
 
 def merge_lora(model: keras.Model) -> list[str]:
     """Fold every adapter into its kernel (`kernel + alpha / r * A @ B`, in the kernel's dtype), remove the
-    adapters, and make trainable again what `enable_lora` froze: the model is a plain one again, for
-    `save_pretrained` and the serving export. Returns the merged module paths.
+    adapters, and give every weight the `trainable` flag it had before `enable_lora`/`load_adapter`: the model is
+    a plain one again, for `save_pretrained` and the serving export. Returns the merged module paths. Before
+    training again, call `compile()` (with a new optimizer).
 
     Example:
         >>> merge_lora(model)
@@ -458,6 +506,7 @@ def merge_lora(model: keras.Model) -> list[str]:
     state = _state(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no LoRA adapters to merge.")
+    recorded = {id(variable) for variable, _ in state.trainable} if state is not None else set()
     for layer in layers.values():
         kernel = layer._kernel
         delta = (layer.lora_alpha / layer.lora_rank) * (np.asarray(layer.lora_kernel_a.value, np.float32)
@@ -465,15 +514,16 @@ def merge_lora(model: keras.Model) -> list[str]:
         kernel.assign((np.asarray(kernel.value, np.float32) + delta).astype(kernel.dtype))
         # A function traced earlier keeps reading the adapter: with B zero it adds nothing to the merged kernel.
         layer.lora_kernel_b.assign(np.zeros(layer.lora_kernel_b.shape, np.float32))
-        del layer.lora_kernel_a
-        del layer.lora_kernel_b
+        remove_variable(layer, "lora_kernel_a")
+        remove_variable(layer, "lora_kernel_b")
         layer.lora_enabled = False
         layer.lora_rank = None
         layer.lora_alpha = None
-        kernel.trainable = True
+        if id(kernel) not in recorded:  # adapters added by Keras' own Dense.enable_lora
+            kernel.trainable = True
     if state is not None:
-        for variable in state.frozen:
-            variable.trainable = True
+        for variable, trainable in state.trainable:
+            variable.trainable = trainable
         del model.__dict__["_lora_state"]
     reset_compiled_functions(model)
     return sorted(layers)

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_integration import keras_private
 from keras_integration.callbacks import load_training_checkpoint, save_training_checkpoint
 from keras_integration.data import prepare_tf_dataset
 from keras_integration.training import InternalLossTrainer
@@ -410,7 +411,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         """Add LoRA adapters (Keras' `Dense.enable_lora`, scale `alpha / rank`) to the projections named by
         `target_modules` (PEFT's names: `["q_proj", "v_proj"]`, `["query", "value"]`, or a regex over the PyTorch
         module path) and freeze every other weight but `modules_to_save`; see `tfmodels.lora`. Returns the adapted
-        module paths.
+        module paths. After a `fit`, `compile()` again (with a new optimizer) before training the adapters.
 
         Example:
             >>> model.enable_lora(8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], alpha=16)
@@ -437,36 +438,36 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         return lora.merge_lora(self)
 
     def _transformer_stacks(self) -> list:
+        """The model's `TransformerStack`s (none for a model not built from the kit)."""
         from tfmodels.layers.transformer import TransformerStack
 
-        stacks = [layer for layer in self._flatten_layers(include_self=False, recursive=True)
-                  if isinstance(layer, TransformerStack)]
-        if not stacks:
-            raise NotImplementedError(f"{type(self).__name__} has no TransformerStack; gradient checkpointing "
-                                      "works on the architectures built from the kit.")
-        return stacks
+        return [layer for layer in keras_private.sublayers(self) if isinstance(layer, TransformerStack)]
 
     def gradient_checkpointing_enable(self) -> None:
         """Recompute each transformer layer's activations in the backward pass instead of keeping them: less
         memory in `fit`, at the cost of one more forward pass per layer. Applies while training, without a
-        key/value cache or attention outputs.
+        key/value cache or attention outputs. Raises NotImplementedError for a model without a `TransformerStack`.
 
         Example:
             >>> model.gradient_checkpointing_enable(); model.fit(train)
         """
-        for stack in self._transformer_stacks():
+        stacks = self._transformer_stacks()
+        if not stacks:
+            raise NotImplementedError(f"{type(self).__name__} has no TransformerStack; gradient checkpointing "
+                                      "works on the architectures built from the kit (tfmodels.layers.transformer).")
+        for stack in stacks:
             stack.gradient_checkpointing = True
         lora.reset_compiled_functions(self)
 
     def gradient_checkpointing_disable(self) -> None:
-        """Keep activations for the backward pass again (the default)."""
+        """Keep activations for the backward pass again (the default; nothing to do without a TransformerStack)."""
         for stack in self._transformer_stacks():
             stack.gradient_checkpointing = False
         lora.reset_compiled_functions(self)
 
     @property
     def is_gradient_checkpointing(self) -> bool:
-        """Whether `gradient_checkpointing_enable()` is in effect."""
+        """Whether `gradient_checkpointing_enable()` is in effect (False for a model without a TransformerStack)."""
         return any(getattr(stack, "gradient_checkpointing", False) for stack in self._transformer_stacks())
 
     # ---- Hub ----------------------------------------------------------------------------------------------------

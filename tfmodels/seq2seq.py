@@ -77,6 +77,21 @@ def shift_tokens_right(labels, pad_token_id: int | None, decoder_start_token_id:
     return tf.where(shifted == -100, tf.constant(pad_token_id, tf.int32), shifted)
 
 
+def eos_token_id(config) -> int:
+    """`config.eos_token_id`, the first one when it is a list.
+
+    Example:
+        >>> eos_token_id(BartConfig(eos_token_id=[2, 5]))
+        2
+    """
+    eos = config.eos_token_id
+    eos = eos[0] if isinstance(eos, (list, tuple)) and eos else eos
+    if eos is None or isinstance(eos, (list, tuple)):
+        raise ValueError(f"{type(config).__name__}.eos_token_id must be a token id (received {config.eos_token_id!r}): "
+                         "set config.eos_token_id.")
+    return int(eos)
+
+
 def encoder_states(encoder_outputs) -> dict:
     """`encoder_outputs` as a model accepts them (a `ModelOutput` or dict with `last_hidden_state`, a tuple whose
     first item is the last hidden state, or that tensor) -> a dict with `last_hidden_state`, `hidden_states` and
@@ -115,21 +130,27 @@ class _Encoder:
 
 class Seq2SeqTaskModel(TaskModel):
     """What every encoder-decoder task shares: the encoder (skipped when `encoder_outputs` are given), the decoder
-    on `decoder_input_ids` (from `default_decoder_input_ids` when not given), and the reference's output fields."""
+    on `decoder_input_ids` (from `default_decoder_input_ids` when not given), and the reference's output fields.
+    The cache (`past_key_values`) is returned when `use_cache` (default `config.use_cache`), never with labels."""
 
     input_names = SEQ2SEQ_INPUTS
-    shifts_labels = False  # default decoder inputs: the labels shifted right (True), else the input ids
+    shifts_labels = False  # the task's default decoder inputs: its labels shifted right
+    shifts_input_ids = False  # the architecture's default decoder inputs: the input ids shifted right (BART)
 
     # ---- what architectures may change -------------------------------------------------------------------------
     def default_decoder_input_ids(self, inputs: dict, labels: dict):
-        """Decoder inputs when none are given: the labels shifted right (LM), else the input ids shifted right
-        (BART's denoising default)."""
+        """Decoder inputs when none are given: the labels shifted right (LM), else, with `shifts_input_ids`, the
+        input ids shifted right (BART's denoising default); otherwise a ValueError."""
         source = labels.get("labels") if self.shifts_labels else None
-        if source is None:
+        if source is None and self.shifts_input_ids:
             source = inputs.get("input_ids")
         if source is None:
-            raise ValueError(f"{type(self).__name__} needs decoder_input_ids (or decoder_inputs_embeds), labels, or "
-                             "input_ids to shift right into decoder inputs.")
+            accepted = ["decoder_input_ids (or decoder_inputs_embeds)"] + ["labels"] * self.shifts_labels
+            accepted += ["input_ids"] * self.shifts_input_ids
+            raise ValueError(f"{type(self).__name__} needs {' or '.join(accepted)}; received none. Pass "
+                             "decoder_input_ids: the target ids shifted right, e.g. "
+                             "tfmodels.seq2seq.shift_tokens_right(labels, config.pad_token_id, "
+                             "config.decoder_start_token_id).")
         return shift_tokens_right(source, self.config.pad_token_id, self.config.decoder_start_token_id)
 
     # ---- shared plumbing ---------------------------------------------------------------------------------------
@@ -186,7 +207,8 @@ class Seq2SeqTaskModel(TaskModel):
 
 class Seq2SeqModelTask(Seq2SeqTaskModel):
     """The bare encoder-decoder: the decoder's last hidden state (and cache), then the encoder's outputs. Without
-    `decoder_input_ids`, the decoder reads the input ids shifted right (as the reference's BART)."""
+    `decoder_input_ids`, the decoder reads the input ids shifted right when the architecture `shifts_input_ids`
+    (BART, as its reference); others raise a ValueError (T5, as its reference)."""
 
     bare_backbone = True
 
@@ -199,12 +221,14 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
     are not -100 (per example, their mean the reference's loss), and decoder inputs default to the labels shifted
     right. `generate()` encodes once and caches the decoder's self- and cross-attention keys and values.
 
-    Architectures implement `make_lm_head(config)` (create the head layers) and `lm_logits(hidden_states)`.
+    Architectures implement `make_lm_head(config)` (create the head layers) and `lm_logits(hidden_states)`, and set
+    `masks_pad_labels` when their reference ignores labels equal to `config.pad_token_id` as it ignores -100 (BART).
     """
 
     label_names = ("labels",)
     tasks = ("seq2seq_lm",)
     shifts_labels = True
+    masks_pad_labels = False
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -223,6 +247,9 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
         raise NotImplementedError
 
     def forward(self, inputs, labels, training):
+        if self.masks_pad_labels and labels["labels"] is not None:
+            targets = tf.cast(labels["labels"], tf.int32)
+            labels = {"labels": tf.where(tf.equal(targets, self.config.pad_token_id), -100, targets)}
         fields = self.run_seq2seq(inputs, labels, training)
         logits = float32_logits(self.lm_logits(fields.pop("last_hidden_state")))
         loss = None if labels["labels"] is None else losses.masked_lm_loss(labels["labels"], logits)
@@ -234,14 +261,18 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
 
     # ---- generation hooks (see tfmodels/generation/utils.py) ---------------------------------------------------
     def encode_for_generation(self, input_ids, attention_mask) -> dict[str, Any]:
-        """The encoder once, and each decoder layer's cross-attention keys and values from its output. Everything
-        is batch-first (`generate` repeats it per beam along axis 0): `cross_key_values` holds one
-        `[batch, 2, kv_heads, source_length, head_dim]` tensor per decoder layer."""
+        """The encoder once, and each decoder layer's cross-attention keys and values from its output:
+        `encoder_hidden_states` `[batch, source_length, hidden]` and `cross_key_values`, one
+        `[2, batch, kv_heads, source_length, head_dim]` tensor per decoder layer (the attention's layout)."""
         states = self.backbone.encode(input_ids=input_ids, attention_mask=attention_mask,
                                       training=False)["last_hidden_state"]
-        cross = self.backbone.decoder_cross_key_values(states)
-        return {"encoder_hidden_states": states,
-                "cross_key_values": tuple(tf.transpose(kv, [1, 0, 2, 3, 4]) for kv in cross)}
+        return {"encoder_hidden_states": states, "cross_key_values": self.backbone.decoder_cross_key_values(states)}
+
+    def expand_encoder_outputs(self, encoder_outputs: dict[str, Any], expand: int) -> dict[str, Any]:
+        """`encode_for_generation`'s output with each row repeated `expand` times (beams, returned sequences):
+        the states along axis 0, the cross-attention keys and values along their batch axis 1."""
+        return {"encoder_hidden_states": tf.repeat(encoder_outputs["encoder_hidden_states"], expand, axis=0),
+                "cross_key_values": tuple(tf.repeat(kv, expand, axis=1) for kv in encoder_outputs["cross_key_values"])}
 
     def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
         """A zero self-attention cache of `max_length` slots per decoder layer
@@ -261,7 +292,7 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             encoder_hidden_states=encoder_outputs["encoder_hidden_states"],
             encoder_attention_mask=encoder_attention_mask,
-            cross_key_values=tuple(tf.transpose(kv, [1, 0, 2, 3, 4]) for kv in encoder_outputs["cross_key_values"]),
+            cross_key_values=encoder_outputs["cross_key_values"],
             past_key_values=cache, cache_position=cache_position, use_cache=True, training=False,
         )
         logits = self.lm_logits(decoded["last_hidden_state"][:, -1:, :])[:, -1, :]
@@ -293,8 +324,7 @@ class Seq2SeqSequenceClassificationTask(Seq2SeqTaskModel):
         if input_ids is None:
             raise ValueError(f"{type(self).__name__} classifies at the last <eos> token of input_ids; passing only "
                              "inputs_embeds is not supported.")
-        eos = self.config.eos_token_id
-        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        eos = eos_token_id(self.config)
         is_eos = tf.equal(tf.cast(input_ids, tf.int32), eos)
         counts = tf.reduce_sum(tf.cast(is_eos, tf.int32), axis=1)
         message = (f"{type(self).__name__}: all examples must have the same number of <eos> tokens "
@@ -313,8 +343,7 @@ class Seq2SeqSequenceClassificationTask(Seq2SeqTaskModel):
     def make_dummy_inputs(self, batch_size: int = 1, length: int = 2, num_choices: int = 2) -> dict[str, tf.Tensor]:
         """Ones, with `<eos>` as every row's last input token (where the classifier reads)."""
         dummies = super().make_dummy_inputs(batch_size, length, num_choices)
-        eos = self.config.eos_token_id
-        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        eos = eos_token_id(self.config)
         ids = dummies["input_ids"]
         dummies["input_ids"] = tf.concat([ids[:, :-1], tf.fill([batch_size, 1], tf.cast(eos, ids.dtype))], axis=1)
         return dummies
@@ -322,8 +351,7 @@ class Seq2SeqSequenceClassificationTask(Seq2SeqTaskModel):
     def adapt_check_inputs(self, inputs: dict) -> dict:
         """Serving verification inputs as this classifier accepts them: one `<eos>`, every row's last token
         (other `<eos>` ids become `<eos> + 1`)."""
-        eos = self.config.eos_token_id
-        eos = eos[0] if isinstance(eos, (list, tuple)) else eos
+        eos = eos_token_id(self.config)
         ids = np.where(inputs["input_ids"] == eos, eos + 1, inputs["input_ids"])
         ids[:, -1] = eos
         return {**inputs, "input_ids": ids}

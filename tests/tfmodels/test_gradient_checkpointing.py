@@ -3,12 +3,15 @@ gradients, the dropout masks and `fit` are those of the model without it."""
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfmodels
+from keras_integration.keras_private import sublayers
 from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, tiny_batch, tiny_model
 from tfmodels.layers.transformer import TransformerLayer
 
@@ -31,6 +34,7 @@ def layer_calls(monkeypatch) -> list:
     calls = []
     original = TransformerLayer.call
 
+    @functools.wraps(original)  # Keras reads the signature of `call`
     def spy(self, *args, **kwargs):
         calls.append(self.name)
         return original(self, *args, **kwargs)
@@ -70,14 +74,18 @@ ENCODER_DECODERS = {  # cross-attention on the encoder's states (BART); a learne
 
 
 @pytest.mark.parametrize("class_name", sorted(ENCODER_DECODERS))
-def test_gradients_reach_the_encoder_and_position_bias_through_checkpointed_layers(class_name):
+def test_gradients_reach_the_encoder_and_position_bias_through_checkpointed_layers(class_name, monkeypatch):
     config_class, config = ENCODER_DECODERS[class_name]
     keras.utils.set_random_seed(0)
     model = getattr(tfmodels, class_name)(getattr(tfmodels, config_class)(**config))
     ids = np.arange(1, 17, dtype=np.int32).reshape(2, 8)
+    calls = layer_calls(monkeypatch)
     expected_loss, expected = loss_and_gradients(model, {"input_ids": ids, "labels": ids}, compiled=True)
+    assert len(calls) == 4  # 2 encoder and 2 decoder layers
+    calls.clear()
     model.gradient_checkpointing_enable()
     loss, gradients = loss_and_gradients(model, {"input_ids": ids, "labels": ids}, compiled=True)
+    assert len(calls) == 8  # each layer again in the backward pass: checkpointing ran in both stacks
     assert loss == pytest.approx(expected_loss, abs=1e-6)
     for got, want, variable in zip(gradients, expected, model.trainable_weights):
         np.testing.assert_allclose(got, want, atol=1e-6, rtol=1e-5, err_msg=variable.path)
@@ -89,7 +97,7 @@ def test_dropout_draws_the_same_masks_when_recomputed():
         vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
         hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3, num_labels=2))
     batch = {"input_ids": np.arange(24, dtype=np.int32).reshape(3, 8) + 1, "labels": np.array([0, 1, 1])}
-    seeds = [layer.seed_generator.state for layer in model._flatten_layers() if hasattr(layer, "seed_generator")]
+    seeds = [layer.seed_generator.state for layer in sublayers(model) if hasattr(layer, "seed_generator")]
     start = [np.asarray(state.value) for state in seeds]
     expected_loss, expected = loss_and_gradients(model, batch, compiled=False)
     for state, value in zip(seeds, start):
@@ -122,9 +130,41 @@ def test_fit_takes_the_gradient_steps_of_the_model_without_checkpointing(monkeyp
     assert not model.is_gradient_checkpointing
 
 
-def test_every_architecture_enables_it():
+def test_every_architecture_recomputes_its_layers_in_the_backward_pass(monkeypatch):
+    calls = layer_calls(monkeypatch)
     for model_type, entry in ARCHITECTURES.items():
         class_name = next(name for name in entry.classes if name in exported_classes())
         model = tiny_model(class_name)
+        inputs, _ = tiny_batch(model)
         model.gradient_checkpointing_enable()
         assert model.is_gradient_checkpointing, model_type
+        calls.clear()
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            first = next(value for value in outputs.values() if value is not None and value.dtype.is_floating)
+            loss = tf.reduce_sum(first)
+        forward = len(calls)
+        tape.gradient(loss, model.trainable_weights)
+        assert forward > 0 and len(calls) == 2 * forward, (model_type, forward, len(calls))
+
+
+class TFNoStack(tfmodels.TFPreTrainedModel):
+    """A model built without the kit's TransformerStack."""
+
+    config_class = tfmodels.BertConfig
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
+def test_a_model_without_transformer_stack_is_not_checkpointing_and_cannot_enable_it():
+    model = TFNoStack(tfmodels.BertConfig())
+    assert model.is_gradient_checkpointing is False
+    model.gradient_checkpointing_disable()  # nothing to disable
+    with pytest.raises(NotImplementedError, match="TFNoStack has no TransformerStack; gradient checkpointing works "
+                                                  "on the architectures built from the kit"):
+        model.gradient_checkpointing_enable()

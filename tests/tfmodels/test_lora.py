@@ -14,9 +14,11 @@ import torch
 import transformers
 
 import tfmodels
+from keras_integration.keras_private import sublayers
 from tests.helpers import random_ids_and_mask
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.errors import CheckpointError
+from tfmodels.lora import has_lora
 
 BERT = dict(vocab_size=99, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=20,
             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
@@ -50,7 +52,7 @@ def pytorch_outputs(pt_model, ids, mask, name: str) -> np.ndarray:
 def randomize_adapters(model, seed: int = 1) -> None:
     """Non-zero A and B (a fresh adapter has B = 0, which would hide a wrong layout)."""
     rng = np.random.default_rng(seed)
-    for layer in model._flatten_layers(include_self=False):
+    for layer in sublayers(model):
         if isinstance(layer, keras.layers.Dense) and layer.lora_enabled:
             for variable in (layer.lora_kernel_a, layer.lora_kernel_b):
                 variable.assign(rng.normal(0, 0.3, variable.shape).astype(np.float32))
@@ -260,3 +262,81 @@ def test_functions_traced_before_the_adapters_are_retraced():
     np.testing.assert_allclose(model.generate(prompt, **generation).scores[0], logits[:, -1], atol=1e-5, rtol=0)
     served = model.serving({"input_ids": prompt, "attention_mask": np.ones_like(prompt)})["logits"]
     np.testing.assert_allclose(served, logits, atol=1e-5, rtol=0)
+
+
+def test_enable_lora_after_fit_warns_to_compile_again_and_then_trains_the_adapters(caplog):
+    model = tfmodels.TFBertModel(tfmodels.BertConfig(**BERT))
+    ids, mask = random_ids_and_mask((4, 6), np.random.default_rng(0))
+    inputs = {"input_ids": ids, "attention_mask": mask}
+
+    def fit():
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=lambda y, p: keras.ops.mean(p ** 2))
+        model.fit(inputs, np.zeros((4,)), epochs=1, verbose=0)
+
+    fit()
+    model.enable_lora(2, target_modules=["query"])
+    assert [r.getMessage() for r in caplog.records if "optimizer was already built" in r.getMessage()] == [
+        "Adding LoRA adapters changed which weights of TFBertModel train, but its optimizer was already built (by "
+        "fit) for the previous ones: call compile() again, with a new optimizer, before the next fit(), or Keras "
+        "refuses the new weights as unknown variables."]
+    before = {v.path: np.asarray(v.value) for v in model.weights}
+    fit()  # compile() again, as the warning says
+    changed = sorted(v.path for v in model.weights if not np.array_equal(before[v.path], np.asarray(v.value)))
+    # one step: B leaves zero (A's gradient is zero while B is)
+    assert changed == sorted(v.path for v in model.trainable_weights if v.path.endswith("lora_kernel_b"))
+    assert len(changed) == 2
+
+
+def test_merge_restores_the_trainable_flags_from_before_the_adapters():
+    model = tfmodels.TFBertForSequenceClassification(tfmodels.BertConfig(**BERT, num_labels=3))
+    flags = {}
+    for variable in model.weights:  # freeze the embeddings, layer 0's query kernel and the classifier's bias
+        if "embeddings" in variable.path or variable.path.endswith(("layer_._0/attention/self/query/kernel",
+                                                                    "classifier/bias")):
+            variable.trainable = False
+        flags[variable.path] = variable.trainable
+    assert sum(not flag for flag in flags.values()) == 3 + 2 + 1 + 1  # 3 tables, LayerNorm, query, bias
+
+    model.enable_lora(2, target_modules=["query"])  # the classifier is saved in full (and trained)
+    assert sorted(v.path.split("/", 1)[1] for v in model.trainable_weights if "lora" not in v.path) == [
+        "classifier/bias", "classifier/kernel"]
+    model.merge_lora()
+    assert {v.path: v.trainable for v in model.weights} == flags
+
+
+def test_save_adapter_writes_float32_under_a_bfloat16_policy(tmp_path):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("bfloat16")
+    try:
+        model = tfmodels.TFBertForSequenceClassification(tfmodels.BertConfig(**BERT, num_labels=3))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert model.classifier.kernel.dtype == "bfloat16"
+    model.enable_lora(2, target_modules=["query"])
+    model.save_pretrained(tmp_path, adapter_only=True)
+    weights = read_safetensors(str(tmp_path / "adapter_model.safetensors"))
+    arrays = {name: np.asarray(lazy.load()) for name, lazy in weights.tensors.items()}
+    weights.close()
+    assert {name: array.dtype for name, array in arrays.items()} == dict.fromkeys(arrays, np.dtype(np.float32))
+    assert len(arrays) == 2 * 2 + 2  # 2 layers x lora_A/B, the classifier's kernel and bias
+    np.testing.assert_array_equal(arrays["base_model.model.classifier.weight"],
+                                  np.asarray(model.classifier.kernel.value).astype(np.float32).T)
+
+
+def test_an_adapter_that_does_not_fit_leaves_the_model_unchanged(tmp_path):
+    model = tfmodels.TFBertForSequenceClassification(tfmodels.BertConfig(**BERT, num_labels=3))
+    model.enable_lora(2, target_modules=["query"], modules_to_save=["pooler", "classifier"])
+    randomize_adapters(model)
+    model.save_pretrained(tmp_path, adapter_only=True)
+    two_labels = tfmodels.TFBertForSequenceClassification(tfmodels.BertConfig(**BERT, num_labels=2))
+    before = {v.path: np.asarray(v.value) for v in two_labels.weights}
+
+    # the pooler's weights fit and the adapters too: only the classifier's do not
+    with pytest.raises(CheckpointError, match=r"saves 'classifier.(weight|bias)' with shape \((3, 16|3,)\); the "
+                                              r"model's weight has shape \((16, 2|2,)\)"):
+        two_labels.load_adapter(tmp_path)
+    assert not has_lora(two_labels)
+    assert {v.path: np.asarray(v.value) for v in two_labels.weights}.keys() == before.keys()
+    for variable in two_labels.weights:
+        np.testing.assert_array_equal(np.asarray(variable.value), before[variable.path], err_msg=variable.path)
+        assert variable.trainable, variable.path

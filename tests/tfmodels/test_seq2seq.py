@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import Case
-from tfmodels.seq2seq import encoder_states, shift_tokens_right
+from tfmodels import BartConfig
+from tfmodels.seq2seq import encoder_states, eos_token_id, shift_tokens_right
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,30 @@ def test_encoder_outputs_in_every_accepted_form():
     assert encoder_states({"last_hidden_state": states, "hidden_states": (states,)})["hidden_states"] == (states,)
     with pytest.raises(ValueError, match="must hold last_hidden_state; received keys \\['logits'\\]"):
         encoder_states({"logits": states})
+
+
+def test_eos_token_id_is_the_first_of_a_list():
+    assert eos_token_id(BartConfig(eos_token_id=[5, 2])) == 5 and eos_token_id(BartConfig(eos_token_id=2)) == 2
+    with pytest.raises(ValueError, match=r"BartConfig.eos_token_id must be a token id \(received None\)"):
+        eos_token_id(BartConfig(eos_token_id=None))
+
+
+def test_cross_keys_and_values_stay_in_the_attention_layout_and_expand_on_their_batch_axis(bart):
+    """`generate` repeats the encoder output per beam: the states on axis 0, each decoder layer's cross-attention
+    keys and values (`[2, batch, heads, source, head_dim]`, as the attention reads them) on axis 1."""
+    model, ids, mask = bart
+    encoded = model.encode_for_generation(tf.constant(ids), tf.constant(mask))
+    states, cross = encoded["encoder_hidden_states"], encoded["cross_key_values"]
+    attention = model.get_decoder().layer[0].crossattention
+    assert len(cross) == model.config.decoder_layers
+    assert cross[0].shape == (2, ids.shape[0], attention.num_kv_heads, ids.shape[1], attention.head_dim)
+    np.testing.assert_array_equal(
+        cross[1].numpy(), model.get_decoder().layer[1].crossattention.project_key_value(states).numpy())
+    expanded = model.expand_encoder_outputs(encoded, 3)
+    np.testing.assert_array_equal(expanded["encoder_hidden_states"].numpy(), np.repeat(states.numpy(), 3, axis=0))
+    for layer in range(len(cross)):
+        np.testing.assert_array_equal(expanded["cross_key_values"][layer].numpy(),
+                                      np.repeat(cross[layer].numpy(), 3, axis=1))
 
 
 def test_generation_starts_from_the_decoder_start_token_and_buckets_right_pad_the_sources(bart):

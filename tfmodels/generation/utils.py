@@ -10,7 +10,7 @@ Models plug in with three hooks:
   next-token logits and the updated cache;
 - `encode_for_generation(input_ids, attention_mask)` for encoder-decoder models (`config.is_encoder_decoder`): the
   encoder runs once, its output is passed to every decoder step (`encoder_outputs`), and decoding starts from
-  `decoder_start_token_id`.
+  `decoder_start_token_id`; `expand_encoder_outputs(encoder_outputs, expand)` repeats its rows per beam.
 """
 
 from __future__ import annotations
@@ -124,6 +124,12 @@ class GenerationMixin:
     def encode_for_generation(self, input_ids, attention_mask):
         """Encoder-decoder models: the encoder output every decoding step attends to."""
         raise NotImplementedError(f"{type(self).__name__} is an encoder-decoder model without encode_for_generation().")
+
+    def expand_encoder_outputs(self, encoder_outputs, expand: int):
+        """Encoder-decoder models: `encode_for_generation`'s output with each row repeated `expand` times (one per
+        beam or returned sequence), along each tensor's batch axis."""
+        raise NotImplementedError(f"{type(self).__name__} is an encoder-decoder model without "
+                                  "expand_encoder_outputs().")
 
     # ---- public API ---------------------------------------------------------------------------------------------
     def generate(self, input_ids=None, attention_mask=None, generation_config: GenerationConfig | None = None,
@@ -321,8 +327,8 @@ class GenerationMixin:
         if expand > 1:
             input_ids, attention_mask = (tf.repeat(t, expand, axis=0) for t in (input_ids, attention_mask))
             if encoder_outputs is not None:
-                encoder_outputs, encoder_mask = tf.nest.map_structure(
-                    lambda t: tf.repeat(t, expand, axis=0), (encoder_outputs, encoder_mask))
+                encoder_outputs = self.expand_encoder_outputs(encoder_outputs, expand)
+                encoder_mask = tf.repeat(encoder_mask, expand, axis=0)
         prompt_length = input_ids.shape[1] if input_ids.shape[1] is not None else tf.shape(input_ids)[1]
         padding_lengths = tf.argmax(tf.cast(attention_mask != 0, tf.int32), axis=1, output_type=tf.int32)
         processors = build_logits_processors(config, prompt_length, padding_lengths, max_length)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers.core import get_initializer
-from tfmodels.layers.embeddings import TokenEmbedding, replace_variable
+from tfmodels.layers.embeddings import TokenEmbedding, replace_variable, resized_rows
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
@@ -181,13 +181,8 @@ class LMHead(Group):
 
     def resize(self, new_num_tokens: int) -> None:
         """Keep the first rows and initialise any new ones like a fresh matrix."""
-        old = keras.ops.convert_to_numpy(self.lm_head.kernel).T
-        if new_num_tokens <= old.shape[0]:
-            new = old[:new_num_tokens]
-        else:
-            fresh = get_initializer(self.initializer_range)((new_num_tokens - old.shape[0], self.hidden_size))
-            new = np.concatenate([old, keras.ops.convert_to_numpy(fresh).astype(old.dtype)], axis=0)
-        self.set_matrix(new)
+        self.set_matrix(resized_rows(keras.ops.convert_to_numpy(self.lm_head.kernel).T, new_num_tokens,
+                                     self.initializer_range))
 
     def get_bias(self) -> None:
         """None: this head has no bias."""

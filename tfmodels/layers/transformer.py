@@ -9,6 +9,7 @@ import logging
 import keras
 import tensorflow as tf
 
+from keras_integration import keras_private
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
 from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_activation, make_linear
@@ -299,7 +300,7 @@ class TransformerStack(keras.layers.Layer):
         so gradients reach them (encoder states, a learned position bias); dropout draws the same masks again."""
         structure = tf.nest.flatten(arguments)
         tensor_slots = [i for i, value in enumerate(structure) if tf.is_tensor(value)]
-        seeds = [sub.seed_generator.state for sub in layer._flatten_layers()
+        seeds = [sub.seed_generator.state for sub in keras_private.sublayers(layer, include_self=True)
                  if getattr(sub, "seed_generator", None) is not None]
         start = [tf.identity(state.value) for state in seeds]
         calls = []

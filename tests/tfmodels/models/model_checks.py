@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 import tfmodels
+from tfmodels.seq2seq import shift_tokens_right
 
 BATCH, SEQUENCE, CHOICES, NUM_LABELS = 4, 8, 3, 3
 # Tiny models need tiny shards: several shards per checkpoint in the sharded formats.
@@ -246,6 +247,10 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
     every_third = np.where((np.arange(SEQUENCE) % 3 == 1) & (mask == 1), ids, -100).astype(np.int32)
     next_tokens = np.where(mask == 1, ids, -100).astype(np.int32)
     per_sequence = (first % NUM_LABELS).astype(np.int32)
+    if config.is_encoder_decoder and task != "encoder":  # the defaults BART takes without them; T5 needs them given
+        source = next_tokens if task == "seq2seq_lm" else ids
+        inputs["decoder_input_ids"] = shift_tokens_right(source, config.pad_token_id,
+                                                         config.decoder_start_token_id).numpy()
     if task in ("base", "encoder"):
         phase = ids[..., None] * 0.1 * (1 + np.arange(config.hidden_size))
         return inputs, np.sin(phase).astype(np.float32)

@@ -162,3 +162,31 @@ def test_older_tf_files_naming_the_shared_embeddings_weight_load(tmp_path):
     assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     np.testing.assert_array_equal(model.get_input_embeddings().embeddings.numpy(),
                                   tensors["model.shared/model.shared/weight:0"])
+
+
+def test_labels_equal_to_padding_are_ignored_as_the_reference():
+    """The reference's BART turns labels equal to `pad_token_id` into -100 before its loss (T5's does not: see
+    test_t5)."""
+    model = TFBartForConditionalGeneration(BartConfig(**TINY))
+    ids, mask = _batch()
+    labels = ids[:, :7].copy()  # rows 1 and 2 end with padding (1)
+    ignored = np.where(labels == model.config.pad_token_id, -100, labels)
+    assert (labels == 1).sum() == 4
+    padded = model({"input_ids": ids, "attention_mask": mask, "labels": labels})
+    minus_100 = model({"input_ids": ids, "attention_mask": mask, "labels": ignored})
+    assert padded.loss.shape == (3,)
+    np.testing.assert_array_equal(padded.loss.numpy(), minus_100.loss.numpy())
+    np.testing.assert_array_equal(padded.logits.numpy(), minus_100.logits.numpy())
+
+
+def test_the_cache_is_returned_as_config_use_cache_says_except_with_labels():
+    """As the reference: `use_cache` defaults to `config.use_cache` (True); labels turn it off."""
+    model = TFBartForConditionalGeneration(BartConfig(**TINY))
+    ids, mask = _batch()
+    inputs = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": ids[:, :4]}
+    out = model(inputs)
+    assert len(out.past_key_values) == 2 and out.past_key_values[0].shape == (2, 3, 2, 4, 8)
+    assert model(inputs, use_cache=False).past_key_values is None
+    assert model({**inputs, "labels": ids[:, :4]}, use_cache=True).past_key_values is None
+    model.config.use_cache = False
+    assert model(inputs).past_key_values is None

@@ -174,6 +174,26 @@ def test_errors_name_the_problem():
     ids = np.ones((1, 4), np.int32)
     with pytest.raises(ValueError, match="does not support decoder_head_mask"):
         model({"input_ids": ids, "decoder_input_ids": ids, "decoder_head_mask": np.ones((3, 3), np.float32)})
+    # as the reference, T5 does not shift input_ids into decoder inputs (BART does)
+    with pytest.raises(ValueError, match=r"TFT5Model needs decoder_input_ids \(or decoder_inputs_embeds\); received "
+                                         "none. Pass decoder_input_ids"):
+        model({"input_ids": ids})
+    lm = tfmodels.TFT5ForConditionalGeneration(tfmodels.T5Config(**TINY))
+    with pytest.raises(ValueError, match=r"needs decoder_input_ids \(or decoder_inputs_embeds\) or labels; received"):
+        lm({"input_ids": ids, "attention_mask": ids})
+
+
+def test_labels_equal_to_padding_count_in_the_loss_as_the_reference():
+    """Unlike BART's, T5's reference leaves labels equal to `pad_token_id` (0) in the loss."""
+    model = tfmodels.TFT5ForConditionalGeneration(tfmodels.T5Config(**TINY))
+    ids, mask, labels = _batch(np.random.default_rng(2))
+    labels[1, -2:] = model.config.pad_token_id
+    padded = model({"input_ids": ids, "attention_mask": mask, "labels": labels}).loss.numpy()
+    ignored = model({"input_ids": ids, "attention_mask": mask,
+                     "labels": np.where(labels == 0, -100, labels)}).loss.numpy()
+    # the mean runs over 16 labelled tokens instead of 14 (row 2 ends with two -100): rows 0 and 2 scale by 14/16
+    np.testing.assert_allclose(padded[[0, 2]], ignored[[0, 2]] * 14 / 16, rtol=1e-6)
+    assert padded[1] - ignored[1] * 14 / 16 > 1e-3  # row 1's padding adds its cross entropy
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers.core import head_mask_5d, padding_bias
-from tfmodels.layers.embeddings import TokenEmbedding
+from tfmodels.layers.embeddings import TokenEmbedding, replace_variable
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.heads import ClassifierHead
 from tfmodels.layers.paths import Group, build_at, leaf
@@ -195,18 +195,10 @@ class RootVariable(keras.layers.Layer):
     def set_value(self, value) -> None:
         """Assign `value`; a value of another shape replaces the variable (same name and path)."""
         value = np.asarray(keras.ops.convert_to_numpy(value), np.float32)
-        old = self.variable
-        if value.shape == tuple(old.shape):
-            old.assign(value)
-            return
-        # As `replace_variable` (tfmodels/layers/embeddings.py) does for scoped variables.
-        self._untrack_variable(old)
-        super(keras.layers.Layer, self).__delattr__("variable")
-        self._tracker.unlock()
-        try:
-            self.variable = self._new_variable(value, old.trainable)
-        finally:
-            self._tracker.lock()
+        if value.shape == tuple(self.variable.shape):
+            self.variable.assign(value)
+        else:
+            replace_variable(self, "variable", value, make_variable=self._new_variable)
 
 
 class BartLMHead(Group):
@@ -260,6 +252,7 @@ class TFBartPreTrainedModel(Seq2SeqTaskModel):
     config_class = BartConfig
     base_model_prefix = "model"
     weight_table = BART_WEIGHTS
+    shifts_input_ids = True  # without decoder inputs, the decoder reads the sources shifted right
 
     def make_backbone(self, config, add_pooling_layer: bool) -> BartBackbone:
         return BartBackbone(self.weight_table.blocks, config, name=self.base_model_prefix)
@@ -277,12 +270,15 @@ class TFBartModel(TFBartPreTrainedModel, Seq2SeqModelTask):
 
 class TFBartForConditionalGeneration(TFBartPreTrainedModel, Seq2SeqLMTask):
     """BART with its LM head (tied to `model.shared`, plus `final_logits_bias`): `logits` over the vocabulary; with
-    `labels`, the cross entropy (-100 ignored; decoder inputs default to the labels shifted right); `generate()`.
+    `labels`, the cross entropy (-100 and `pad_token_id` ignored, as the reference; decoder inputs default to the
+    labels shifted right); `generate()`.
 
     Example:
         >>> model = TFBartForConditionalGeneration.from_pretrained("bart-dir")
         >>> model.generate(ids, attention_mask=mask, max_new_tokens=32, num_beams=4)
     """
+
+    masks_pad_labels = True  # as the reference: labels equal to pad_token_id are ignored, like -100
 
     def make_lm_head(self, config) -> None:
         # The bias layer first: it is the top-level layer whose group lists `final_logits_bias` in h5 files.

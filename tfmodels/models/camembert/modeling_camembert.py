@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tfmodels.models.camembert.configuration_camembert import CamembertConfig
-from tfmodels.models.roberta.modeling_roberta import TFRobertaPreTrainedModel, roberta_classes
+from tfmodels.models.registry import alias_classes
+from tfmodels.models.roberta.modeling_roberta import ROBERTA_CLASSES, TFRobertaPreTrainedModel
 
 
 class TFCamembertPreTrainedModel(TFRobertaPreTrainedModel):
@@ -14,4 +15,5 @@ class TFCamembertPreTrainedModel(TFRobertaPreTrainedModel):
 
 # TFCamembertModel, TFCamembertForMaskedLM, TFCamembertForCausalLM, TFCamembertForSequenceClassification,
 # TFCamembertForTokenClassification, TFCamembertForQuestionAnswering, TFCamembertForMultipleChoice
-globals().update(roberta_classes("Camembert", "CamemBERT", TFCamembertPreTrainedModel, __name__))
+globals().update(alias_classes(ROBERTA_CLASSES, TFCamembertPreTrainedModel, __name__,
+                               {"Roberta": "Camembert", "RoBERTa": "CamemBERT"}))

@@ -1,10 +1,8 @@
 """Llama: the decoder-only backbone from the kit (rotary positions, grouped-query attention, gated SiLU feed-forward,
 RMSNorm) and its classes: the bare decoder, the causal LM and sequence classification. Mistral and Qwen2 reuse
-`TFLlamaPreTrainedModel` with their own config (`llama_classes`)."""
+`TFLlamaPreTrainedModel` with their own config (`LLAMA_CLASSES`)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import tensorflow as tf
 
@@ -136,19 +134,5 @@ class TFLlamaForSequenceClassification(TFLlamaPreTrainedModel, LastTokenClassifi
     """
 
 
-def llama_classes(prefix: str, base: type, module: str) -> dict[str, type]:
-    """Llama's classes under another architecture's names, on its `base` (`TF<prefix>PreTrainedModel`, which sets
-    the config class): Mistral and Qwen2 are Llama with other settings.
-
-    Example:
-        >>> globals().update(llama_classes("Mistral", TFMistralPreTrainedModel, __name__))
-    """
-    classes: dict[str, Any] = {}
-    for original in (TFLlamaModel, TFLlamaForCausalLM, TFLlamaForSequenceClassification):
-        name = original.__name__.replace("TFLlama", f"TF{prefix}")
-        task = original.__bases__[1]
-        namespace = {"__module__": module, "__qualname__": name, "__doc__": original.__doc__.replace("Llama", prefix)}
-        if "input_names" in original.__dict__:
-            namespace["input_names"] = original.input_names
-        classes[name] = type(name, (base, task), namespace)
-    return classes
+# The classes Mistral and Qwen2 reuse under their names (`tfmodels.models.registry.alias_classes`).
+LLAMA_CLASSES = (TFLlamaModel, TFLlamaForCausalLM, TFLlamaForSequenceClassification)

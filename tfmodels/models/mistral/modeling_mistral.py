@@ -3,8 +3,9 @@ own `TFMistral` ones."""
 
 from __future__ import annotations
 
-from tfmodels.models.llama.modeling_llama import TFLlamaPreTrainedModel, llama_classes
+from tfmodels.models.llama.modeling_llama import LLAMA_CLASSES, TFLlamaPreTrainedModel
 from tfmodels.models.mistral.configuration_mistral import MistralConfig
+from tfmodels.models.registry import alias_classes
 
 
 class TFMistralPreTrainedModel(TFLlamaPreTrainedModel):
@@ -14,4 +15,4 @@ class TFMistralPreTrainedModel(TFLlamaPreTrainedModel):
 
 
 # TFMistralModel, TFMistralForCausalLM, TFMistralForSequenceClassification
-globals().update(llama_classes("Mistral", TFMistralPreTrainedModel, __name__))
+globals().update(alias_classes(LLAMA_CLASSES, TFMistralPreTrainedModel, __name__, {"Llama": "Mistral"}))

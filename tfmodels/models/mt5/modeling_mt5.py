@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tfmodels.models.mt5.configuration_mt5 import MT5Config
-from tfmodels.models.t5.modeling_t5 import TFT5PreTrainedModel, t5_classes
+from tfmodels.models.registry import alias_classes
+from tfmodels.models.t5.modeling_t5 import T5_CLASSES, TFT5PreTrainedModel
 
 
 class TFMT5PreTrainedModel(TFT5PreTrainedModel):
@@ -13,4 +14,4 @@ class TFMT5PreTrainedModel(TFT5PreTrainedModel):
 
 
 # TFMT5Model, TFMT5ForConditionalGeneration, TFMT5EncoderModel
-globals().update(t5_classes("MT5", TFMT5PreTrainedModel, __name__))
+globals().update(alias_classes(T5_CLASSES, TFMT5PreTrainedModel, __name__, {"T5": "MT5"}))

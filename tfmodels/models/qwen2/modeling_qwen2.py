@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tfmodels.models.llama.modeling_llama import TFLlamaPreTrainedModel, llama_classes
+from tfmodels.models.llama.modeling_llama import LLAMA_CLASSES, TFLlamaPreTrainedModel
 from tfmodels.models.qwen2.configuration_qwen2 import Qwen2Config
+from tfmodels.models.registry import alias_classes
 
 
 class TFQwen2PreTrainedModel(TFLlamaPreTrainedModel):
@@ -14,4 +15,4 @@ class TFQwen2PreTrainedModel(TFLlamaPreTrainedModel):
 
 
 # TFQwen2Model, TFQwen2ForCausalLM, TFQwen2ForSequenceClassification
-globals().update(llama_classes("Qwen2", TFQwen2PreTrainedModel, __name__))
+globals().update(alias_classes(LLAMA_CLASSES, TFQwen2PreTrainedModel, __name__, {"Llama": "Qwen2"}))

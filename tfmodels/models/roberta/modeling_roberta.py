@@ -112,18 +112,6 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel, MultipleChoiceTask):
     """
 
 
-def roberta_classes(prefix: str, title: str, base: type, module: str) -> dict[str, type]:
-    """RoBERTa's classes under another architecture's names, on its `base` (`TF<prefix>PreTrainedModel`, which
-    sets the config class): XLM-RoBERTa and CamemBERT are RoBERTa with another vocabulary.
-
-    Example:
-        >>> globals().update(roberta_classes("XLMRoberta", "XLM-RoBERTa", TFXLMRobertaPreTrainedModel, __name__))
-    """
-    classes = {}
-    for original in (TFRobertaModel, TFRobertaForMaskedLM, TFRobertaForCausalLM, TFRobertaForSequenceClassification,
-                     TFRobertaForTokenClassification, TFRobertaForQuestionAnswering, TFRobertaForMultipleChoice):
-        name = original.__name__.replace("TFRoberta", f"TF{prefix}")
-        task = original.__bases__[1]
-        doc = original.__doc__.replace("TFRoberta", f"TF{prefix}").replace("RoBERTa", title)
-        classes[name] = type(name, (base, task), {"__module__": module, "__qualname__": name, "__doc__": doc})
-    return classes
+# The classes XLM-RoBERTa and CamemBERT reuse under their names (`tfmodels.models.registry.alias_classes`).
+ROBERTA_CLASSES = (TFRobertaModel, TFRobertaForMaskedLM, TFRobertaForCausalLM, TFRobertaForSequenceClassification,
+                   TFRobertaForTokenClassification, TFRobertaForQuestionAnswering, TFRobertaForMultipleChoice)

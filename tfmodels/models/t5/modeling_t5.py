@@ -260,20 +260,5 @@ class TFT5EncoderModel(TFT5PreTrainedModel):
         return TFBaseModelOutput(**self.backbone.encode(**inputs, training=training))
 
 
-def t5_classes(prefix: str, base: type, module: str) -> dict[str, type]:
-    """T5's classes under another architecture's names (`TF<prefix>Model`, ...) on its `base` (which sets the
-    config class): mT5 is T5 with a multilingual vocabulary.
-
-    Example:
-        >>> globals().update(t5_classes("MT5", TFMT5PreTrainedModel, __name__))
-    """
-    classes = {}
-    for original in (TFT5Model, TFT5ForConditionalGeneration, TFT5EncoderModel):
-        name = original.__name__.replace("TFT5", f"TF{prefix}")
-        # The class's own attributes and methods (the LM head, the encoder model's pass); `call` is generated anew.
-        namespace = {key: value for key, value in original.__dict__.items()
-                     if not key.startswith("__") and key != "call"}
-        namespace.update({"__module__": module, "__qualname__": name,
-                          "__doc__": original.__doc__.replace("T5", prefix)})
-        classes[name] = type(name, (base, *original.__bases__[1:]), namespace)
-    return classes
+# The classes mT5 reuses under its names (`tfmodels.models.registry.alias_classes`).
+T5_CLASSES = (TFT5Model, TFT5ForConditionalGeneration, TFT5EncoderModel)

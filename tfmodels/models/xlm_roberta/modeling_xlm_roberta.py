@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tfmodels.models.registry import alias_classes
+from tfmodels.models.roberta.modeling_roberta import ROBERTA_CLASSES, TFRobertaPreTrainedModel
 from tfmodels.models.xlm_roberta.configuration_xlm_roberta import XLMRobertaConfig
-from tfmodels.models.roberta.modeling_roberta import TFRobertaPreTrainedModel, roberta_classes
 
 
 class TFXLMRobertaPreTrainedModel(TFRobertaPreTrainedModel):
@@ -14,4 +15,5 @@ class TFXLMRobertaPreTrainedModel(TFRobertaPreTrainedModel):
 
 # TFXLMRobertaModel, TFXLMRobertaForMaskedLM, TFXLMRobertaForCausalLM, TFXLMRobertaForSequenceClassification,
 # TFXLMRobertaForTokenClassification, TFXLMRobertaForQuestionAnswering, TFXLMRobertaForMultipleChoice
-globals().update(roberta_classes("XLMRoberta", "XLM-RoBERTa", TFXLMRobertaPreTrainedModel, __name__))
+globals().update(alias_classes(ROBERTA_CLASSES, TFXLMRobertaPreTrainedModel, __name__,
+                               {"Roberta": "XLMRoberta", "RoBERTa": "XLM-RoBERTa"}))
