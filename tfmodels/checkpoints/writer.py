@@ -43,22 +43,27 @@ def _fetch(variable) -> np.ndarray:
 
 def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]]:
     """The reference's h5 groups: one per top-level layer name (the first path component, or for a variable outside
-    the model's scope, the layer holding it), each listing its weights; a weight a head shares with the backbone (tied word embeddings) is listed again by the head, under
-    the head's last group, as the reference's files list it."""
+    the model's scope, the layer holding it), each listing its weights. A weight a layer shares with an earlier one
+    (tied word embeddings) is listed again by that layer, in its group, where the reference's files list it: before
+    the layer's own weights if the layer holds it first (T5's encoder and decoder hold the shared table as
+    `embed_tokens`), else after them (a head tied to the backbone's embeddings)."""
     groups: dict[str, list[str]] = {}
     owner: set[int] = set()
     for layer in model.h5_layers():
-        shared, last = [], None
+        leading, shared, last = [], [], None
         for variable in _unique(layer.weights):
             if id(variable) in owner:
-                shared.append(names[id(variable)])
+                (shared if last is not None else leading).append(names[id(variable)])
                 continue
             owner.add(id(variable))
             # A variable created outside the model's scope (BART's `model.shared/model.shared/embeddings`) is
             # listed by the top-level layer that holds it, where the reference's loader looks for it.
             inside = variable.path.startswith(model.name + "/")
             last = strip_model_name(variable.path).split("/")[0] if inside else layer.name
-            groups.setdefault(last, []).append(names[id(variable)])
+            group = groups.setdefault(last, [])
+            group += leading
+            leading = []
+            group.append(names[id(variable)])
         if last is not None:
             groups[last] += shared
     return groups
