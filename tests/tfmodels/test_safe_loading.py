@@ -157,6 +157,50 @@ def test_nan_and_inf_weights_warn(tmp_path, caplog):
     assert any("classifier/bias" in m and "model.safetensors" in m for m in messages)
 
 
+@pytest.mark.parametrize("layout", ["pt_safetensors", "tf_h5"])
+def test_weights_larger_than_a_slice_are_read_and_written_in_slices(layout, tmp_path, monkeypatch, caplog):
+    from tfmodels.checkpoints import loader
+
+    whole = CASE.model_class.from_pretrained(CASE.path(layout))
+    written = {}
+    write_slice = loader._write_slice
+
+    def record(variable, value, axes, offset):
+        written.setdefault(variable.ref(), []).append((tuple(value.shape), axes, tuple(offset.numpy())))
+        return write_slice(variable, value, axes, offset)
+
+    monkeypatch.setattr(loader, "_SLICE_BYTES", 1000)
+    monkeypatch.setattr(loader, "_write_slice", record)
+    sliced = CASE.model_class.from_pretrained(CASE.path(layout))
+    for a, b in zip(whole.weights, sliced.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    kernel = next(w for w in sliced.weights if w.path.endswith("layer_._0/attention/self/query/kernel"))
+    embeddings = next(w for w in sliced.weights if w.path.endswith("word_embeddings/weight"))
+    # PyTorch's Linear weights are the transposed kernels: the file's rows are the kernel's columns.
+    hidden = kernel.shape[0]
+    rows_per_slice = 1000 // (hidden * 4)
+    expected_axes = (1, 0) if layout == "pt_safetensors" else None
+    expected_offsets = [(0, start) if expected_axes else (start, 0) for start in range(0, hidden, rows_per_slice)]
+    assert [offset for _, _, offset in written[kernel.value.ref()]] == expected_offsets
+    assert {axes for _, axes, _ in written[kernel.value.ref()]} == {expected_axes}
+    assert [offset for _, _, offset in written[embeddings.value.ref()]] == [
+        (start, 0) for start in range(0, embeddings.shape[0], rows_per_slice)]
+    assert all((np.prod(w.shape) * 4 > 1000) == (w.value.ref() in written) for w in sliced.weights)
+    if layout == "pt_safetensors":  # a NaN in one slice is reported once, for the weight
+        directory = CASE.copy(layout, tmp_path)
+        path = os.path.join(directory, "model.safetensors")
+        weights = read_safetensors(path)
+        tensors = {name: np.array(lazy.load()) for name, lazy in weights.tensors.items()}
+        weights.close()
+        tensors["bert.embeddings.word_embeddings.weight"][-1, 3] = np.nan
+        write_safetensors(path, tensors, {"format": "pt"})
+        with caplog.at_level(logging.WARNING, logger="tfmodels"):
+            CASE.model_class.from_pretrained(directory)
+        assert [r.getMessage() for r in caplog.records if "NaN or Inf" in r.getMessage()] == [
+            "Weight 'bert/embeddings/word_embeddings/weight' ('bert.embeddings.word_embeddings.weight' in "
+            f"{path}) contains NaN or Inf values."]
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_checkpoints_load_into_float32(dtype, tmp_path):
     import ml_dtypes

@@ -21,6 +21,8 @@ class LazyArray:
     shape: tuple[int, ...]
     dtype: np.dtype
     load: Callable[[], np.ndarray]
+    load_rows: Callable[[int, int], np.ndarray] | None = None  # `[start, stop)` along the first axis, if the
+    # format can read part of a tensor: the loader then writes a large weight in slices, never holding it whole
 
 
 @dataclasses.dataclass

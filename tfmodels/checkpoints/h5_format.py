@@ -58,7 +58,8 @@ def read_h5(path: str) -> WeightFile:
         raise CheckpointError(f"{path} is not a readable h5 file ({err}).") from None
 
     def lazy(dataset: h5py.Dataset) -> LazyArray:
-        return LazyArray(tuple(dataset.shape), dataset.dtype, lambda: dataset[()])
+        rows = (lambda start, stop: dataset[start:stop]) if dataset.shape else None
+        return LazyArray(tuple(dataset.shape), dataset.dtype, lambda: dataset[()], rows)
 
     tensors: dict[str, LazyArray] = {}
     try:

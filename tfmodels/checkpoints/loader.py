@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
 
-import keras
 import numpy as np
+import tensorflow as tf
 
-from tfmodels.checkpoints.base import FORMAT_PT, WeightFile
+from tfmodels.checkpoints.base import FORMAT_PT, LazyArray, WeightFile
 from tfmodels.checkpoints.names import (
     modern_pt_name,
     pt_to_tf_axes,
@@ -48,6 +49,77 @@ class _Target:
 
 def _is_float(dtype: np.dtype) -> bool:
     return dtype.kind == "f" or dtype.name == "bfloat16"
+
+
+_SLICE_BYTES = 16 * 2 ** 20  # a larger weight is read and written in slices of about this size
+
+
+def _read(load: Callable[[], np.ndarray], name: str, path: str) -> np.ndarray:
+    try:
+        return load()
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, MemoryError) as err:
+        raise CheckpointError(
+            f"Cannot read tensor {name!r} from {path}: {type(err).__name__}: {err}. The file is damaged; download "
+            "or save it again."
+        ) from None
+
+
+def _load_into(variable, lazy: LazyArray, axes: tuple[int, ...] | None, shape: tuple[int, ...], name: str,
+               path: str) -> bool:
+    """Write one checkpoint tensor into `variable`: cast to its dtype, laid out by `axes` (a permutation, or None),
+    reshaped to `shape`. Returns whether every value is finite.
+
+    Memory is what a billion-parameter load is about. When the format reads part of a tensor and the file's first
+    axis stays whole in the model's layout (as is or transposed), the tensor is read and written in slices of
+    about `_SLICE_BYTES`, in place in the variable: no copy of the whole weight ever exists. Otherwise it is read
+    whole and written by one graph.
+    """
+    rows = lazy.shape[0] if lazy.shape else 0
+    row_bytes = int(np.prod(lazy.shape[1:], dtype=np.int64)) * np.dtype(lazy.dtype).itemsize
+    layout = tuple(lazy.shape) if axes is None else tuple(lazy.shape[i] for i in axes)
+    sliceable = lazy.load_rows is not None and layout == shape and axes in (None, (1, 0))
+    if not sliceable or rows * row_bytes <= _SLICE_BYTES:
+        value = tf.convert_to_tensor(_read(lazy.load, name, path))
+        return bool(_write_whole(variable.value, value, axes, tf.constant(shape, tf.int64)))
+    step = max(1, _SLICE_BYTES // max(row_bytes, 1))
+    finite = True
+    for start in range(0, rows, step):
+        value = tf.convert_to_tensor(_read(functools.partial(lazy.load_rows, start, min(start + step, rows)), name,
+                                           path))
+        offset = [0] * len(shape)
+        offset[0 if axes is None else 1] = start  # the file's rows are the model's rows, or its columns
+        finite &= bool(_write_slice(variable.value, value, axes, tf.constant(offset, tf.int64)))
+    return finite
+
+
+def _finite(value: tf.Tensor) -> tf.Tensor:
+    if not value.dtype.is_floating:
+        return tf.constant(True)
+    return tf.reduce_all(tf.math.is_finite(value))
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _write_whole(variable, value, axes, shape):
+    finite = _finite(value)
+    value = tf.cast(value, variable.dtype)
+    if axes is not None:
+        value = tf.transpose(value, axes)
+    variable.assign(tf.reshape(value, shape))
+    return finite
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _write_slice(variable, value, axes, offset):
+    finite = _finite(value)
+    value = tf.cast(value, variable.dtype)
+    if axes is not None:
+        value = tf.transpose(value, axes)
+    end = offset + tf.shape(value, out_type=tf.int64)
+    tf.raw_ops.ResourceStridedSliceAssign(ref=variable.handle, begin=offset, end=end,
+                                          strides=tf.ones_like(offset), value=value)
+    return finite
 
 
 def load_weight_files(
@@ -122,31 +194,11 @@ def load_weight_files(
                     mismatched.append((target.key, stored_shape, model_shape))
                     loaded.add(target.key)
                     continue
-                try:
-                    array = lazy.load()
-                except CheckpointError:
-                    raise
-                except (OSError, ValueError, KeyError, TypeError, MemoryError) as err:
-                    raise CheckpointError(
-                        f"Cannot read tensor {name!r} from {weight_file.path}: {type(err).__name__}: {err}. The file "
-                        "is damaged; download or save it again."
-                    ) from None
-                # One tensor at a time, in TensorFlow (multi-threaded; a numpy copy of a transposed bfloat16 view
-                # was the largest cost of loading a billion parameters): checked for NaN/Inf as stored, cast to the
-                # variable's dtype (a float32 checkpoint into a bfloat16 model never holds a float32 copy of the
-                # model), laid out as the model. Rebinding `array` keeps at most two copies of the tensor alive.
-                floating = _is_float(array.dtype)
-                array = keras.ops.convert_to_tensor(array)
-                if floating and not bool(keras.ops.all(keras.ops.isfinite(array))):
+                axes = pt_to_tf_axes(target.transpose, len(lazy.shape)) if weight_file.names == FORMAT_PT else None
+                if not _load_into(target.variable, lazy, axes, model_shape, name, weight_file.path):
                     logger.warning("Weight %r (%r in %s) contains NaN or Inf values.", target.key, name,
                                    weight_file.path)
-                array = keras.ops.cast(array, target.variable.dtype)
-                axes = pt_to_tf_axes(target.transpose, len(array.shape)) if weight_file.names == FORMAT_PT else None
-                if axes is not None:
-                    array = keras.ops.transpose(array, axes)
-                target.variable.assign(keras.ops.reshape(array, model_shape))
                 loaded.add(target.key)
-                del array
         finally:
             weight_file.close()
 

@@ -75,19 +75,24 @@ def read_safetensors(path: str) -> WeightFile:
 
     def lazy(entry: dict) -> LazyArray:
         dtype, shape = DTYPES[entry["dtype"]], tuple(entry["shape"])
-        begin, end = entry["data_offsets"]
+        begin = entry["data_offsets"][0]
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
 
-        def load() -> np.ndarray:
+        def load_rows(start: int, stop: int) -> np.ndarray:
             # Plain reads rather than a memory map: mapped pages would stay resident (and count as RSS) until
             # the whole file is done, while a read buffer is freed as soon as the weight is assigned.
-            count = (end - begin) // dtype.itemsize
-            handle.seek(data_start + begin)
-            array = np.fromfile(handle, dtype=dtype, count=count)
-            if array.size != count:
+            array = np.empty((stop - start, *shape[1:]), dtype)
+            handle.seek(data_start + begin + start * row_bytes)
+            if handle.readinto(memoryview(array.reshape(-1).view(np.uint8))) != array.nbytes:
                 raise _fail(path, "the file ended before the tensor data did; it was truncated while open.")
-            return array.reshape(shape)
+            return array
 
-        return LazyArray(shape, dtype, load)
+        def load() -> np.ndarray:
+            if not shape:
+                return load_rows(0, 1).reshape(())
+            return load_rows(0, shape[0])
+
+        return LazyArray(shape, dtype, load, load_rows if shape else None)
 
     tensors = {}
     for name, entry in header.items():
