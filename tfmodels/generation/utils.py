@@ -24,11 +24,14 @@ import tensorflow as tf
 
 from tfmodels.generation.configuration import GenerationConfig
 from tfmodels.generation.logits_process import LogitsProcessorList, build_logits_processors
+from tfmodels.layers.core import transposable_layers, use_transposed_kernels
+from tfmodels.layers.core import transpose_kernels as transpose_kernels_of
 from tfmodels.modeling_outputs import ModelOutput
 
 logger = logging.getLogger(__name__)
 
 _LARGE_NEGATIVE = -1.0e9
+_TRANSPOSED_KERNEL_ROWS = 4  # compiled decoding with at most this many rows (batch x beams) transposes kernels
 
 
 class GenerateOutput(ModelOutput):
@@ -288,7 +291,8 @@ class GenerationMixin:
         key = (config.to_json_string(use_diff=False), max_length, id(logits_processor))
         if key not in functions:
             def run(input_ids, attention_mask, seed):
-                return self._generate_tensors(input_ids, attention_mask, seed, config, max_length, logits_processor)
+                return self._generate_tensors(input_ids, attention_mask, seed, config, max_length, logits_processor,
+                                              transpose_kernels=True)
 
             functions[key] = tf.function(run, jit_compile=True, autograph=False)
         return functions[key]
@@ -309,8 +313,10 @@ class GenerationMixin:
                               sequences_scores=result.get("sequences_scores") if config.output_scores else None)
 
     def _generate_tensors(self, input_ids, attention_mask, seed, config: GenerationConfig, max_length,
-                          logits_processor=None, streamer=None) -> dict[str, tf.Tensor]:
-        """The whole generation as tensor ops (the body of the compiled function)."""
+                          logits_processor=None, streamer=None, transpose_kernels: bool = False
+                          ) -> dict[str, tf.Tensor]:
+        """The whole generation as tensor ops (the body of the compiled function). `transpose_kernels`: decoding
+        steps multiply by projection kernels transposed once before the loop (see `transpose_kernels`)."""
         encoder_outputs = encoder_mask = None
         if self.config.is_encoder_decoder:
             encoder_outputs = self.encode_for_generation(input_ids, attention_mask)
@@ -334,7 +340,8 @@ class GenerationMixin:
         processors = build_logits_processors(config, prompt_length, padding_lengths, max_length)
         if logits_processor:
             processors.extend(logits_processor)
-        state = _DecodeState(self, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask)
+        state = _DecodeState(self, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
+                             transpose_kernels)
         if config.num_beams > 1:
             return _beam_search(state, processors, config, seed)
         return _greedy_or_sample(state, processors, config, seed, streamer)
@@ -343,8 +350,14 @@ class GenerationMixin:
 class _DecodeState:
     """The buffers shared by every strategy: sequences and attention mask of `max_length` slots, and the cache."""
 
-    def __init__(self, model, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask):
+    def __init__(self, model, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
+                 transpose_kernels=False):
         self.model = model
+        # Steps decode a few rows at a time: matrix-vector products, faster on transposed kernels (made here,
+        # before the loop, once per call; batch-sized products gain nothing).
+        rows = input_ids.shape[0]
+        few_rows = rows is not None and rows <= _TRANSPOSED_KERNEL_ROWS
+        self.kernels = transpose_kernels_of(transposable_layers(model)) if transpose_kernels and few_rows else {}
         self.forward = model.generation_forward
         if tf.executing_eagerly():  # each model pass as one graph; the loop stays in Python (streamers work)
             graph = tf.function(model.generation_forward, reduce_retracing=True, autograph=False)
@@ -372,8 +385,9 @@ class _DecodeState:
     def step(self, tokens, mask, cache, cur_len):
         """Run `tokens` (`[rows]`, at slot `cur_len`) through the model: `(logits, cache)`."""
         position = tf.reduce_sum(mask * tf.cast(tf.range(tf.shape(mask)[1]) < cur_len, mask.dtype), axis=1)
-        return self.forward(tokens[:, None], mask, position[:, None], cache, cur_len,
-                                             self.encoder_outputs, self.encoder_mask)
+        with use_transposed_kernels(self.kernels):
+            return self.forward(tokens[:, None], mask, position[:, None], cache, cur_len, self.encoder_outputs,
+                                self.encoder_mask)
 
 
 def _greedy_or_sample(state: _DecodeState, processors, config: GenerationConfig, seed, streamer) -> dict:

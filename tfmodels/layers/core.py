@@ -13,6 +13,8 @@ import tensorflow as tf
 from tfmodels.errors import ConfigError
 
 _SKIP_RANDOM_INIT = contextvars.ContextVar("skip_random_init", default=False)
+_TRANSPOSED_KERNELS: contextvars.ContextVar[dict[int, tf.Tensor]] = contextvars.ContextVar("transposed_kernels",
+                                                                                          default={})
 
 
 def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
@@ -96,11 +98,86 @@ class Conv1D(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(1, self.nf), initializer="zeros")
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        if x.shape.rank == 3:  # one 2-D matmul: about twice as fast on CPU as a broadcast batch matmul
-            batch, seq = tf.shape(x)[0], tf.shape(x)[1]
-            return tf.reshape(tf.matmul(tf.reshape(x, [-1, self.nx]), self.weight) + self.bias,
-                              [batch, seq, self.nf])
-        return tf.matmul(x, self.weight) + self.bias
+        return _project(x, self.weight, _TRANSPOSED_KERNELS.get().get(id(self))) + self.bias
+
+    @property
+    def projection_kernel(self):
+        """The `[in, out]` matrix this layer multiplies by (see `transpose_kernels`)."""
+        return self.weight
+
+
+class Linear(keras.layers.Dense):
+    """Keras' `Dense` (same weights, names and options) that can multiply by a pre-transposed kernel (see
+    `transpose_kernels`; compiled decoding does).
+
+    Example:
+        >>> proj = Linear(64, use_bias=False, name="q_proj")
+    """
+
+    def call(self, inputs, training=None):
+        transposed = _TRANSPOSED_KERNELS.get().get(id(self))
+        if transposed is None:
+            return super().call(inputs, training=training)
+        x = _project(inputs, None, transposed)
+        if self.bias is not None:
+            x = x + tf.cast(self.bias, x.dtype)
+        return self.activation(x) if self.activation is not None else x
+
+    @property
+    def projection_kernel(self):
+        """The `[in, out]` matrix this layer multiplies by (see `transpose_kernels`)."""
+        return self.kernel
+
+
+def _project(x: tf.Tensor, kernel, transposed: tf.Tensor | None) -> tf.Tensor:
+    """`x @ kernel` over the last axis, as one 2-D matmul (about twice as fast on CPU as a broadcast batch
+    matmul); with `transposed` (`[out, in]`), `x @ transposed^T`."""
+    if transposed is not None:
+        units, matrix, transpose_b = transposed.shape[0], transposed, True
+    else:
+        units, matrix, transpose_b = kernel.shape[1], kernel, False
+    if x.shape.rank == 2:
+        return tf.matmul(x, matrix, transpose_b=transpose_b)
+    flat = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), matrix, transpose_b=transpose_b)
+    if x.shape.rank == 3:
+        return tf.reshape(flat, [tf.shape(x)[0], tf.shape(x)[1], units])
+    return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [units]], 0))
+
+
+def transposable_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The projections of `model` that `transpose_kernels` can serve: `Conv1D` and `Linear` layers (without LoRA
+    adapters or quantization, whose products Keras computes itself)."""
+    from keras_integration.keras_private import sublayers
+
+    return [layer for layer in sublayers(model)
+            if isinstance(layer, (Conv1D, Linear)) and not getattr(layer, "lora_enabled", False)
+            and getattr(layer, "quantization_mode", None) is None]
+
+
+def transpose_kernels(layers: list[keras.layers.Layer]) -> dict[int, tf.Tensor]:
+    """The kernels of `layers` (see `transposable_layers`) transposed to `[out, in]`, in each layer's compute
+    dtype, for `use_transposed_kernels`.
+
+    A matrix-vector product (one token per row, as in a decoding step) streams the `[out, in]` layout about 1.5x
+    faster on CPU: each output is one contiguous dot product. Compiled generation transposes once per call,
+    outside its loop, and every step reuses them; they are a second copy of those weights while the call runs.
+
+    Example:
+        >>> kernels = transpose_kernels(transposable_layers(model))
+        >>> with use_transposed_kernels(kernels):
+        ...     logits = model(input_ids).logits
+    """
+    return {id(layer): tf.transpose(tf.cast(layer.projection_kernel, layer.compute_dtype)) for layer in layers}
+
+
+@contextlib.contextmanager
+def use_transposed_kernels(kernels: dict[int, tf.Tensor]):
+    """Inside, the layers in `kernels` (from `transpose_kernels`) multiply by them instead of their variables."""
+    token = _TRANSPOSED_KERNELS.set({**_TRANSPOSED_KERNELS.get(), **kernels})
+    try:
+        yield
+    finally:
+        _TRANSPOSED_KERNELS.reset(token)
 
 
 def padding_bias(attention_mask: tf.Tensor | None, dtype: tf.DType) -> tf.Tensor | None:
@@ -129,13 +206,12 @@ def head_mask_5d(head_mask, num_hidden_layers: int) -> list:
 
 def make_linear(kind: str, units: int, input_dim: int, name: str, initializer_range: float = 0.02,
                 use_bias: bool = True) -> keras.layers.Layer:
-    """A projection in an architecture's own layout: `dense` (Keras Dense: `kernel` `[in, out]`, `bias` unless
-    `use_bias=False`) or `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
+    """A projection in an architecture's own layout: `dense` (`Linear`, a Keras Dense: `kernel` `[in, out]`,
+    `bias` unless `use_bias=False`) or `conv1d` (GPT-2's `Conv1D`: `weight` `[in, out]`, `bias` `[1, out]`)."""
     if kind == "conv1d":
         if not use_bias:
             raise ConfigError("GPT-2's Conv1D projection always has a bias; use linear='dense' for use_bias=False.")
         return Conv1D(units, input_dim, initializer_range, name=name)
     if kind != "dense":
         raise ConfigError(f"Unknown projection kind {kind!r}; expected 'dense' or 'conv1d'.")
-    return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=get_initializer(initializer_range),
-                              name=name)
+    return Linear(units, use_bias=use_bias, kernel_initializer=get_initializer(initializer_range), name=name)

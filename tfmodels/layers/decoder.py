@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmodels.layers.core import get_initializer
+from tfmodels.layers.core import Linear, get_initializer
 from tfmodels.layers.embeddings import TokenEmbedding, replace_variable, resized_rows
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.normalization import RMSNorm
@@ -140,8 +140,8 @@ class LMHead(Group):
         self.tied_embeddings = tied_embeddings
         self.lm_head = None
         if tied_embeddings is None:
-            self.lm_head = keras.layers.Dense(vocab_size, use_bias=False,
-                                              kernel_initializer=get_initializer(initializer_range), name=leaf(path))
+            self.lm_head = Linear(vocab_size, use_bias=False, kernel_initializer=get_initializer(initializer_range),
+                                  name=leaf(path))
 
     def layer_paths(self) -> dict[str, str]:
         """Attribute name -> checkpoint path of this head's layers."""

@@ -181,3 +181,25 @@ def test_text_streamer_prints_decoded_text():
     assert stream.getvalue() == "big "
     streamer.end()
     assert stream.getvalue() == "big world\n"
+
+
+@pytest.mark.parametrize(("batch", "transposed"), [(1, True), (4, True), (5, False)])
+def test_compiled_decoding_steps_multiply_by_transposed_kernels_for_few_rows(gpt2_tf, monkeypatch, batch,
+                                                                             transposed):
+    from tfmodels.layers import core
+
+    project, calls = core._project, []
+
+    def record(x, kernel, transposed_kernel):
+        calls.append(transposed_kernel is not None)
+        return project(x, kernel, transposed_kernel)
+
+    monkeypatch.setattr(core, "_project", record)
+    ids = np.ones((batch, 3), np.int32)
+    compiled = gpt2_tf.generate(ids, max_new_tokens=3, min_new_tokens=3, jit_compile=True, pad_token_id=0)
+    layers = 4 * gpt2_tf.config.n_layer  # c_attn, attention c_proj, c_fc, mlp c_proj per block
+    assert calls == [False] * layers + [transposed] * layers  # the prompt as is; the step (traced once)
+    calls.clear()
+    np.testing.assert_array_equal(compiled.numpy(), gpt2_tf.generate(ids, max_new_tokens=3, min_new_tokens=3,
+                                                                     pad_token_id=0).numpy())
+    assert not any(calls)  # eager generation: the variables

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention, apply_rotary, scaled_dot_product_attention
+from tfmodels.layers.core import Conv1D, Linear, transpose_kernels, transposable_layers, use_transposed_kernels
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.transformer import LayerNames, LayerSpec, TransformerLayer
 
@@ -119,3 +120,40 @@ def test_pruning_a_projection_without_bias():
     assert attention.prune([1, 3]) == [1, 3]
     assert attention.query.kernel.shape == (8, 4) and attention.output_projection.kernel.shape == (4, 8)
     assert attention(tf.zeros([1, 2, 8]))[0].shape == (1, 2, 8)
+
+
+def test_transposed_kernels_give_the_same_projections_and_only_inside_their_context():
+    rng = np.random.default_rng(3)
+    conv, linear = Conv1D(6, 4, name="c_fc"), Linear(6, activation="relu", name="fc")
+    conv.build()
+    linear.build((None, None, 4))
+    for layer in (conv, linear):
+        layer.projection_kernel.assign(rng.normal(size=(4, 6)).astype(np.float32))
+    conv.bias.assign(rng.normal(size=(1, 6)).astype(np.float32))
+    linear.bias.assign(rng.normal(size=(6,)).astype(np.float32))
+    x = tf.constant(rng.normal(size=(2, 3, 4)).astype(np.float32))
+    expected_conv = x.numpy() @ conv.weight.numpy() + conv.bias.numpy()
+    expected_linear = np.maximum(x.numpy() @ linear.kernel.numpy() + linear.bias.numpy(), 0)
+    kernels = transpose_kernels([conv, linear])
+    np.testing.assert_array_equal(kernels[id(conv)].numpy(), conv.weight.numpy().T)
+    with use_transposed_kernels(kernels):
+        conv.weight.assign(tf.zeros_like(conv.weight))  # the copies are used inside, not the variables
+        linear.kernel.assign(tf.zeros_like(linear.kernel))
+        np.testing.assert_allclose(conv(x).numpy(), expected_conv, atol=1e-5)
+        np.testing.assert_allclose(linear(x).numpy(), expected_linear, atol=1e-5)
+        np.testing.assert_allclose(linear(x[0]).numpy(), expected_linear[0], atol=1e-5)  # rank 2
+    np.testing.assert_allclose(conv(x).numpy(), np.broadcast_to(conv.bias.numpy(), (2, 3, 6)), atol=1e-6)
+
+
+def test_transposable_layers_leave_out_lora_projections():
+    import tfmodels
+
+    model = tfmodels.TFLlamaForCausalLM(tfmodels.LlamaConfig(
+        vocab_size=50, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2))
+    model.build_in_name_scope()
+    names = sorted(layer.path.split("/", 1)[1] for layer in transposable_layers(model))
+    assert len(names) == 2 * 7 + 1 and "lm_head" in names
+    model.enable_lora(2, target_modules=["q_proj", "v_proj"])
+    remaining = sorted(layer.path.split("/", 1)[1] for layer in transposable_layers(model))
+    assert remaining == [n for n in names if not n.endswith(("q_proj", "v_proj"))]
