@@ -158,9 +158,10 @@ def transpose_kernels(layers: list[keras.layers.Layer]) -> dict[int, tf.Tensor]:
     """The kernels of `layers` (see `transposable_layers`) transposed to `[out, in]`, in each layer's compute
     dtype, for `use_transposed_kernels`.
 
-    A matrix-vector product (one token per row, as in a decoding step) streams the `[out, in]` layout about 1.5x
-    faster on CPU: each output is one contiguous dot product. Compiled generation transposes once per call,
-    outside its loop, and every step reuses them; they are a second copy of those weights while the call runs.
+    XLA's matrix-vector product (one row decoding one token a step) streams the `[out, in]` layout faster on CPU
+    (each output is one contiguous dot product): GPT-2 124M decodes 44-47 new tokens/s instead of 39-43 in fp32,
+    and 69 instead of 12 in bf16. Compiled generation of one row transposes once per call, outside its loop, and
+    every step reuses them; they are a second copy of those weights while the call runs.
 
     Example:
         >>> kernels = transpose_kernels(transposable_layers(model))

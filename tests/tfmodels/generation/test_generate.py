@@ -183,8 +183,8 @@ def test_text_streamer_prints_decoded_text():
     assert stream.getvalue() == "big world\n"
 
 
-@pytest.mark.parametrize(("batch", "transposed"), [(1, True), (4, True), (5, False)])
-def test_compiled_decoding_steps_multiply_by_transposed_kernels_for_few_rows(gpt2_tf, monkeypatch, batch,
+@pytest.mark.parametrize(("batch", "transposed"), [(1, True), (2, False)])
+def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_tf, monkeypatch, batch,
                                                                              transposed):
     from tfmodels.layers import core
 
