@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.core import make_linear
+from tfmodels.layers.core import make_linear, shape_dim
 from tfmodels.layers.embeddings import replace_dense_weights
 from tfmodels.layers.paths import build_at, leaf
 
@@ -22,8 +22,7 @@ def split_heads(x: tf.Tensor, num_heads: int, head_dim: int) -> tf.Tensor:
         >>> split_heads(tf.zeros([2, 5, 64]), 4, 16).shape
         TensorShape([2, 4, 5, 16])
     """
-    batch, seq = tf.shape(x)[0], tf.shape(x)[1]
-    return tf.transpose(tf.reshape(x, (batch, seq, num_heads, head_dim)), (0, 2, 1, 3))
+    return tf.transpose(tf.reshape(x, (shape_dim(x, 0), shape_dim(x, 1), num_heads, head_dim)), (0, 2, 1, 3))
 
 
 def merge_heads(x: tf.Tensor) -> tf.Tensor:
@@ -33,8 +32,8 @@ def merge_heads(x: tf.Tensor) -> tf.Tensor:
         >>> merge_heads(tf.zeros([2, 4, 5, 16])).shape
         TensorShape([2, 5, 64])
     """
-    batch, heads, seq, dim = tf.shape(x)[0], x.shape[1], tf.shape(x)[2], x.shape[3]
-    return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), (batch, seq, heads * dim))
+    merged = (shape_dim(x, 0), shape_dim(x, 2), x.shape[1] * x.shape[3])
+    return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), merged)
 
 
 def causal_bias(past_length, query_length, key_length, dtype: tf.DType) -> tf.Tensor:
@@ -51,7 +50,7 @@ def causal_bias(past_length, query_length, key_length, dtype: tf.DType) -> tf.Te
 def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) -> tf.Tensor:
     """Write `new` (`[batch, heads, q, dim]`) into the preallocated `cache` (`[batch, heads, max_length, dim]`) at
     positions `cache_position .. cache_position + q - 1`; static shapes, so one XLA compilation serves every step."""
-    length, steps = tf.shape(cache)[2], tf.shape(new)[2]
+    length, steps = shape_dim(cache, 2), shape_dim(new, 2)
     offset = tf.range(length) - cache_position
     inside = tf.reshape((offset >= 0) & (offset < steps), [1, 1, -1, 1])
     spread = tf.gather(new, tf.clip_by_value(offset, 0, steps - 1), axis=2)
@@ -92,7 +91,7 @@ def scaled_dot_product_attention(
     heads, kv_heads, dim = query.shape[1], key.shape[1], query.shape[-1]
     grouped = heads != kv_heads
     if grouped:
-        batch, q_len, k_len = tf.shape(query)[0], tf.shape(query)[2], tf.shape(key)[2]
+        batch, q_len, k_len = shape_dim(query, 0), shape_dim(query, 2), shape_dim(key, 2)
         query = tf.reshape(query, [batch, kv_heads, -1, dim])  # [b, kv, groups * q, d]
     scores = tf.matmul(query, key, transpose_b=True)
     if grouped:

@@ -17,6 +17,18 @@ _TRANSPOSED_KERNELS: contextvars.ContextVar[dict[int, tf.Tensor]] = contextvars.
                                                                                           default={})
 
 
+def shape_dim(x: tf.Tensor, axis: int) -> int | tf.Tensor:
+    """`x`'s size along `axis`: a Python int when the static shape knows it (no graph op to trace or compile),
+    else a scalar tensor.
+
+    Example:
+        >>> shape_dim(tf.zeros([2, 3]), 1)
+        3
+    """
+    static = x.shape[axis]
+    return static if static is not None else tf.shape(x)[axis]
+
+
 def get_initializer(initializer_range: float = 0.02) -> keras.initializers.Initializer:
     """Truncated normal initializer with `stddev=initializer_range`, as the reference uses everywhere.
 
@@ -140,7 +152,7 @@ def _project(x: tf.Tensor, kernel, transposed: tf.Tensor | None) -> tf.Tensor:
         return tf.matmul(x, matrix, transpose_b=transpose_b)
     flat = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), matrix, transpose_b=transpose_b)
     if x.shape.rank == 3:
-        return tf.reshape(flat, [tf.shape(x)[0], tf.shape(x)[1], units])
+        return tf.reshape(flat, [shape_dim(x, 0), shape_dim(x, 1), units])
     return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [units]], 0))
 
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmodels.layers.core import Linear, get_initializer
+from tfmodels.layers.core import Linear, get_initializer, shape_dim
 from tfmodels.layers.embeddings import TokenEmbedding, replace_variable, resized_rows
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.normalization import RMSNorm
@@ -100,13 +100,13 @@ class CausalDecoderBackbone(keras.layers.Layer):
             inputs_embeds = self.embed_tokens(input_ids)
         hidden_states = inputs_embeds
         past_length = cached_length(past_key_values, cache_position)
-        query_length = tf.shape(hidden_states)[1]
+        query_length = shape_dim(hidden_states, 1)
         if position_ids is None:
             position_ids = tf.range(past_length, past_length + query_length)[None, :]
         bias = self_attention_bias(hidden_states, attention_mask, past_length, past_key_values, cache_position,
                                    causal=True)
         if self.sliding_window is not None:
-            bias = bias + sliding_window_bias(past_length, query_length, tf.shape(bias)[-1], self.sliding_window,
+            bias = bias + sliding_window_bias(past_length, query_length, shape_dim(bias, -1), self.sliding_window,
                                               bias.dtype)
         rotary = self.rotary(position_ids, hidden_states.dtype)
         stacked = self.layers(hidden_states, attention_bias=bias, past_key_values=past_key_values,

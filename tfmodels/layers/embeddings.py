@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmodels.layers.core import get_initializer
+from tfmodels.layers.core import get_initializer, shape_dim
 from tfmodels.layers.paths import build_at, leaf
 
 
@@ -44,9 +44,8 @@ class TokenEmbedding(keras.layers.Layer):
         """Project hidden states onto the vocabulary with the transposed matrix."""
         matrix = tf.cast(self.embeddings, hidden_states.dtype)
         if hidden_states.shape.rank == 3:  # one 2-D matmul: about twice as fast on CPU as a broadcast one
-            batch, seq = tf.shape(hidden_states)[0], tf.shape(hidden_states)[1]
             flat = tf.matmul(tf.reshape(hidden_states, [-1, self.output_dim]), matrix, transpose_b=True)
-            return tf.reshape(flat, [batch, seq, matrix.shape[0]])
+            return tf.reshape(flat, [shape_dim(hidden_states, 0), shape_dim(hidden_states, 1), matrix.shape[0]])
         return tf.matmul(hidden_states, matrix, transpose_b=True)
 
     def set_matrix(self, value) -> None:
@@ -198,7 +197,7 @@ class TextEmbeddings(keras.layers.Layer):
 
     def position_ids(self, input_ids, inputs_embeds, past_length=0) -> tf.Tensor:
         """The default positions: `past_length ...` or, with `padding_idx`, RoBERTa's padding-aware positions."""
-        length = tf.shape(inputs_embeds)[1]
+        length = shape_dim(inputs_embeds, 1)
         if self.padding_idx is None:
             return tf.range(past_length, length + past_length)[None, :]
         if input_ids is None:

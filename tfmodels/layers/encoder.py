@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfmodels.layers.attention import causal_bias
 from tfmodels.errors import ConfigError
-from tfmodels.layers.core import get_initializer, head_mask_5d, padding_bias
+from tfmodels.layers.core import get_initializer, head_mask_5d, padding_bias, shape_dim
 from tfmodels.layers.embeddings import EmbeddingNames, TextEmbeddings, TokenEmbedding
 from tfmodels.layers.paths import build_at, leaf
 from tfmodels.layers.transformer import LayerNames, LayerSpec, TransformerStack
@@ -23,7 +23,7 @@ def cached_length(past_key_values, cache_position):
     appended to (0 without one)."""
     if cache_position is not None:
         return cache_position
-    return 0 if past_key_values is None else tf.shape(past_key_values[0])[-2]
+    return 0 if past_key_values is None else shape_dim(past_key_values[0], -2)
 
 
 def self_attention_bias(hidden_states, attention_mask, past_length, past_key_values=None, cache_position=None,
@@ -35,13 +35,13 @@ def self_attention_bias(hidden_states, attention_mask, past_length, past_key_val
     Example:
         >>> bias = self_attention_bias(hidden_states, mask, past_length=0, causal=True)  # [batch, 1, q, k]
     """
-    query_length = tf.shape(hidden_states)[1]
+    query_length = shape_dim(hidden_states, 1)
     if cache_position is not None:
-        key_length = tf.shape(past_key_values[0])[-2]
+        key_length = shape_dim(past_key_values[0], -2)
     else:
         key_length = past_length + query_length
     if attention_mask is None:
-        attention_mask = tf.ones(tf.stack([tf.shape(hidden_states)[0], key_length]), dtype=tf.int32)
+        attention_mask = tf.ones(tf.stack([shape_dim(hidden_states, 0), key_length]), dtype=tf.int32)
     bias = padding_bias(attention_mask, hidden_states.dtype)
     if causal:
         bias = bias + causal_bias(past_length, query_length, key_length, hidden_states.dtype)

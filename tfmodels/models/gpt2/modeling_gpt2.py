@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.core import head_mask_5d
+from tfmodels.layers.core import head_mask_5d, shape_dim
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.paths import build_at, leaf
@@ -90,7 +90,7 @@ class GPT2Backbone(keras.layers.Layer):
             inputs_embeds = self.wte(input_ids)
         past_length = cached_length(past_key_values, cache_position)
         if position_ids is None:
-            position_ids = tf.range(past_length, past_length + tf.shape(inputs_embeds)[1])[None, :]
+            position_ids = tf.range(past_length, past_length + shape_dim(inputs_embeds, 1))[None, :]
         hidden_states = inputs_embeds + self.wpe(position_ids)
         if token_type_ids is not None:
             hidden_states = hidden_states + self.wte(token_type_ids)
