@@ -106,8 +106,14 @@ BROKEN = {
 }
 
 
+@pytest.fixture(scope="module")
+def warm_process():
+    """One good load first, so the timed loads below do not include TensorFlow's start-up in this process."""
+    CASE.model_class.from_pretrained(CASE.path("tf_h5"))
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
-def test_broken_checkpoint_gives_a_clear_error_fast(name, tmp_path):
+def test_broken_checkpoint_gives_a_clear_error_fast(name, tmp_path, warm_process):
     layout, file_name, breaker, fragment, error = BROKEN[name]
     directory = CASE.copy(layout, tmp_path)
     breaker(os.path.join(directory, file_name))

@@ -94,28 +94,23 @@ def _load_into(variable, lazy: LazyArray, axes: tuple[int, ...] | None, shape: t
     return finite
 
 
-def _finite(value: tf.Tensor) -> tf.Tensor:
-    if not value.dtype.is_floating:
-        return tf.constant(True)
-    return tf.reduce_all(tf.math.is_finite(value))
+def _prepared(value: tf.Tensor, dtype: tf.DType, axes) -> tuple[tf.Tensor, tf.Tensor]:
+    """(whether every value of `value` is finite, `value` cast to `dtype` and laid out by `axes`)."""
+    finite = tf.reduce_all(tf.math.is_finite(value)) if value.dtype.is_floating else tf.constant(True)
+    value = tf.cast(value, dtype)
+    return finite, (value if axes is None else tf.transpose(value, axes))
 
 
 @tf.function(autograph=False, reduce_retracing=True)
 def _write_whole(variable, value, axes, shape):
-    finite = _finite(value)
-    value = tf.cast(value, variable.dtype)
-    if axes is not None:
-        value = tf.transpose(value, axes)
+    finite, value = _prepared(value, variable.dtype, axes)
     variable.assign(tf.reshape(value, shape))
     return finite
 
 
 @tf.function(autograph=False, reduce_retracing=True)
 def _write_slice(variable, value, axes, offset):
-    finite = _finite(value)
-    value = tf.cast(value, variable.dtype)
-    if axes is not None:
-        value = tf.transpose(value, axes)
+    finite, value = _prepared(value, variable.dtype, axes)
     end = offset + tf.shape(value, out_type=tf.int64)
     tf.raw_ops.ResourceStridedSliceAssign(ref=variable.handle, begin=offset, end=end,
                                           strides=tf.ones_like(offset), value=value)

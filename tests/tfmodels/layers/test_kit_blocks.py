@@ -7,7 +7,14 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention, apply_rotary, scaled_dot_product_attention
-from tfmodels.layers.core import Conv1D, Linear, transpose_kernels, transposable_layers, use_transposed_kernels
+from tfmodels.layers.core import (
+    Conv1D,
+    Linear,
+    shape_dim,
+    transpose_kernels,
+    transposable_layers,
+    use_transposed_kernels,
+)
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.transformer import LayerNames, LayerSpec, TransformerLayer
 
@@ -157,3 +164,16 @@ def test_transposable_layers_leave_out_lora_projections():
     model.enable_lora(2, target_modules=["q_proj", "v_proj"])
     remaining = sorted(layer.path.split("/", 1)[1] for layer in transposable_layers(model))
     assert remaining == [n for n in names if not n.endswith(("q_proj", "v_proj"))]
+
+
+def test_shape_dim_is_a_python_int_when_the_shape_knows_it_and_a_tensor_otherwise():
+    assert shape_dim(tf.zeros([2, 3]), 1) == 3 and type(shape_dim(tf.zeros([2, 3]), -1)) is int
+    seen = {}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    def sizes(x):
+        seen["rows"], seen["columns"] = shape_dim(x, 0), shape_dim(x, 1)
+        return seen["rows"]
+
+    assert int(sizes(tf.zeros([4, 3]))) == 4
+    assert tf.is_tensor(seen["rows"]) and seen["columns"] == 3
