@@ -207,6 +207,20 @@ def test_weights_larger_than_a_slice_are_read_and_written_in_slices(layout, tmp_
             f"{path}) contains NaN or Inf values."]
 
 
+def test_a_strategys_variables_load_whole_with_the_same_values(monkeypatch):
+    import tensorflow as tf
+
+    from tfmodels.checkpoints import loader
+
+    monkeypatch.setattr(loader, "_SLICE_BYTES", 1000)  # every matrix would be sliced, but a mirrored variable
+    sliced = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))  # has no handle to slice into
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        mirrored = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))
+    assert isinstance(mirrored.weights[0].value, tf.distribute.DistributedValues)
+    for a, b in zip(sliced.weights, mirrored.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_half_precision_checkpoints_load_into_float32(dtype, tmp_path):
     import ml_dtypes

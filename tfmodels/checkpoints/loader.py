@@ -47,10 +47,6 @@ class _Target:
     transpose: str = "none"
 
 
-def _is_float(dtype: np.dtype) -> bool:
-    return dtype.kind == "f" or dtype.name == "bfloat16"
-
-
 _SLICE_BYTES = 16 * 2 ** 20  # a larger weight is read and written in slices of about this size
 
 
@@ -71,17 +67,23 @@ def _load_into(variable, lazy: LazyArray, axes: tuple[int, ...] | None, shape: t
     """Write one checkpoint tensor into `variable`: cast to its dtype, laid out by `axes` (a permutation, or None),
     reshaped to `shape`. Returns whether every value is finite.
 
-    Memory is what a billion-parameter load is about. When the format reads part of a tensor and the file's first
-    axis stays whole in the model's layout (as is or transposed), the tensor is read and written in slices of
-    about `_SLICE_BYTES`, in place in the variable: no copy of the whole weight ever exists. Otherwise it is read
-    whole and written by one graph.
+    Memory is what a billion-parameter load is about. When the format reads part of a tensor (safetensors, h5)
+    and the file's first axis stays whole in the model's layout (as is or transposed), the tensor is read and
+    written in slices of about `_SLICE_BYTES`, in place in the variable: no copy of the whole weight exists.
+    Otherwise (other formats, layouts that differ by unit axes) it is read whole and written by one graph; the
+    variable of a `tf.distribute` strategy is read whole and written by its own `assign`.
     """
     rows = lazy.shape[0] if lazy.shape else 0
     row_bytes = int(np.prod(lazy.shape[1:], dtype=np.int64)) * np.dtype(lazy.dtype).itemsize
     layout = tuple(lazy.shape) if axes is None else tuple(lazy.shape[i] for i in axes)
-    sliceable = lazy.load_rows is not None and layout == shape and axes in (None, (1, 0))
+    distributed = isinstance(variable.value, tf.distribute.DistributedValues)
+    sliceable = lazy.load_rows is not None and layout == shape and axes in (None, (1, 0)) and not distributed
     if not sliceable or rows * row_bytes <= _SLICE_BYTES:
         value = tf.convert_to_tensor(_read(lazy.load, name, path))
+        if distributed:  # a strategy's variable mirrors what its own `assign` writes, called eagerly
+            finite, value = _prepared(value, variable.dtype, axes)
+            variable.assign(tf.reshape(value, shape))
+            return bool(finite)
         return bool(_write_whole(variable.value, value, axes, tf.constant(shape, tf.int64)))
     step = max(1, _SLICE_BYTES // max(row_bytes, 1))
     finite = True

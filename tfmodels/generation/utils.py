@@ -31,7 +31,8 @@ from tfmodels.modeling_outputs import ModelOutput
 logger = logging.getLogger(__name__)
 
 _LARGE_NEGATIVE = -1.0e9
-_TRANSPOSED_KERNEL_ROWS = 1  # compiled decoding of this many rows (batch x beams) or fewer transposes kernels
+_TRANSPOSED_KERNEL_ROWS = 1  # compiled decoding of this many rows (batch x beams) or fewer transposes kernels,
+_TRANSPOSED_KERNEL_BYTES = 2 ** 30  # when they hold at most this many bytes (the copies live through the call)
 
 
 class GenerateOutput(ModelOutput):
@@ -357,8 +358,11 @@ class _DecodeState:
         # here, before the loop, once per call). From two rows on its matrix products are faster as they are
         # (GPT-2 124M, 2 rows: 53.0 against 43.6 new tokens/s).
         rows = input_ids.shape[0]
-        few_rows = rows is not None and rows <= _TRANSPOSED_KERNEL_ROWS
-        self.kernels = transpose_kernels_of(transposable_layers(model)) if transpose_kernels and few_rows else {}
+        layers = transposable_layers(model) if transpose_kernels and rows is not None and (
+            rows <= _TRANSPOSED_KERNEL_ROWS) else []
+        size = sum(int(np.prod(layer.projection_kernel.shape)) * tf.as_dtype(layer.compute_dtype).size
+                   for layer in layers)
+        self.kernels = transpose_kernels_of(layers) if size <= _TRANSPOSED_KERNEL_BYTES else {}
         self.forward = model.generation_forward
         if tf.executing_eagerly():  # each model pass as one graph; the loop stays in Python (streamers work)
             graph = tf.function(model.generation_forward, reduce_retracing=True, autograph=False)

@@ -126,6 +126,10 @@ class Linear(keras.layers.Dense):
         >>> proj = Linear(64, use_bias=False, name="q_proj")
     """
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras' `Dense.quantize` (which refuses subclasses unless told not to check the type)."""
+        super().quantize(mode, type_check=False, config=config)
+
     def call(self, inputs, training=None):
         transposed = _TRANSPOSED_KERNELS.get().get(id(self))
         if transposed is None:
@@ -145,12 +149,12 @@ def _project(x: tf.Tensor, kernel, transposed: tf.Tensor | None) -> tf.Tensor:
     """`x @ kernel` over the last axis, as one 2-D matmul (about twice as fast on CPU as a broadcast batch
     matmul); with `transposed` (`[out, in]`), `x @ transposed^T`."""
     if transposed is not None:
-        units, matrix, transpose_b = transposed.shape[0], transposed, True
+        (units, inputs), matrix, transpose_b = transposed.shape, transposed, True
     else:
-        units, matrix, transpose_b = kernel.shape[1], kernel, False
+        (inputs, units), matrix, transpose_b = kernel.shape, kernel, False
     if x.shape.rank == 2:
         return tf.matmul(x, matrix, transpose_b=transpose_b)
-    flat = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), matrix, transpose_b=transpose_b)
+    flat = tf.matmul(tf.reshape(x, [-1, inputs]), matrix, transpose_b=transpose_b)
     if x.shape.rank == 3:
         return tf.reshape(flat, [shape_dim(x, 0), shape_dim(x, 1), units])
     return tf.reshape(flat, tf.concat([tf.shape(x)[:-1], [units]], 0))

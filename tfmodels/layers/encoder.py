@@ -23,7 +23,13 @@ def cached_length(past_key_values, cache_position):
     appended to (0 without one)."""
     if cache_position is not None:
         return cache_position
-    return 0 if past_key_values is None else shape_dim(past_key_values[0], -2)
+    return 0 if past_key_values is None else _cache_slots(past_key_values)
+
+
+def _cache_slots(past_key_values) -> int | tf.Tensor:
+    """The key length of a cache: per layer `[2, batch, heads, length, dim]`, or a `(key, value)` pair."""
+    first = past_key_values[0]
+    return shape_dim(first[0] if isinstance(first, (tuple, list)) else tf.convert_to_tensor(first), -2)
 
 
 def self_attention_bias(hidden_states, attention_mask, past_length, past_key_values=None, cache_position=None,
@@ -37,7 +43,7 @@ def self_attention_bias(hidden_states, attention_mask, past_length, past_key_val
     """
     query_length = shape_dim(hidden_states, 1)
     if cache_position is not None:
-        key_length = shape_dim(past_key_values[0], -2)
+        key_length = _cache_slots(past_key_values)
     else:
         key_length = past_length + query_length
     if attention_mask is None:

@@ -177,3 +177,22 @@ def test_shape_dim_is_a_python_int_when_the_shape_knows_it_and_a_tensor_otherwis
 
     assert int(sizes(tf.zeros([4, 3]))) == 4
     assert tf.is_tensor(seen["rows"]) and seen["columns"] == 3
+
+
+def test_linear_layers_quantize_as_keras_dense_does():
+    layer = Linear(6, name="fc")
+    layer.build((None, 4))
+    x = tf.constant(np.random.default_rng(4).normal(size=(3, 4)).astype(np.float32))
+    before = layer(x).numpy()
+    layer.quantize("int8")
+    assert layer.quantization_mode == "int8"
+    np.testing.assert_allclose(layer(x).numpy(), before, atol=0.05)
+
+
+def test_cached_length_of_stacked_and_pair_caches():
+    from tfmodels.layers.encoder import cached_length
+
+    key = tf.zeros([1, 2, 7, 4])
+    assert cached_length([tf.stack([key, key])], None) == 7
+    assert cached_length([(key, key)], None) == 7
+    assert cached_length(None, None) == 0 and int(cached_length([(key, key)], tf.constant(3))) == 3
