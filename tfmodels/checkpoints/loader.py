@@ -80,10 +80,8 @@ def _load_into(variable, lazy: LazyArray, axes: tuple[int, ...] | None, shape: t
     sliceable = lazy.load_rows is not None and layout == shape and axes in (None, (1, 0)) and not distributed
     if not sliceable or rows * row_bytes <= _SLICE_BYTES:
         value = tf.convert_to_tensor(_read(lazy.load, name, path))
-        if distributed:  # a strategy's variable mirrors what its own `assign` writes, called eagerly
-            finite, value = _prepared(value, variable.dtype, axes)
-            variable.assign(tf.reshape(value, shape))
-            return bool(finite)
+        if distributed:  # a strategy's variable mirrors what its own `assign` writes: the same steps, eagerly
+            return bool(_write_whole.python_function(variable, value, axes, shape))
         return bool(_write_whole(variable.value, value, axes, tf.constant(shape, tf.int64)))
     step = max(1, _SLICE_BYTES // max(row_bytes, 1))
     finite = True
