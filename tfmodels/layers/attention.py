@@ -32,8 +32,18 @@ def merge_heads(x: tf.Tensor) -> tf.Tensor:
         >>> merge_heads(tf.zeros([2, 4, 5, 16])).shape
         TensorShape([2, 5, 64])
     """
-    merged = (shape_dim(x, 0), shape_dim(x, 2), x.shape[1] * x.shape[3])
-    return tf.reshape(tf.transpose(x, (0, 2, 1, 3)), merged)
+    def merge(part):
+        merged = (shape_dim(part, 0), shape_dim(part, 2), part.shape[1] * part.shape[3])
+        return tf.reshape(tf.transpose(part, (0, 2, 1, 3)), merged)
+
+    if x.shape[2] == 1 and x.shape[1] % 2 == 0:
+        # One query (a decoding step): the transpose and reshape are free, so XLA fuses them into the output
+        # projection's matrix-vector product, which then computes a (head, dim) index per element and runs at a
+        # third of its speed. A concatenation makes the merged row a real buffer (GPT-2 124M bf16, one row: 66-71
+        # -> 83-90 new tokens/s).
+        half = x.shape[1] // 2
+        return tf.concat([merge(x[:, :half]), merge(x[:, half:])], axis=-1)
+    return merge(x)
 
 
 def causal_bias(past_length, query_length, key_length, dtype: tf.DType) -> tf.Tensor:
@@ -48,13 +58,18 @@ def causal_bias(past_length, query_length, key_length, dtype: tf.DType) -> tf.Te
 
 
 def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) -> tf.Tensor:
-    """Write `new` (`[batch, heads, q, dim]`) into the preallocated `cache` (`[batch, heads, max_length, dim]`) at
-    positions `cache_position .. cache_position + q - 1`; static shapes, so one XLA compilation serves every step."""
-    length, steps = shape_dim(cache, 2), shape_dim(new, 2)
-    offset = tf.range(length) - cache_position
-    inside = tf.reshape((offset >= 0) & (offset < steps), [1, 1, -1, 1])
-    spread = tf.gather(new, tf.clip_by_value(offset, 0, steps - 1), axis=2)
-    return tf.where(inside, spread, tf.cast(cache, new.dtype))
+    """Write `new` (`[..., q, dim]`) into the preallocated `cache` (`[..., max_length, dim]`) at positions
+    `cache_position .. cache_position + q - 1` of its second-to-last axis; static shapes, so one XLA compilation
+    serves every step, and under XLA the write is in place (a dynamic-update-slice of the `q` new positions).
+
+    Example:
+        >>> write_to_cache(tf.zeros([2, 1, 1, 4, 1]), tf.ones([2, 1, 1, 1, 1]), tf.constant(2))[0, 0, 0, :, 0]
+        <tf.Tensor: shape=(4,), dtype=float32, numpy=array([0., 0., 1., 0.], dtype=float32)>
+    """
+    dtype, rank = new.dtype, len(new.shape)
+    cache = tf.cast(cache, dtype)
+    start = [0] * (rank - 2) + [tf.cast(cache_position, tf.int32), 0]
+    return keras.ops.slice_update(cache, start, new)
 
 
 def apply_rotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) -> tf.Tensor:
@@ -226,14 +241,14 @@ class MultiHeadAttention(keras.layers.Layer):
         present = None
         if not cross:
             if layer_past is not None:
-                past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
                 if cache_position is None:
+                    past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
                     key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
                     value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
-                else:
-                    key = write_to_cache(past_key, key, cache_position)
-                    value = write_to_cache(past_value, value, cache_position)
-            if use_cache:
+                else:  # one write of keys and values into the stacked cache, which is then `present` as it is
+                    present = write_to_cache(layer_past, tf.stack([key, value], axis=0), cache_position)
+                    key, value = present[0], present[1]
+            if use_cache and present is None:
                 present = tf.stack([key, value], axis=0)
         if query_scale is not None:
             query = query * tf.cast(query_scale, query.dtype)

@@ -6,7 +6,14 @@ import pytest
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.attention import AttentionNames, MultiHeadAttention, apply_rotary, scaled_dot_product_attention
+from tfmodels.layers.attention import (
+    AttentionNames,
+    MultiHeadAttention,
+    apply_rotary,
+    merge_heads,
+    scaled_dot_product_attention,
+    write_to_cache,
+)
 from tfmodels.layers.core import (
     Conv1D,
     Linear,
@@ -196,3 +203,31 @@ def test_cached_length_of_stacked_and_pair_caches():
     assert cached_length([tf.stack([key, key])], None) == 7
     assert cached_length([(key, key)], None) == 7
     assert cached_length(None, None) == 0 and int(cached_length([(key, key)], tf.constant(3))) == 3
+
+
+@pytest.mark.parametrize("heads, seq", [(4, 1), (3, 1), (4, 5)])
+def test_merge_heads_in_eager_graph_and_xla(heads, seq):
+    # One query of an even head count takes the concatenating path (a real buffer for XLA's next product).
+    x = np.random.default_rng(0).normal(size=(2, heads, seq, 3)).astype(np.float32)
+    expected = x.transpose(0, 2, 1, 3).reshape(2, seq, heads * 3)
+    np.testing.assert_array_equal(merge_heads(tf.constant(x)).numpy(), expected)
+    spec = tf.TensorSpec([None, heads, seq, 3], tf.float32)  # unknown batch: the last axis stays static
+    graph = tf.function(merge_heads, input_signature=[spec]).get_concrete_function()
+    assert graph.structured_outputs.shape.as_list() == [None, seq, heads * 3]
+    np.testing.assert_array_equal(graph(tf.constant(x)).numpy(), expected)
+    np.testing.assert_array_equal(tf.function(merge_heads, jit_compile=True)(tf.constant(x)).numpy(), expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_write_to_cache_writes_the_new_positions_only(dtype, mode):
+    rng = np.random.default_rng(0)
+    cache = rng.normal(size=(2, 1, 3, 8, 4)).astype(np.float32)
+    new = rng.normal(size=(2, 1, 3, 2, 4)).astype(np.float32)
+    write = write_to_cache if mode == "eager" else tf.function(write_to_cache, jit_compile=mode == "xla")
+    out = write(tf.constant(cache, "float32"), tf.constant(new, dtype), tf.constant(5))
+    assert out.dtype == dtype and out.shape == cache.shape  # the cache takes the new entries' dtype
+    expected = cache.copy()
+    expected[:, :, :, 5:7] = new
+    np.testing.assert_array_equal(out.numpy().astype(np.float32),
+                                  tf.cast(tf.cast(expected, dtype), "float32").numpy())
