@@ -205,9 +205,9 @@ def test_cached_length_of_stacked_and_pair_caches():
     assert cached_length(None, None) == 0 and int(cached_length([(key, key)], tf.constant(3))) == 3
 
 
-@pytest.mark.parametrize("heads, seq", [(4, 1), (3, 1), (4, 5)])
+@pytest.mark.parametrize("heads, seq", [(4, 1), (3, 1), (1, 1), (4, 5)])
 def test_merge_heads_in_eager_graph_and_xla(heads, seq):
-    # One query of an even head count takes the concatenating path (a real buffer for XLA's next product).
+    # One query of several heads takes the concatenating path (a real buffer for XLA's next product).
     x = np.random.default_rng(0).normal(size=(2, heads, seq, 3)).astype(np.float32)
     expected = x.transpose(0, 2, 1, 3).reshape(2, seq, heads * 3)
     np.testing.assert_array_equal(merge_heads(tf.constant(x)).numpy(), expected)
