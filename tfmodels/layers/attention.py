@@ -61,6 +61,8 @@ def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) 
     """Write `new` (`[..., q, dim]`) into the preallocated `cache` (`[..., max_length, dim]`) at positions
     `cache_position .. cache_position + q - 1` of its second-to-last axis; static shapes, so one XLA compilation
     serves every step, and under XLA the write is in place (a dynamic-update-slice of the `q` new positions).
+    The positions must fit (`cache_position + q <= max_length`, as generation guarantees): like XLA's
+    dynamic-update-slice, a start past `max_length - q` is moved back to it.
 
     Example:
         >>> write_to_cache(tf.zeros([2, 1, 1, 4, 1]), tf.ones([2, 1, 1, 1, 1]), tf.constant(2))[0, 0, 0, :, 0]
@@ -240,16 +242,16 @@ class MultiHeadAttention(keras.layers.Layer):
             query, key = apply_rotary(query, *rotary), (key if cross else apply_rotary(key, *rotary))
         present = None
         if not cross:
-            if layer_past is not None:
-                if cache_position is None:
-                    past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
-                    key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
-                    value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
-                else:  # one write of keys and values into the stacked cache, which is then `present` as it is
-                    present = write_to_cache(layer_past, tf.stack([key, value], axis=0), cache_position)
-                    key, value = present[0], present[1]
-            if use_cache and present is None:
-                present = tf.stack([key, value], axis=0)
+            written = None
+            if layer_past is not None and cache_position is not None:  # one in-place write of keys and values
+                written = write_to_cache(layer_past, tf.stack([key, value], axis=0), cache_position)
+                key, value = written[0], written[1]
+            elif layer_past is not None:
+                past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
+                key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
+                value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
+            if use_cache:
+                present = written if written is not None else tf.stack([key, value], axis=0)
         if query_scale is not None:
             query = query * tf.cast(query_scale, query.dtype)
         context, probs = scaled_dot_product_attention(query, key, value, bias=attention_bias, dropout=self.dropout,

@@ -231,3 +231,19 @@ def test_write_to_cache_writes_the_new_positions_only(dtype, mode):
     expected[:, :, :, 5:7] = new
     np.testing.assert_array_equal(out.numpy().astype(np.float32),
                                   tf.cast(tf.cast(expected, dtype), "float32").numpy())
+
+
+def test_a_preallocated_cache_is_written_at_its_position_and_equals_the_concatenated_one():
+    attention = MultiHeadAttention(8, 2, AttentionNames(), name="self")
+    rng = np.random.default_rng(6)
+    past, new = (tf.constant(rng.normal(size=(2, n, 8)).astype(np.float32)) for n in (3, 1))
+    _, concatenated_past, _ = attention(past, use_cache=True)  # [2, batch, heads, 3, dim]
+    grown, expected, _ = attention(new, layer_past=concatenated_past, use_cache=True)
+    slots = tf.pad(concatenated_past, [[0, 0]] * 3 + [[0, 2], [0, 0]])  # room for 5 positions
+    bias = tf.reshape(tf.constant([0.0] * 4 + [-10000.0]), [1, 1, 1, 5])  # the unwritten last slot is masked
+    written, present, _ = attention(new, layer_past=slots, cache_position=tf.constant(3), attention_bias=bias,
+                                    use_cache=True)
+    np.testing.assert_allclose(written.numpy(), grown.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(present[:, :, :, :4].numpy(), expected.numpy())
+    np.testing.assert_array_equal(present[:, :, :, 4].numpy(), np.zeros((2, 2, 2, 4), np.float32))
+    assert attention(new, layer_past=slots, cache_position=tf.constant(3), attention_bias=bias)[1] is None
