@@ -28,7 +28,14 @@ from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.checkpoints.sharding import convert_file_size_to_int
-from tfmodels.checkpoints.writer import interrupted_save_error, save_checkpoint
+from tfmodels.checkpoints.writer import (
+    LAYOUT_PT_SAFETENSORS,
+    LAYOUT_TF_H5,
+    LAYOUT_TF_SAFETENSORS,
+    checkpoint_tensors,
+    interrupted_save_error,
+    save_checkpoint,
+)
 from tfmodels import lora
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
@@ -537,11 +544,21 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         push_to_hub: bool = False,
         repo_id: str | None = None,
         adapter_only: bool = False,
+        weight_names: str | None = None,
         **push_kwargs: Any,
     ):
-        """Write `config.json` and the weights: `tf_model.h5` (or `model.safetensors` with TF names when
-        `safe_serialization=True`), sharded with an index above `max_shard_size` (`"5GB"`, `"100MB"`, `"1GiB"`
-        or bytes).
+        """Write `config.json` (and `generation_config.json` for generative models) and the weights, sharded with
+        an index above `max_shard_size` (`"5GB"`, `"100MB"`, `"1GiB"` or bytes):
+
+        - `safe_serialization=True`: `model.safetensors` in the PyTorch layout (PyTorch keys and shapes,
+          `{"format": "pt"}`, shards `model-0000i-of-0000N.safetensors` + `model.safetensors.index.json`), which
+          transformers (PyTorch), vLLM, TGI and the Hub read, and the reference's TF classes read through their
+          PyTorch import. `weight_names="tf"` writes the safetensors with TF names instead (`{"format": "tf"}`).
+        - otherwise `tf_model.h5` with TF names, as the reference's TF classes write it.
+
+        Weights keep their dtype (bf16 stays bf16); `config.json` records it as `dtype`, and names the PyTorch class
+        in `architectures`. A weight the PyTorch class has no name for (a layer added to the model) raises a
+        `CheckpointError` before anything is written.
 
         With `push_to_hub=True` the directory is then uploaded to `repo_id` (default: the directory's name) in one
         commit (`commit_message`, `token`, `private`, `create_pr`, `revision`), and the commit info returned.
@@ -557,7 +574,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         be saved whole: `merge_lora()` first.
 
         Example:
-            >>> model.save_pretrained("out", max_shard_size="200MB", safe_serialization=True)
+            >>> model.save_pretrained("out", max_shard_size="200MB", safe_serialization=True)  # transformers reads it
         """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
@@ -571,16 +588,22 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
                 repo_id = repo_id or os.path.basename(os.path.abspath(save_directory))
                 return self.upload_folder_to_hub(save_directory, repo_id, **push_kwargs)
             return None
+        layout = _weights_layout(safe_serialization, weight_names)
         max_shard_size = convert_file_size_to_int(max_shard_size)
+        tensors = checkpoint_tensors(self, layout)  # a weight without a name in the layout raises here
         os.makedirs(save_directory, exist_ok=True)
         self.config.architectures = [type(self).__name__[2:]]
         if self._auto_class is not None:
             self.config.auto_map = {self._auto_class[2:] if self._auto_class.startswith("TF") else
                                     self._auto_class: f"{type(self).__module__}.{type(self).__name__}"}
+        self.config.dtype = weights_dtype(self)
+        if hasattr(self.config, "torch_dtype"):  # transformers 5 names it `dtype`; one name, not two that disagree
+            del self.config.torch_dtype
         extra_files = {CONFIG_NAME: self.config.to_json_string(use_diff=True)}
         if self.can_generate():
             extra_files[GENERATION_CONFIG_NAME] = self.generation_config.to_json_string()
-        save_checkpoint(self, save_directory, max_shard_size, safe_serialization, extra_files)
+        save_checkpoint(self, save_directory, max_shard_size, layout, extra_files, tensors)
+        logger.info("Model weights saved in %s (%s)", save_directory, layout)
         if saved_model:
             from serving.export import export_saved_model
 
@@ -592,7 +615,12 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         if push_kwargs:
             raise TypeError(f"save_pretrained() got unexpected keyword arguments {sorted(push_kwargs)}")
         return None
-        logger.info("Model weights saved in %s", save_directory)
+
+    def pytorch_weights(self) -> list:
+        """The model's weights as its PyTorch class names and shapes them (`checkpoints.pytorch_layout.PTWeight`s);
+        architectures on the kit provide it from their weight table."""
+        raise CheckpointError(f"{type(self).__name__} declares no weight table, so its weights have no PyTorch "
+                              "names; save it with safe_serialization=False (tf_model.h5) or weight_names='tf'.")
 
     @classmethod
     def from_pretrained(
@@ -682,6 +710,31 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
 
 
 _FLOAT_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def _weights_layout(safe_serialization: bool, weight_names: str | None) -> str:
+    """The checkpoint layout of `save_pretrained`'s arguments."""
+    if weight_names not in (None, "pt", "tf"):
+        raise ValueError(f"weight_names must be 'pt' (PyTorch names, the default of safetensors) or 'tf'; received "
+                         f"{weight_names!r}.")
+    if not safe_serialization:
+        if weight_names == "pt":
+            raise ValueError("weight_names='pt' needs safe_serialization=True: the PyTorch layout is written as "
+                             "safetensors (tf_model.h5 always holds TF names).")
+        return LAYOUT_TF_H5
+    return LAYOUT_TF_SAFETENSORS if weight_names == "tf" else LAYOUT_PT_SAFETENSORS
+
+
+def weights_dtype(model: keras.Model) -> str:
+    """The dtype of a model's floating-point weights as transformers writes it in `config.json` (`"float32"`,
+    `"bfloat16"`, ...): the widest one, so a model with a few float32 weights among bf16 ones says `float32`.
+
+    Example:
+        >>> weights_dtype(TFLlamaForCausalLM.from_pretrained("llama", dtype="bfloat16"))
+        'bfloat16'
+    """
+    floats = {str(v.dtype) for v in model.weights if str(v.dtype) in _FLOAT_DTYPES}
+    return max(floats, key=lambda name: (np.dtype(name).itemsize, name), default="float32")
 
 
 def checkpoint_dtype(config: PretrainedConfig) -> str | None:

@@ -19,7 +19,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfmodels.checkpoints.names import WeightTable, path_pattern
+from tfmodels.checkpoints.names import WeightTable, path_pattern, strip_model_name
+from tfmodels.checkpoints.pytorch_layout import PTWeight, pytorch_weights
 from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
 from tfmodels.layers.heads import (
@@ -175,6 +176,21 @@ class TaskModel(TFPreTrainedModel):
             unexpected.append(path_pattern(f"{table.prefix}/{pooler}"))
         missing, extra = super().ignored_on_load()
         return missing + list(table.missing_ok), unexpected + extra
+
+    def pytorch_weights(self) -> list[PTWeight]:
+        """The model's weights under its PyTorch class's state-dict keys and shapes (see
+        `checkpoints.pytorch_layout`): the backbone's weights and those of this task's heads; a bare model's keys
+        without the backbone's prefix, as its PyTorch class has none.
+
+        Example:
+            >>> [(w.key, w.shape) for w in model.pytorch_weights()][:1]
+            [('bert.embeddings.word_embeddings.weight', (30522, 768))]
+        """
+        table = self.weight_table
+        roots = {strip_model_name(variable.path).split("/")[0] for variable in self.backbone.weights}
+        roots |= {path.split("/")[0] for task in self.tasks for path in table.heads.get(task, {}).values()}
+        return pytorch_weights(self.weights, table, roots, self.base_model_prefix if self.bare_backbone else None,
+                               owner=type(self).__name__)
 
     def __getattr__(self, name: str) -> Any:
         """HF's attribute names for head layers (`model.classifier`, `model.qa_outputs`, `model.lm_head`): the

@@ -92,6 +92,17 @@ def pt_to_tf_shape(shape: tuple[int, ...], transpose: str) -> tuple[int, ...]:
     return tuple(shape) if axes is None else tuple(shape[i] for i in axes)
 
 
+def tf_to_pt_shape(shape: tuple[int, ...], transpose: str) -> tuple[int, ...]:
+    """The PyTorch shape of a TF tensor of `shape` (inverse of `pt_to_tf_shape`).
+
+    Example:
+        >>> tf_to_pt_shape((3, 5, 7, 2), "conv2d")
+        (2, 7, 3, 5)
+    """
+    axes = pt_to_tf_axes(transpose, len(shape))
+    return tuple(shape) if axes is None else tuple(shape[i] for i in np.argsort(axes))
+
+
 def pt_to_tf_array(array: np.ndarray, transpose: str) -> np.ndarray:
     """Lay out a PyTorch array as its TF counterpart (Dense kernels are transposed, convolutions permuted)."""
     axes = pt_to_tf_axes(transpose, array.ndim)
@@ -129,6 +140,10 @@ class WeightTable:
       tied to the word embeddings): never reported as unexpected.
     - `missing_ok`: our weights a checkpoint may lack without it being reported, because the model fills them
       from another weight (ALBERT's `predictions/decoder/bias`, which PyTorch ties to `predictions/bias`).
+    - `pt_tied_copies`: our weights (TF keys) that PyTorch ties to another and does not store: the PyTorch
+      layout leaves them out (ALBERT's `predictions/decoder/bias`).
+    - `pt_squeezed`: PyTorch keys whose size-1 dimensions PyTorch does not store (GPT-2's `[1, n]` Conv1D biases
+      are `[n]` there): the PyTorch layout writes them without.
 
     Example:
         >>> BERT_WEIGHTS.heads["token_classification"]
@@ -141,6 +156,8 @@ class WeightTable:
     pt_renames: tuple[tuple[str, str], ...] = ()
     pt_ignore: tuple[str, ...] = ()
     missing_ok: tuple[str, ...] = ()
+    pt_tied_copies: tuple[str, ...] = ()
+    pt_squeezed: tuple[str, ...] = ()
 
     def unused_head_patterns(self, used: list[str]) -> list[str]:
         """Patterns matching the weights (TF names or PyTorch keys) of this architecture's pre-training heads other

@@ -1,4 +1,5 @@
-"""Write a model's weights in the reference's TF layouts, without ever leaving a half-written checkpoint."""
+"""Write a model's weights in the reference's TF layouts or the PyTorch layout, without ever leaving a half-written
+checkpoint."""
 
 from __future__ import annotations
 
@@ -69,43 +70,61 @@ def _h5_groups(model: keras.Model, names: dict[int, str]) -> dict[str, list[str]
     return groups
 
 
-def _write_files(model: keras.Model, directory: str, max_shard_size: int, safe_serialization: bool) -> list[str]:
-    """Write the weight files into `directory` (a staging directory); return their names.
+LAYOUT_TF_H5 = "tf_h5"  # tf_model.h5 (Keras 2 `save_weights` layout) and its shards, TF names
+LAYOUT_TF_SAFETENSORS = "tf_safetensors"  # model.safetensors with TF names (`{"format": "tf"}`)
+LAYOUT_PT_SAFETENSORS = "pt_safetensors"  # model.safetensors with PyTorch names and shapes (`{"format": "pt"}`)
+LAYOUTS = (LAYOUT_TF_H5, LAYOUT_TF_SAFETENSORS, LAYOUT_PT_SAFETENSORS)
+
+
+def checkpoint_tensors(model: keras.Model, layout: str) -> list[tuple[str, LazyArray]]:
+    """The tensors a save in `layout` writes, in order, under their names in the files (each read from its variable
+    only when written). For the PyTorch layout, a weight without a PyTorch name raises here, before anything is
+    written (`model.pytorch_weights()`)."""
+    if layout == LAYOUT_PT_SAFETENSORS:
+        return [(weight.key, weight.lazy()) for weight in model.pytorch_weights()]
+    return [(tf_weight_name(variable), LazyArray(tuple(variable.shape), np.dtype(variable.dtype),
+                                                 functools.partial(_fetch, variable)))
+            for variable in _unique(model.weights)]
+
+
+def _write_files(model: keras.Model, directory: str, max_shard_size: int, layout: str,
+                 tensors: list[tuple[str, LazyArray]]) -> list[str]:
+    """Write `tensors` (from `checkpoint_tensors(model, layout)`) into `directory` (a staging directory); return
+    the file names.
 
     Every format is written one weight at a time (`LazyArray`s fetched as their bytes are written), so a save
     holds at most one weight in memory beyond the model itself, whatever the shard size.
     """
-    variables = _unique(model.weights)
-    names = {id(v): tf_weight_name(v) for v in variables}
-    weights_name = SAFE_WEIGHTS_NAME if safe_serialization else TF2_WEIGHTS_NAME
-    sizes = [(names[id(v)], int(np.prod(v.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize) for v in variables]
+    safetensors = layout != LAYOUT_TF_H5
+    weights_name = SAFE_WEIGHTS_NAME if safetensors else TF2_WEIGHTS_NAME
+    sizes = [(name, int(np.prod(lazy.shape, dtype=np.int64)) * np.dtype(lazy.dtype).itemsize)
+             for name, lazy in tensors]
     shards = plan_shards(sizes, max_shard_size)
-    by_name = {names[id(v)]: v for v in variables}
+    by_name = dict(tensors)
 
-    if len(shards) == 1 and not safe_serialization:
+    if len(shards) == 1 and not safetensors:
+        names = {id(v): tf_weight_name(v) for v in _unique(model.weights)}
         layers = list(_h5_groups(model, names).items())
-        write_h5(os.path.join(directory, weights_name), layers, lambda name: _fetch(by_name[name]),
+        write_h5(os.path.join(directory, weights_name), layers, lambda name: by_name[name].load(),
                  keras.__version__)
         return [weights_name]
 
-    def lazy(name: str) -> tuple[str, LazyArray]:
-        variable = by_name[name]
-        return strip_model_name(name) + ":0", LazyArray(tuple(variable.shape), np.dtype(variable.dtype),
-                                                         functools.partial(_fetch, variable))
-
+    # TF names in files other than the unsharded h5 leave out the model's scope, as the reference's do.
+    file_key = (lambda name: name) if layout == LAYOUT_PT_SAFETENSORS else (lambda name: strip_model_name(name) + ":0")
+    metadata = {"format": "pt" if layout == LAYOUT_PT_SAFETENSORS else "tf"}
     files = []
     weight_map = {}
     for i, shard in enumerate(shards, start=1):
         file_name = weights_name if len(shards) == 1 else shard_file_name(weights_name, i, len(shards))
-        tensors = [lazy(name) for name in shard]
-        if safe_serialization:
-            write_safetensors(os.path.join(directory, file_name), dict(tensors), {"format": "tf"})
+        shard_tensors = [(file_key(name), by_name[name]) for name in shard]
+        if safetensors:
+            write_safetensors(os.path.join(directory, file_name), dict(shard_tensors), metadata)
         else:
-            write_h5_shard(os.path.join(directory, file_name), tensors)
-        weight_map.update({name: file_name for name in shard})
+            write_h5_shard(os.path.join(directory, file_name), shard_tensors)
+        weight_map.update({file_key(name): file_name for name in shard})
         files.append(file_name)
     if len(shards) > 1:
-        index_name = SAFE_WEIGHTS_INDEX_NAME if safe_serialization else TF2_WEIGHTS_INDEX_NAME
+        index_name = SAFE_WEIGHTS_INDEX_NAME if safetensors else TF2_WEIGHTS_INDEX_NAME
         with open(os.path.join(directory, index_name), "w", encoding="utf-8") as handle:
             handle.write(index_json(weight_map, sum(size for _, size in sizes)))
         files.append(index_name)
@@ -139,10 +158,11 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int, safe_serialization: bool,
-                    extra_files: dict[str, str]) -> list[str]:
-    """Write the model's weights and `extra_files` (name -> text, e.g. `config.json`) into `save_directory`;
-    return the new file names.
+def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int, layout: str,
+                    extra_files: dict[str, str], tensors: list[tuple[str, LazyArray]] | None = None) -> list[str]:
+    """Write the model's weights in `layout` (one of `LAYOUTS`; `tensors` from `checkpoint_tensors`, computed
+    here when not given) and `extra_files` (name -> text, e.g. `config.json`) into `save_directory`; return the
+    new file names.
 
     1. Everything is written and fsynced in a staging directory inside `save_directory`: an error there (a full
        disk, a read-only target) leaves the previous checkpoint untouched.
@@ -151,6 +171,10 @@ def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int
        this step leaves the marker, and `from_pretrained` then refuses the directory instead of loading a mix of
        two saves. Files that are not part of a checkpoint (a tokenizer, a README) are never touched.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"Unknown checkpoint layout {layout!r}; expected one of {LAYOUTS}.")
+    if tensors is None:
+        tensors = checkpoint_tensors(model, layout)
     for name in os.listdir(save_directory):  # staging left by a save that was killed while writing
         if name.startswith(STAGING_PREFIX) and os.path.isdir(os.path.join(save_directory, name)):
             shutil.rmtree(os.path.join(save_directory, name), ignore_errors=True)
@@ -158,7 +182,7 @@ def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int
     try:
         try:
             staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=save_directory)
-            files = _write_files(model, staging, max_shard_size, safe_serialization)
+            files = _write_files(model, staging, max_shard_size, layout, tensors)
             for name, text in extra_files.items():
                 with open(os.path.join(staging, name), "w", encoding="utf-8") as handle:
                     handle.write(text)

@@ -30,4 +30,5 @@ ALBERT_WEIGHTS = WeightTable(
     },
     pt_ignore=(r"position_ids$", r"token_type_ids$", r"predictions\.decoder\.weight$"),
     missing_ok=(r"^predictions/decoder/bias$",),  # PyTorch ties it to `predictions.bias`: filled from it
+    pt_tied_copies=(r"^predictions/decoder/bias$",),
 )

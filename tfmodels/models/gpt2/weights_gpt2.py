@@ -40,4 +40,5 @@ GPT2_WEIGHTS = WeightTable(
     # The causal-mask buffers of PyTorch files, and the LM matrix tied to `wte`.
     pt_ignore=(r"h\.\d+\.attn\.bias$", r"h\.\d+\.attn\.masked_bias$", r"h\.\d+\.crossattention\.bias$",
                r"h\.\d+\.crossattention\.masked_bias$", r"(^|\.)lm_head\.weight$"),
+    pt_squeezed=(r"\.(c_attn|q_attn|c_proj|c_fc)\.bias$",),  # Conv1D biases: `[1, n]` here, `[n]` in PyTorch
 )
