@@ -1,6 +1,9 @@
-"""Wall time and peak RSS of from_pretrained / save_pretrained for a BERT-base-sized model (110M parameters).
+"""Wall time and peak RSS of from_pretrained / save_pretrained for a BERT-base-sized model (110M parameters), and
+of saves in the PyTorch layout against transformers (PyTorch) saving the same weights.
 
-    python benchmarks/checkpoint_io.py            # all measurements, each in a fresh process
+    python benchmarks/checkpoint_io.py                    # TF layouts: loads and saves, each in a fresh process
+    python benchmarks/checkpoint_io.py --pytorch-layout   # PyTorch layout: BERT-base fp32, 1.1B Llama bf16
+    python benchmarks/checkpoint_io.py --pytorch-layout --llama-layers 2   # a quick run of the same widths
 
 Each measurement runs in its own subprocess so that peak RSS (ru_maxrss) belongs to that operation alone; it
 includes TensorFlow itself (about 0.7 GB). Checkpoints are written once into a temporary directory. For saves, the
@@ -8,13 +11,22 @@ peak RSS with the model built (before saving) is printed too: the difference is 
 writers hold one weight at a time, so it stays near the largest weight, the 94 MB word embeddings: measured 0.09 GB
 in all four save layouts, where the writer that gathered every array first added 0.44 GB to an unsharded
 safetensors save).
+
+`--pytorch-layout` loads the same checkpoint (PyTorch safetensors; the Llama one, TinyLlama-1.1B's shape in
+bfloat16, written by `llm_load.py`'s writer) in tfmodels and in transformers, each in a fresh process, reads every
+weight once (transformers maps the files), then saves it with `save_pretrained(out, safe_serialization=True,
+max_shard_size="5GB")`. It reports the save's wall time and what the save adds to the RSS it started from (the
+kernel's peak-RSS mark is reset just before the save), against the largest tensor, the target of the streamed
+writer.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,37 +42,27 @@ def _config():
 
 
 def prepare(directory: str) -> None:
-    """Write the checkpoints the loads read: tf_model.h5, 100MB h5 shards, PyTorch-named model.safetensors."""
-    import numpy as np
-
+    """Write the checkpoints the loads read: tf_model.h5, 100MB h5 shards, PyTorch-layout model.safetensors."""
     from tfmodels import TFBertForSequenceClassification
-    from tfmodels.checkpoints.names import strip_model_name, tf_to_pt_array, tf_to_pt_name
-    from tfmodels.checkpoints.safetensors_format import write_safetensors
 
     model = TFBertForSequenceClassification(_config())
     model.save_pretrained(os.path.join(directory, "h5"))
     model.save_pretrained(os.path.join(directory, "h5_sharded"), max_shard_size="100MB")
-    pt_dir = os.path.join(directory, "pt_safetensors")
-    os.makedirs(pt_dir)
-    tensors = {}
-    for variable in model.weights:
-        name, transpose = tf_to_pt_name(strip_model_name(variable.path), len(variable.shape))
-        tensors[name] = np.ascontiguousarray(tf_to_pt_array(variable.numpy(), transpose))
-    write_safetensors(os.path.join(pt_dir, "model.safetensors"), tensors, {"format": "pt"})
-    model.config.save_pretrained(pt_dir)
+    model.save_pretrained(os.path.join(directory, "pt_safetensors"), safe_serialization=True)
 
 
 SAVES = {
     "save_h5": {},
     "save_h5_sharded": {"max_shard_size": "100MB"},
-    "save_safetensors": {"safe_serialization": True},
-    "save_safetensors_sharded": {"safe_serialization": True, "max_shard_size": "100MB"},
+    "save_safetensors": {"safe_serialization": True, "weight_names": "tf"},
+    "save_safetensors_sharded": {"safe_serialization": True, "weight_names": "tf", "max_shard_size": "100MB"},
 }
 LABELS = {
     "h5": "from_pretrained, tf_model.h5", "h5_sharded": "from_pretrained, 100MB h5 shards",
     "pt_safetensors": "from_pretrained, PyTorch model.safetensors", "save_h5": "save_pretrained, tf_model.h5",
-    "save_h5_sharded": "save_pretrained, 100MB h5 shards", "save_safetensors": "save_pretrained, model.safetensors",
-    "save_safetensors_sharded": "save_pretrained, 100MB safetensors shards",
+    "save_h5_sharded": "save_pretrained, 100MB h5 shards",
+    "save_safetensors": "save_pretrained, model.safetensors (TF names)",
+    "save_safetensors_sharded": "save_pretrained, 100MB safetensors shards (TF names)",
 }
 
 
@@ -87,9 +89,94 @@ def measure(operation: str, directory: str) -> dict:
     return row
 
 
+def _rss_gb(field: str) -> float:
+    """`VmRSS` (now) or `VmHWM` (the peak since the last reset) of this process, in GiB."""
+    with open("/proc/self/status") as handle:
+        line = next(line for line in handle if line.startswith(field + ":"))
+    return int(line.split()[1]) / 2**20
+
+
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as handle:  # "5" resets VmHWM to the current RSS (Linux)
+        handle.write("5")
+
+
+def measure_pytorch_save(kind: str, library: str, directory: str) -> dict:
+    """Load `kind`'s checkpoint (`bert` or `llama`) with `library` (`tfmodels` or `transformers`), then time and
+    measure one `save_pretrained` in the PyTorch layout."""
+    import numpy as np
+
+    source = os.path.join(directory, "pt_safetensors" if kind == "bert" else "llama")
+    out = os.path.join(directory, f"saved_{kind}_{library}")
+    if library == "tfmodels":
+        import tensorflow  # noqa: F401
+
+        import tfmodels
+
+        name = "TFBertForSequenceClassification" if kind == "bert" else "TFLlamaForCausalLM"
+        model = getattr(tfmodels, name).from_pretrained(source, dtype=None if kind == "bert" else "bfloat16")
+        sizes = [int(np.prod(w.shape)) * w.dtype.itemsize for w in model.pytorch_weights()]
+        save = lambda: model.save_pretrained(out, safe_serialization=True, max_shard_size="5GB")  # noqa: E731
+    else:
+        import torch
+        import transformers
+
+        name = "BertForSequenceClassification" if kind == "bert" else "LlamaForCausalLM"
+        model = getattr(transformers, name).from_pretrained(source, dtype=torch.float32 if kind == "bert"
+                                                            else torch.bfloat16)
+        for parameter in model.parameters():  # page in the mapped weights, as a forward pass would
+            parameter.detach().view(torch.int16 if parameter.dtype == torch.bfloat16 else torch.int32).sum()
+        sizes = [p.numel() * p.element_size() for p in model.state_dict().values()]
+        save = lambda: model.save_pretrained(out, max_shard_size="5GB")  # noqa: E731
+    before = _rss_gb("VmRSS")
+    _reset_peak_rss()
+    start = time.perf_counter()
+    save()
+    seconds = time.perf_counter() - start
+    files = [f for f in os.listdir(out) if f.endswith(".safetensors")]
+    return {"kind": kind, "library": library, "seconds": round(seconds, 2), "rss_before_gb": round(before, 3),
+            "peak_gb": round(_rss_gb("VmHWM"), 3), "largest_tensor_gb": round(max(sizes) / 2**30, 3),
+            "bytes": sum(os.path.getsize(os.path.join(out, f)) for f in files)}
+
+
+def pytorch_layout(llama_layers: int) -> None:
+    """The PyTorch-layout saves, ours against transformers', for BERT-base (fp32) and the 1.1B Llama (bf16)."""
+    from benchmarks.llm_load import SHAPE, write_checkpoint
+
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory() as directory:
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {ROOT!r}); "
+                        f"from benchmarks.checkpoint_io import prepare; prepare({directory!r})"],
+                       check=True, env=env)
+        write_checkpoint(os.path.join(directory, "llama"), {**SHAPE, "num_hidden_layers": llama_layers}, 500 * 10**6)
+        print("| model | library | save seconds | RSS before (GiB) | save adds (GiB) | largest tensor (GiB) |\n"
+              "|---|---|---|---|---|---|")
+        for kind in ("bert", "llama"):
+            for library in ("tfmodels", "transformers"):
+                out = subprocess.run([sys.executable, __file__, "--pytorch-save", kind, library, directory],
+                                     check=True, env=env, capture_output=True, text=True).stdout
+                row = json.loads(out.strip().splitlines()[-1])
+                print(f"| {kind} | {library} | {row['seconds']} | {row['rss_before_gb']} | "
+                      f"{row['peak_gb'] - row['rss_before_gb']:.3f} | {row['largest_tensor_gb']} |", flush=True)
+                shutil.rmtree(os.path.join(directory, f"saved_{kind}_{library}"))
+
+
 def main() -> None:
-    if len(sys.argv) == 3:
-        print(json.dumps(measure(sys.argv[1], sys.argv[2])))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pytorch-layout", action="store_true", help="PyTorch-layout saves against transformers")
+    parser.add_argument("--llama-layers", type=int, default=22, help="with --pytorch-layout: the Llama's depth")
+    parser.add_argument("--measure", nargs=2, metavar=("OPERATION", "DIRECTORY"), help=argparse.SUPPRESS)
+    parser.add_argument("--pytorch-save", nargs=3, metavar=("KIND", "LIBRARY", "DIRECTORY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, ROOT)  # tfmodels and benchmarks from this checkout
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return
+    if args.pytorch_save:
+        print(json.dumps(measure_pytorch_save(*args.pytorch_save)))
+        return
+    if args.pytorch_layout:
+        pytorch_layout(args.llama_layers)
         return
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as directory:
@@ -98,7 +185,7 @@ def main() -> None:
                        check=True, env=env)
         rows = []
         for operation in LABELS:
-            out = subprocess.run([sys.executable, __file__, operation, directory], check=True, env=env,
+            out = subprocess.run([sys.executable, __file__, "--measure", operation, directory], check=True, env=env,
                                  capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)

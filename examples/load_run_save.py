@@ -1,11 +1,12 @@
-"""Load a checkpoint (any HF layout: TF h5, safetensors, PyTorch), run it, and save it in our TF layouts.
+"""Load a checkpoint (any HF layout: TF h5, safetensors, PyTorch), run it, and save it in every layout we write.
 
 Until the end-to-end fine-tuning example exists this is the package's main job:
 
     python examples/load_run_save.py [CHECKPOINT_DIR] [OUTPUT_DIR]
 
 With no arguments it loads the reference BERT classifier written by transformers 4.57 (PyTorch safetensors),
-compares its logits with the reference's, and saves it as h5, sharded h5 and safetensors.
+compares its logits with the reference's, and saves it as h5, sharded h5, safetensors in the PyTorch layout
+(what transformers reads) and safetensors with TF names.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ def main() -> None:
 
     output = args.output or tempfile.mkdtemp(prefix="tfmodels-example-")
     for name, kwargs in {"h5": {}, "sharded_h5": {"max_shard_size": "20KB"},
-                         "safetensors": {"safe_serialization": True}}.items():
+                         "pytorch_safetensors": {"safe_serialization": True},
+                         "tf_safetensors": {"safe_serialization": True, "weight_names": "tf"}}.items():
         target = os.path.join(output, name)
         model.save_pretrained(target, **kwargs)
         reloaded = TFAutoModelForSequenceClassification.from_pretrained(target)
         same = np.array_equal(reloaded(model.dummy_inputs).logits.numpy(), model(model.dummy_inputs).logits.numpy())
-        print(f"saved {name:12s} -> {target} ({len(os.listdir(target))} files), reload identical: {same}")
+        print(f"saved {name:19s} -> {target} ({len(os.listdir(target))} files), reload identical: {same}")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
     python examples/predict.py "a gorgeous film" "the plot is thin"            # the saved model (tfmodels)
     python examples/predict.py --export "a gorgeous film"                       # the TF Serving export (TF only)
+    python examples/predict.py --transformers "a gorgeous film"                 # transformers' pipeline (PyTorch)
     python examples/predict.py --output-dir DIR "a gorgeous film"               # another run's output directory
 
 The saved model is `DIR/model` (weights, config with the label names, `tokenizer.json`); the export is the newest
-version under `DIR/serving`, called through its `serving_default` signature without Keras or tfmodels.
+version under `DIR/serving`, called through its `serving_default` signature without Keras or tfmodels. The saved
+model is in the PyTorch layout, so `--transformers` answers with a `transformers.pipeline("text-classification")`
+(PyTorch, `pip install torch==2.13.0 transformers`) on the same folder, without TensorFlow.
 """
 
 from __future__ import annotations
@@ -38,6 +41,22 @@ def classify_with_model(model_dir: str, texts, max_length: int = 128) -> list[tu
     return [(model.config.id2label[int(row.argmax())], float(row.max())) for row in probabilities]
 
 
+def classify_with_transformers(model_dir: str, texts) -> list[tuple[str, float]]:
+    """`[(label, probability), ...]` for `texts` from transformers' (PyTorch) text-classification pipeline on the
+    saved folder: what anyone on the Hub would run on the model.
+
+    Example:
+        >>> classify_with_transformers("text_classification_output/model", ["a gorgeous film"])
+        [('positive', 0.98...)]
+    """
+    try:
+        import transformers
+    except ImportError:
+        sys.exit("error: --transformers needs transformers with PyTorch: pip install torch==2.13.0 transformers")
+    classifier = transformers.pipeline("text-classification", model=model_dir, device="cpu")
+    return [(row["label"], float(row["score"])) for row in classifier(list(texts))]
+
+
 def newest_version(export_base: str) -> str:
     versions = [name for name in os.listdir(export_base) if name.isdigit()] if os.path.isdir(export_base) else []
     if not versions:
@@ -52,6 +71,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float]]:
     parser.add_argument("--output-dir", default="text_classification_output",
                         help="the main job's output directory (holds model/ and serving/)")
     parser.add_argument("--export", action="store_true", help="use the TF Serving export, TensorFlow only")
+    parser.add_argument("--transformers", action="store_true",
+                        help="use transformers' pipeline (PyTorch) on the saved model")
     parser.add_argument("--max-length", type=int, default=128)
     args = parser.parse_args(argv)
 
@@ -65,6 +86,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float]]:
         results = classify_with_export(newest_version(os.path.join(args.output_dir, "serving")),
                                        os.path.join(model_dir, "tokenizer.json"), id2label, args.texts,
                                        args.max_length)
+    elif args.transformers:
+        results = classify_with_transformers(model_dir, args.texts)
     else:
         results = classify_with_model(model_dir, args.texts, args.max_length)
     for text, (label, probability) in zip(args.texts, results):

@@ -12,8 +12,9 @@ safetensors, loaded without torch) on the SST-2 subset in `examples/data/sst2` (
 3. fine-tunes with AdamW and a warm-up + cosine-decay learning rate (`compile` + `fit`, Keras progress bar) in
    `mixed_bfloat16` (float32 weights), printing validation accuracy before and after (the saved float32 model,
    reloaded), then a per-class report and the confusion matrix;
-4. saves `training_curves.png`, the model (sharded safetensors + tokenizer), a verified TF Serving export and the
-   model card, and classifies three sentences through the export's `serving_default` signature.
+4. saves `training_curves.png`, the model (sharded safetensors in the PyTorch layout + tokenizer: transformers'
+   `pipeline` reads it as it is), a verified TF Serving export and the model card, and classifies three sentences
+   through the export's `serving_default` signature.
 
 Add `--epochs 1 --max-steps 3 --max-examples 48` for a quick smoke run.
 """
@@ -66,6 +67,18 @@ def tokenizer_file_of(model_dir: str) -> str:
     from huggingface_hub import hf_hub_download
 
     return hf_hub_download(model_dir, "tokenizer.json")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def copy_tokenizer(tokenizer_file: str, model_out: str) -> None:
+    """Copy `tokenizer.json` and, where they sit beside it, the files transformers' `AutoTokenizer` reads too, so
+    that `transformers.pipeline(model=model_out)` finds the tokenizer in the saved folder."""
+    source = os.path.dirname(tokenizer_file)
+    for name in TOKENIZER_FILES:
+        if os.path.isfile(os.path.join(source, name)):
+            shutil.copy(os.path.join(source, name), os.path.join(model_out, name))
 
 
 def load_tokenizer(tokenizer_file: str, max_length: int):
@@ -267,8 +280,9 @@ def main(argv: list[str] | None = None) -> dict:
                          os.path.join(args.output_dir, "training_curves.png"))
     model_out = os.path.join(args.output_dir, "model")
     export_base = os.path.join(args.output_dir, "serving")
-    model.save_pretrained(model_out, safe_serialization=True, max_shard_size="50MB")  # float32 weights
-    shutil.copy(tokenizer_file, os.path.join(model_out, "tokenizer.json"))
+    # float32 weights in the PyTorch layout: transformers (PyTorch), vLLM and the Hub read the folder as it is.
+    model.save_pretrained(model_out, safe_serialization=True, max_shard_size="50MB")
+    copy_tokenizer(tokenizer_file, model_out)
     card = model.create_model_card(
         model_out, os.path.basename(os.path.abspath(args.output_dir)),
         finetuned_from=None if args.model else "sentence-transformers/all-MiniLM-L6-v2",
@@ -288,9 +302,11 @@ def main(argv: list[str] | None = None) -> dict:
     print("The TF Serving export (serving_default signature, TensorFlow only) on three sentences:")
     for text, (label, probability) in zip(EXAMPLE_SENTENCES, examples):
         print(f"  {label:<9} {probability:.3f}  {text}")
-    print(f"\nTraining curves: {curves}\nModel (sharded safetensors + tokenizer): {model_out}\n"
+    print(f"\nTraining curves: {curves}\nModel (sharded safetensors, PyTorch layout, + tokenizer): {model_out}\n"
           f"TF Serving export (verified): {export}\nModel card: {card}\n\n"
           f"Classify your own sentences:\n  python examples/predict.py --output-dir {args.output_dir} \"a fine film\"\n"
+          f"  with transformers (PyTorch): python examples/predict.py --transformers --output-dir {args.output_dir} "
+          f"\"a fine film\"\n"
           f"Serve it with:\n  tensorflow_model_server --rest_api_port=8501 --model_name=classifier "
           f"--model_base_path={os.path.abspath(export_base)}\n"
           f"Finished in {time.perf_counter() - started:.0f} s.")

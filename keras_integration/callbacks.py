@@ -261,8 +261,9 @@ class PushToHubCallback(keras.callbacks.Callback):
     ends; nothing is left behind when `fit` raises. The last upload is awaited when training ends, and an upload
     error is raised there. The model card is regenerated from the history at every push. With
     `checkpoint=True` a resumable training checkpoint goes to `checkpoint/` too (restore it with
-    `model.load_repo_checkpoint`). The model must offer `save_pretrained`, `create_model_card` and
-    `upload_folder_to_hub` (every `TFPreTrainedModel` does).
+    `model.load_repo_checkpoint`). The weights are saved as `save_pretrained(output_dir, safe_serialization=True)`
+    writes them: safetensors in the PyTorch layout, which transformers, vLLM and the Hub's widgets read. The model
+    must offer `save_pretrained`, `create_model_card` and `upload_folder_to_hub` (every `TFPreTrainedModel` does).
 
     Example:
         >>> model.fit(train, epochs=3, callbacks=[PushToHubCallback("out", hub_model_id="me/bert-imdb")])
@@ -324,7 +325,7 @@ class PushToHubCallback(keras.callbacks.Callback):
             shutil.rmtree(snapshot, ignore_errors=True)
 
     def _push(self, message: str, epoch: int | None = None) -> None:
-        self.model.save_pretrained(self.output_dir)
+        self.model.save_pretrained(self.output_dir, safe_serialization=True)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(self.output_dir)
         if self.checkpoint:

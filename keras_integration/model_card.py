@@ -156,6 +156,9 @@ def create_model_card(
     pipeline tag, and a `model-index` with the final metrics) and a body with the training hyper-parameters, a
     per-epoch results table from the Keras `History` (best epoch marked) and the framework versions.
 
+    `library_name` is the library the Hub offers a snippet for: `"transformers"` when `output_dir` holds the weights
+    in transformers' PyTorch layout (the card then says so), else `"tfmodels"`.
+
     `history` is a `keras.callbacks.History` or its `history` dict; by default `model.history` from the last
     `fit`. Without any history the card has no results table. The validation metrics of the last epoch (else
     the training ones) go to `model-index` whenever a dataset is known: `dataset_tags`, else `dataset` (the card
@@ -187,7 +190,8 @@ def create_model_card(
             ))
     card_data = ModelCardData(
         model_name=model_name, library_name=library_name,
-        tags=list(dict.fromkeys(["keras", "tensorflow", "generated_from_keras_callback"] + (_as_list(tags) or []))),
+        tags=list(dict.fromkeys(["keras", "tensorflow", "tfmodels", "generated_from_keras_callback"]
+                                + (_as_list(tags) or []))),
         license=license, base_model=finetuned_from, datasets=datasets, language=_as_list(language),
         pipeline_tag=TASK_PIPELINES.get(task) if task else None, eval_results=eval_results or None,
     )
@@ -196,7 +200,10 @@ def create_model_card(
     source = f"a fine-tuned version of [{finetuned_from}](https://huggingface.co/{finetuned_from})" \
         if finetuned_from else f"a {type(model).__name__} model"
     trained_on = f" on the {', '.join(dataset_names)} dataset" if dataset_names else ""
-    lines += [f"This model is {source}{trained_on}, trained with Keras ({library_name}).", ""]
+    lines += [f"This model is {source}{trained_on}, trained with Keras (tfmodels).", ""]
+    if library_name == "transformers":
+        lines += ["Its weights are in the PyTorch layout of transformers (safetensors): transformers (PyTorch), vLLM "
+                  "and the Hub load them as they are, and so does tfmodels (Keras 3).", ""]
     if final:
         lines += ["It achieves the following results at the end of training:", ""]
         lines += [f"- {name}: {value:.4f}" for name, value in sorted(final.items())] + [""]

@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-
 from tests.helpers import Case, outputs_equal, run
+from tfmodels.checkpoints.safetensors_format import read_header
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +49,8 @@ def test_main_example_reduced_run_produces_every_artefact(tmp_path):
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     files = sorted(os.listdir(out / "model"))
     assert "model.safetensors.index.json" in files and "tokenizer.json" in files and "README.md" in files
+    assert "tokenizer_config.json" in files and read_header(str(out / "model" / "model-00001-of-00002.safetensors"))[
+        1] == {"format": "pt"}  # the PyTorch layout, sharded at 50MB
 
     example = _example("text_classification")
     texts = [row["text"] for row in results["examples"]]
@@ -72,11 +74,19 @@ def test_main_example_reduced_run_produces_every_artefact(tmp_path):
     assert "- batch_size: 32" in card.text and "CosineDecay" in card.text
 
     predict = _example("predict")
-    for extra in ([], ["--export"]):
+    for extra in ([], ["--export"], ["--transformers"]):  # tfmodels, the TF Serving export, transformers' pipeline
         answers = predict.main(["--output-dir", str(out), *extra, *texts[:2]])
         assert [label for label, _ in answers] == [row["label"] for row in results["examples"][:2]]
         np.testing.assert_allclose([p for _, p in answers], [row["probability"] for row in results["examples"][:2]],
                                    atol=1e-5)
+
+
+def test_to_transformers_example_hands_the_model_to_transformers(tmp_path):
+    result = _example("to_transformers").main(["--output-dir", str(tmp_path)])
+    assert result["files"] == ["config.json", "generation_config.json", "model.safetensors"]
+    assert result["config"]["architectures"] == ["GPT2LMHeadModel"] and result["config"]["dtype"] == "float32"
+    assert result["class"] == "GPT2LMHeadModel" and result["loading_problems"] == {}
+    assert result["max_difference"] < 1e-5 and result["same_tokens"]
 
 
 def test_causal_lm_example_generates_with_the_cache():
@@ -128,16 +138,27 @@ def _cli(*args):
                           env=ENV, timeout=600)
 
 
-def test_cli_convert_pytorch_to_tf_layouts(tmp_path):
+def test_cli_convert_between_tf_and_pytorch_layouts(tmp_path):
     case = Case("bert_qa")
-    for options, expected in (([], "tf_model.h5"), (["--safetensors", "--max-shard-size", "20KB"],
-                                                      "model.safetensors.index.json")):
-        target = tmp_path / expected
-        result = _cli("convert", case.path("pt_bin"), target, *options)
+    expected_outputs = run(case.model_class.from_pretrained(case.path("tf_h5")), case)
+    conversions = (  # (source, options, a file of the result, the safetensors' weight names)
+        ("pt_bin", [], "tf_model.h5", None),
+        ("tf_h5", ["--safetensors", "--max-shard-size", "20KB"], "model.safetensors.index.json", "pt"),
+        ("tf_h5", ["--safetensors", "--tf-names"], "model.safetensors", "tf"),
+    )
+    for source, options, expected, names in conversions:
+        target = tmp_path / f"{source}-{len(options)}"
+        result = _cli("convert", case.path(source), target, *options)
         assert result.returncode == 0, result.stderr[-2000:]
         assert expected in os.listdir(target) and "TFBertForQuestionAnswering" in result.stdout
-        reloaded = case.model_class.from_pretrained(target)
-        outputs_equal(run(case.model_class.from_pretrained(case.path("tf_h5")), case), run(reloaded, case))
+        if names is not None:
+            first = sorted(name for name in os.listdir(target) if name.endswith(".safetensors"))[0]
+            assert read_header(str(target / first))[1] == {"format": names}
+        outputs_equal(expected_outputs, run(case.model_class.from_pretrained(target), case))
+    result = _cli("convert", case.path("tf_h5"), tmp_path / "refused", "--tf-names")
+    assert result.returncode == 1 and result.stderr.strip() == (
+        "error: --tf-names applies to --safetensors (tf_model.h5 always holds TF names).")
+    assert not os.path.exists(tmp_path / "refused")
 
 
 def test_cli_export(tmp_path):

@@ -1,6 +1,6 @@
 """The `tfmodels` command: convert checkpoints, export them for TF Serving, inspect them.
 
-    tfmodels convert SRC DST [--safetensors] [--max-shard-size 5GB]
+    tfmodels convert SRC DST [--safetensors [--tf-names]] [--max-shard-size 5GB]
     tfmodels export SRC EXPORT_BASE [--version N] [--no-verify] [--generate [--max-new-tokens N] [--num-beams N]]
     tfmodels inspect PATH
 
@@ -20,15 +20,19 @@ from tfmodels.auto import load_pretrained
 
 
 def convert(args: argparse.Namespace) -> None:
-    """`tfmodels convert SRC DST`: load any readable checkpoint and save it in our TF layouts.
+    """`tfmodels convert SRC DST`: load any readable checkpoint and save it as `tf_model.h5`, or with
+    `--safetensors` in the PyTorch layout that transformers reads (`--tf-names`: safetensors with TF names).
 
     Example:
-        $ tfmodels convert ./pt-bert ./tf-bert --safetensors --max-shard-size 500MB
+        $ tfmodels convert ./tf-bert ./pt-bert --safetensors --max-shard-size 500MB
     """
+    if args.tf_names and not args.safetensors:
+        raise ValueError("--tf-names applies to --safetensors (tf_model.h5 always holds TF names).")
     with tqdm(total=2, desc="convert", unit="step") as steps:  # closed before an error is printed
         model = load_pretrained(args.src)
         steps.update()
-        model.save_pretrained(args.dst, max_shard_size=args.max_shard_size, safe_serialization=args.safetensors)
+        model.save_pretrained(args.dst, max_shard_size=args.max_shard_size, safe_serialization=args.safetensors,
+                              weight_names="tf" if args.tf_names else None)
         steps.update()
     print(f"{type(model).__name__} ({model.num_parameters():,} parameters) saved to {args.dst}: "
           f"{', '.join(sorted(os.listdir(args.dst)))}")
@@ -121,10 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="tfmodels", description="Hugging Face-compatible models on Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("convert", help="convert any readable checkpoint (PyTorch included) to TF layouts")
+    p = commands.add_parser("convert", help="convert any readable checkpoint to tf_model.h5 or, with --safetensors, "
+                                            "the PyTorch layout transformers reads")
     p.add_argument("src", help="checkpoint directory or Hub id")
     p.add_argument("dst", help="output directory")
-    p.add_argument("--safetensors", action="store_true", help="write model.safetensors instead of tf_model.h5")
+    p.add_argument("--safetensors", action="store_true",
+                   help="write model.safetensors in the PyTorch layout (transformers, vLLM) instead of tf_model.h5")
+    p.add_argument("--tf-names", action="store_true", help="with --safetensors: keep TF weight names")
     p.add_argument("--max-shard-size", default="5GB", help="shard above this size (e.g. 5GB, 500MB, 1GiB)")
     p.set_defaults(run=convert)
     p = commands.add_parser("export", help="export a checkpoint as a verified TF Serving SavedModel")

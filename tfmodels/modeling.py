@@ -33,6 +33,7 @@ from tfmodels.checkpoints.writer import (
     LAYOUT_TF_H5,
     LAYOUT_TF_SAFETENSORS,
     checkpoint_tensors,
+    holds_pytorch_layout,
     interrupted_save_error,
     save_checkpoint,
 )
@@ -482,7 +483,8 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
                           tags=None, finetuned_from=None, tasks=None, dataset_tags=None, dataset=None,
                           dataset_args=None, **kwargs: Any) -> str:
         """Write `output_dir/README.md` from this model and its last `fit` history; see
-        `keras_integration.model_card.create_model_card`.
+        `keras_integration.model_card.create_model_card`. When `output_dir` holds a save in the PyTorch layout, the
+        card's `library_name` is `transformers`, so that the Hub offers transformers' snippet and widget.
 
         Example:
             >>> model.create_model_card("out", "my-model", license="apache-2.0", dataset_tags="imdb")
@@ -491,6 +493,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
 
         if finetuned_from is None and self.name_or_path and not os.path.isdir(self.name_or_path):
             finetuned_from = self.name_or_path  # a Hub id we started from
+        kwargs.setdefault("library_name", "transformers" if holds_pytorch_layout(os.fspath(output_dir)) else "tfmodels")
         return create_model_card(self, output_dir, model_name, language=language, license=license, tags=tags,
                                  finetuned_from=finetuned_from, tasks=tasks, dataset_tags=dataset_tags,
                                  dataset=dataset, dataset_args=dataset_args, **kwargs)
@@ -506,10 +509,13 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
 
     def push_to_hub(self, repo_id: str, use_temp_dir: bool | None = None, commit_message: str | None = None,
                     private: bool | None = None, max_shard_size: int | str = "10GB", token: str | bool | None = None,
-                    create_pr: bool = False, revision: str | None = None, safe_serialization: bool = False,
+                    create_pr: bool = False, revision: str | None = None, safe_serialization: bool = True,
                     **model_card_kwargs: Any):
         """Save the model (config, weights, model card) and upload it to `repo_id` in one commit; create the repo
         if needed. Returns the commit info. Model-card arguments (`license`, `dataset_tags`, ...) go to the card.
+
+        The weights go up as safetensors in the PyTorch layout (what transformers, vLLM and the Hub's widgets and
+        snippets read); `safe_serialization=False` uploads `tf_model.h5` instead.
 
         With `use_temp_dir=False` the files are saved in a local directory named after the repo (kept);
         otherwise in a temporary one.

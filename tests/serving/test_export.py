@@ -83,13 +83,18 @@ def _signature_layout(path):
     return layout
 
 
+# TensorFlow's `saved_model_cli` from this interpreter's environment, not a bare name on PATH: a virtual
+# environment's python called by its path (not activated) has no `saved_model_cli` on PATH.
+SAVED_MODEL_CLI = (sys.executable, "-m", "tensorflow.python.tools.saved_model_cli")
+
+
 @pytest.mark.parametrize("name", ["bert_seqcls", "gpt2_lm"])
 def test_signatures_equal_the_reference_exports(name, tmp_path):
     model, _ = _model_and_inputs(name)
     path = export_saved_model(model, tmp_path)
     reference = os.path.join(Case(name).root, "tf_saved_model", "saved_model", "1")
     assert _signature_layout(path) == _signature_layout(reference)
-    meta = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"], capture_output=True, text=True,
+    meta = subprocess.run([*SAVED_MODEL_CLI, "show", "--dir", path, "--all"], capture_output=True, text=True,
                           env=ENV).stdout
     assert meta.count("Method name is: tensorflow/serving/predict") == 2
 
@@ -100,7 +105,7 @@ def test_saved_model_cli_run_gives_the_same_logits(tmp_path):
     path = export_saved_model(model, tmp_path / "export")
     np.savez(tmp_path / "inputs.npz", **inputs)
     arguments = ";".join(f"{k}={tmp_path / 'inputs.npz'}[{k}]" for k in inputs)
-    result = subprocess.run(["saved_model_cli", "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+    result = subprocess.run([*SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
                              "serving_default", "--inputs", arguments, "--outdir", str(tmp_path / "out")],
                             capture_output=True, text=True, env=ENV)
     assert result.returncode == 0, result.stderr[-2000:]

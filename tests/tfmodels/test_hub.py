@@ -23,6 +23,7 @@ from tests.helpers import Case, outputs_equal, run
 from tests.hub_server import HubServer
 from tests.keras_integration.tiny import tiny_batch, tiny_model
 from tfmodels import hub
+from tfmodels.checkpoints.safetensors_format import read_header
 from tfmodels.errors import CheckpointError
 
 import huggingface_hub
@@ -260,11 +261,15 @@ def test_push_to_hub_uploads_exactly_this_save_and_deletes_stale_shards(tmp_path
     assert api.calls[:2] == [("HfApi", "secret"), ("create_repo", "me/bert", True, True)]
     (_, repo_id, message, revision, create_pr, added, deleted, _), = api.commits
     assert (repo_id, message, revision, create_pr) == ("me/bert", "Upload model", "dev", True)
-    assert added == ["README.md", "config.json", "tf_model.h5"]
+    assert added == ["README.md", "config.json", "model.safetensors"]  # the PyTorch layout, which the Hub reads
+    assert read_header(str(remote / "model.safetensors"))[1] == {"format": "pt"}
     assert deleted == ["tf_model-00001-of-00002.h5", "tf_model-00002-of-00002.h5", "tf_model.h5.index.json"]
-    assert sorted(os.listdir(remote)) == ["README.md", "config.json", "tf_model.h5", "tokenizer.json"]
+    assert sorted(os.listdir(remote)) == ["README.md", "config.json", "model.safetensors", "tokenizer.json"]
     card = huggingface_hub.ModelCard.load(str(remote / "README.md"))
     assert card.data.license == "apache-2.0" and card.data.datasets == ["imdb"]  # the card arguments are used
+    # The weights are in transformers' layout: the Hub offers transformers' snippet and widget for them.
+    assert card.data.library_name == "transformers" and "tfmodels" in card.data.tags
+    assert "PyTorch layout of transformers" in card.text
     reloaded = case.model_class.from_pretrained(str(remote))
     outputs_equal(run(model, case), run(reloaded, case))
 
@@ -333,6 +338,8 @@ def test_push_to_hub_callback_commits_in_order_without_blocking_training(tmp_pat
     assert [c[2] for c in commits] == [f"Training in progress, epoch {i}" for i in (1, 2, 3)]
     assert epoch_ends[-1] < commits[0][7]  # all epochs ended before the first slow upload finished
     assert "checkpoint/weights.npz" in commits[-1][5] and "README.md" in commits[-1][5]
+    assert "model.safetensors" in commits[-1][5]  # the PyTorch layout, which transformers and the Hub read
+    assert read_header(str(tmp_path / "remote" / "model.safetensors"))[1] == {"format": "pt"}
     card = huggingface_hub.ModelCard.load(str(tmp_path / "remote" / "README.md"))
     assert card.data.license == "mit" and card.text.count(" (best)") == 1
     resumed = tiny_model("TFBertForSequenceClassification")

@@ -9,15 +9,17 @@ import pytest
 
 import tfmodels
 from tests.helpers import CASES, Case, outputs_equal, run
-from tfmodels.checkpoints import writer
+from tfmodels.checkpoints import pytorch_layout, writer
 from tfmodels.checkpoints.h5_format import load_attributes
 from tfmodels.errors import CheckpointError
 
 SAVE_MODES = {
     "h5": {},
     "sharded_h5": {"max_shard_size": "20KB"},
-    "safetensors": {"safe_serialization": True},
+    "safetensors": {"safe_serialization": True},  # the PyTorch layout
     "sharded_safetensors": {"safe_serialization": True, "max_shard_size": "20KB"},
+    "tf_safetensors": {"safe_serialization": True, "weight_names": "tf"},
+    "sharded_tf_safetensors": {"safe_serialization": True, "weight_names": "tf", "max_shard_size": "20KB"},
 }
 
 
@@ -35,13 +37,15 @@ def test_own_save_reloads_identically(case_name, mode, tmp_path):
     configs = ["config.json", "generation_config.json"] if model.can_generate() else ["config.json"]
     if mode == "h5":
         assert files == configs + ["tf_model.h5"]
-    elif mode == "safetensors":
+    elif mode in ("safetensors", "tf_safetensors"):
         assert files == configs + ["model.safetensors"]
     else:
         index = "tf_model.h5.index.json" if mode == "sharded_h5" else "model.safetensors.index.json"
         assert index in files and len(files) > 3
         weight_map = json.load(open(tmp_path / index))["weight_map"]
-        assert sorted(weight_map) == sorted(w.path + ":0" for w in model.weights)
+        names = [w.key for w in model.pytorch_weights()] if mode == "sharded_safetensors" else [
+            w.path + ":0" for w in model.weights]  # PyTorch keys, or full TF names as the reference's indexes
+        assert sorted(weight_map) == sorted(names)
     reloaded, info = case.model_class.from_pretrained(tmp_path, output_loading_info=True)
     assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     outputs_equal(run(model, case), run(reloaded, case))
@@ -197,9 +201,10 @@ def test_safetensors_preferred_and_use_safetensors_false(tmp_path):
     model.save_pretrained(tmp_path)
     other = case.model_class.from_pretrained(case.path("tf_h5"), num_labels=3)
     other.classifier.bias.assign(np.ones(3, np.float32))
-    from tfmodels.checkpoints.writer import _write_files
+    from tfmodels.checkpoints.writer import LAYOUT_PT_SAFETENSORS, _write_files, checkpoint_tensors
 
-    _write_files(other, str(tmp_path), 10**10, True)  # a model.safetensors beside the h5
+    _write_files(other, str(tmp_path), 10**10, LAYOUT_PT_SAFETENSORS,  # a model.safetensors beside the h5
+                 checkpoint_tensors(other, LAYOUT_PT_SAFETENSORS))
     assert np.all(case.model_class.from_pretrained(tmp_path).classifier.bias.numpy() == 1)
     assert not np.all(case.model_class.from_pretrained(tmp_path, use_safetensors=False).classifier.bias.numpy() == 1)
 
@@ -257,15 +262,17 @@ def test_save_holds_one_weight_at_a_time_beyond_the_model(mode, tmp_path, monkey
     case = Case("bert_seqcls")
     model = case.model_class.from_pretrained(case.path("tf_h5"))
     fetched, alive_at_fetch = [], []
-    fetch = writer._fetch
 
-    def tracking(variable):
-        alive_at_fetch.append(sum(ref() is not None for ref in fetched))
-        array = fetch(variable)
-        fetched.append(weakref.ref(array))
-        return array
+    def tracking(fetch):
+        def fetch_tracked(*args):
+            alive_at_fetch.append(sum(ref() is not None for ref in fetched))
+            array = fetch(*args)
+            fetched.append(weakref.ref(array))
+            return array
+        return fetch_tracked
 
-    monkeypatch.setattr(writer, "_fetch", tracking)
+    monkeypatch.setattr(writer, "_fetch", tracking(writer._fetch))  # TF layouts
+    monkeypatch.setattr(pytorch_layout.PTWeight, "load", tracking(pytorch_layout.PTWeight.load))  # PyTorch's
     model.save_pretrained(tmp_path, **SAVE_MODES[mode])
     assert len(fetched) == len({id(w) for w in model.weights})  # every weight fetched once...
     assert max(alive_at_fetch) == 0  # ...and released before the next one is fetched

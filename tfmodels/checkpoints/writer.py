@@ -14,12 +14,12 @@ import numpy as np
 from tfmodels.checkpoints.base import LazyArray
 from tfmodels.checkpoints.h5_format import write_h5, write_h5_shard
 from tfmodels.checkpoints.names import strip_model_name
-from tfmodels.checkpoints.safetensors_format import write_safetensors
+from tfmodels.checkpoints.safetensors_format import read_header, write_safetensors
 from tfmodels.checkpoints.sharding import SHARD_PATTERN, index_json, plan_shards, shard_file_name
 from tfmodels.errors import CheckpointError
 from tfmodels.resolve import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, TF2_WEIGHTS_INDEX_NAME, TF2_WEIGHTS_NAME
 
-TF_WEIGHT_FILES = (TF2_WEIGHTS_NAME, TF2_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)
+WEIGHT_FILES = (TF2_WEIGHTS_NAME, TF2_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME)
 
 
 def tf_weight_name(variable) -> str:
@@ -121,7 +121,7 @@ def _write_files(model: keras.Model, directory: str, max_shard_size: int, layout
             write_safetensors(os.path.join(directory, file_name), dict(shard_tensors), metadata)
         else:
             write_h5_shard(os.path.join(directory, file_name), shard_tensors)
-        weight_map.update({file_key(name): file_name for name in shard})
+        weight_map.update({name: file_name for name in shard})  # full TF names, as the reference's indexes
         files.append(file_name)
     if len(shards) > 1:
         index_name = SAFE_WEIGHTS_INDEX_NAME if safetensors else TF2_WEIGHTS_INDEX_NAME
@@ -131,9 +131,21 @@ def _write_files(model: keras.Model, directory: str, max_shard_size: int, layout
     return files
 
 
-def is_tf_weight_file(name: str) -> bool:
+def holds_pytorch_layout(directory: str) -> bool:
+    """Whether `directory` holds safetensors weights with PyTorch names (`{"format": "pt"}`), as our PyTorch layout
+    and transformers write them."""
+    if not os.path.isdir(directory):
+        return False
+    files = sorted(name for name in os.listdir(directory) if name.endswith(".safetensors") and is_weight_file(name))
+    try:
+        return bool(files) and read_header(os.path.join(directory, files[0]))[1].get("format") == "pt"
+    except (CheckpointError, OSError):
+        return False
+
+
+def is_weight_file(name: str) -> bool:
     """True for the files of our checkpoint layouts (the ones a new save replaces)."""
-    return name in TF_WEIGHT_FILES or bool(SHARD_PATTERN.match(name))
+    return name in WEIGHT_FILES or bool(SHARD_PATTERN.match(name))
 
 
 SAVE_MARKER = ".tfmodels-save-in-progress"
@@ -201,7 +213,7 @@ def save_checkpoint(model: keras.Model, save_directory: str, max_shard_size: int
         for name in files:
             os.replace(os.path.join(staging, name), os.path.join(save_directory, name))
         for name in os.listdir(save_directory):
-            if is_tf_weight_file(name) and name not in files:
+            if is_weight_file(name) and name not in files:
                 os.remove(os.path.join(save_directory, name))
         _fsync_directory(save_directory)
         os.remove(os.path.join(save_directory, SAVE_MARKER))

@@ -27,8 +27,9 @@ BATCH, SEQUENCE, CHOICES, NUM_LABELS = 4, 8, 3, 3
 SAVE_FORMATS = {
     "h5": {},
     "sharded_h5": {"max_shard_size": "8KB"},
-    "safetensors": {"safe_serialization": True},
+    "safetensors": {"safe_serialization": True},  # the PyTorch layout
     "sharded_safetensors": {"safe_serialization": True, "max_shard_size": "8KB"},
+    "tf_safetensors": {"safe_serialization": True, "weight_names": "tf"},
 }
 # The kind of task of a class, from the end of its name; longer suffixes first ("LMHeadModel" ends with "Model").
 TASKS = {

@@ -142,10 +142,14 @@ def test_a_pytorch_checkpoint_fills_the_decoder_bias_copy(tmp_path):
     assert info["missing_keys"] == []
     head = model.get_lm_head()
     np.testing.assert_array_equal(head.decoder_bias.bias.numpy(), head.bias_layer.bias.numpy())
-    model.save_pretrained(tmp_path, safe_serialization=True)
+    model.save_pretrained(tmp_path, safe_serialization=True, weight_names="tf")
     from tfmodels.checkpoints.safetensors_format import read_safetensors
 
     tensors = read_safetensors(str(tmp_path / "model.safetensors")).tensors
     copy, bias = tensors["predictions/decoder/bias"].load(), tensors["predictions/bias"].load()
     np.testing.assert_array_equal(copy, bias)
     assert np.abs(bias).sum() > 0
+    model.save_pretrained(tmp_path / "pt", safe_serialization=True)  # PyTorch's layout: the bias once, as it ties
+    tensors = read_safetensors(str(tmp_path / "pt" / "model.safetensors")).tensors
+    assert "predictions.bias" in tensors and not any(key.startswith("predictions.decoder") for key in tensors)
+    np.testing.assert_array_equal(tensors["predictions.bias"].load(), bias)

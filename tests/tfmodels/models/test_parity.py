@@ -56,7 +56,7 @@ def test_weight_names_equal_reference(case_name, tmp_path):
     # (the reference also writes empty groups for its weightless layers).
     assert {layer: sorted(names) for layer, names in ours.items() if names} == {
         layer: sorted(names) for layer, names in theirs.items() if names}
-    model.save_pretrained(tmp_path / "safetensors", safe_serialization=True)
+    model.save_pretrained(tmp_path / "safetensors", safe_serialization=True, weight_names="tf")
     header, metadata, _ = read_header(str(tmp_path / "safetensors" / "model.safetensors"))
     assert metadata == {"format": "tf"}
     assert sorted(header) == sorted(reference)
