@@ -15,9 +15,10 @@ safetensors save).
 `--pytorch-layout` loads the same checkpoint (PyTorch safetensors; the Llama one, TinyLlama-1.1B's shape in
 bfloat16, written by `llm_load.py`'s writer) in tfmodels and in transformers, each in a fresh process, reads every
 weight once (transformers maps the files), then saves it with `save_pretrained(out, safe_serialization=True,
-max_shard_size="5GB")`. It reports the save's wall time and what the save adds to the RSS it started from (the
-kernel's peak-RSS mark is reset just before the save), against the largest tensor, the target of the streamed
-writer.
+max_shard_size="5GB")`, after `os.sync()` (no earlier write's dirty pages slow it). It reports the save's wall time,
+the part of it our save spends in `fsync` (it makes the files durable before they replace a previous checkpoint;
+transformers does not), and what the save adds to the RSS it started from (the kernel's peak-RSS mark is reset just
+before the save), against the largest tensor, the target of the streamed writer.
 """
 
 from __future__ import annotations
@@ -128,13 +129,24 @@ def measure_pytorch_save(kind: str, library: str, directory: str) -> dict:
             parameter.detach().view(torch.int16 if parameter.dtype == torch.bfloat16 else torch.int32).sum()
         sizes = [p.numel() * p.element_size() for p in model.state_dict().values()]
         save = lambda: model.save_pretrained(out, max_shard_size="5GB")  # noqa: E731
+    synced = [0.0]  # seconds in fsync: our saves make their files durable before replacing the previous ones
+    fsync = os.fsync
+
+    def timed_fsync(fd: int) -> None:
+        begin = time.perf_counter()
+        fsync(fd)
+        synced[0] += time.perf_counter() - begin
+
+    os.fsync = timed_fsync
+    os.sync()  # no dirty pages of earlier writes slow this save's
     before = _rss_gb("VmRSS")
     _reset_peak_rss()
     start = time.perf_counter()
     save()
     seconds = time.perf_counter() - start
     files = [f for f in os.listdir(out) if f.endswith(".safetensors")]
-    return {"kind": kind, "library": library, "seconds": round(seconds, 2), "rss_before_gb": round(before, 3),
+    return {"kind": kind, "library": library, "seconds": round(seconds, 2), "fsync_seconds": round(synced[0], 2),
+            "rss_before_gb": round(before, 3),
             "peak_gb": round(_rss_gb("VmHWM"), 3), "largest_tensor_gb": round(max(sizes) / 2**30, 3),
             "bytes": sum(os.path.getsize(os.path.join(out, f)) for f in files)}
 
@@ -148,15 +160,16 @@ def pytorch_layout(llama_layers: int) -> None:
         subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {ROOT!r}); "
                         f"from benchmarks.checkpoint_io import prepare; prepare({directory!r})"],
                        check=True, env=env)
+        os.makedirs(os.path.join(directory, "llama"))
         write_checkpoint(os.path.join(directory, "llama"), {**SHAPE, "num_hidden_layers": llama_layers}, 500 * 10**6)
-        print("| model | library | save seconds | RSS before (GiB) | save adds (GiB) | largest tensor (GiB) |\n"
-              "|---|---|---|---|---|---|")
+        print("| model | library | save seconds | of which fsync | RSS before (GiB) | save adds (GiB) | "
+              "largest tensor (GiB) |\n|---|---|---|---|---|---|---|")
         for kind in ("bert", "llama"):
             for library in ("tfmodels", "transformers"):
                 out = subprocess.run([sys.executable, __file__, "--pytorch-save", kind, library, directory],
                                      check=True, env=env, capture_output=True, text=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
-                print(f"| {kind} | {library} | {row['seconds']} | {row['rss_before_gb']} | "
+                print(f"| {kind} | {library} | {row['seconds']} | {row['fsync_seconds']} | {row['rss_before_gb']} | "
                       f"{row['peak_gb'] - row['rss_before_gb']:.3f} | {row['largest_tensor_gb']} |", flush=True)
                 shutil.rmtree(os.path.join(directory, f"saved_{kind}_{library}"))
 

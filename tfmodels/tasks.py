@@ -19,10 +19,12 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_integration.keras_private import sublayers
 from tfmodels.checkpoints.names import WeightTable, path_pattern, strip_model_name
 from tfmodels.checkpoints.pytorch_layout import PTWeight, pytorch_weights
 from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
+from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.heads import (
     ClassifierHead,
     LastTokenScore,
@@ -189,8 +191,10 @@ class TaskModel(TFPreTrainedModel):
         table = self.weight_table
         roots = {strip_model_name(variable.path).split("/")[0] for variable in self.backbone.weights}
         roots |= {path.split("/")[0] for task in self.tasks for path in table.heads.get(task, {}).values()}
+        lookup_tables = [layer.embeddings for layer in sublayers(self)
+                         if isinstance(layer, (keras.layers.Embedding, TokenEmbedding))]
         return pytorch_weights(self.weights, table, roots, self.base_model_prefix if self.bare_backbone else None,
-                               owner=type(self).__name__)
+                               owner=type(self).__name__, lookup_tables=lookup_tables)
 
     def __getattr__(self, name: str) -> Any:
         """HF's attribute names for head layers (`model.classifier`, `model.qa_outputs`, `model.lm_head`): the

@@ -16,6 +16,7 @@ import transformers
 import tfmodels
 from tests.helpers import CASES, Case, outputs_equal
 from tests.tfmodels.models.model_checks import exported_classes, tiny_batch, tiny_model
+from tfmodels.checkpoints import pytorch_layout
 from tfmodels.checkpoints.names import tf_to_pt_name
 from tfmodels.checkpoints.safetensors_format import read_header
 from tfmodels.errors import CheckpointError
@@ -262,3 +263,36 @@ def test_a_fine_tuned_head_loaded_by_another_class_is_unexpected_here_and_in_tra
         "cls.predictions.transform.dense.bias", "cls.predictions.transform.dense.weight"]
     assert sorted(ours["unexpected_keys"]) == sorted(set(theirs["unexpected_keys"]) - {
         "bert.pooler.dense.bias", "bert.pooler.dense.weight"}) == ["classifier.bias", "classifier.weight"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_large_tensors_are_written_in_row_slices_with_the_same_bytes(dtype, tmp_path, monkeypatch):
+    """Above `WRITE_SLICE_BYTES` a tensor is written slice by slice (a kernel's rows here are its columns in the
+    model): the file is byte for byte the one a whole write gives, and no slice is larger than the limit."""
+    from tfmodels.checkpoints import safetensors_format
+
+    model = tiny_model("TFLlamaForCausalLM")
+    if dtype == "bfloat16":
+        model = type(model).from_pretrained(_saved(model, tmp_path / "fp32"), dtype="bfloat16")
+    model.save_pretrained(tmp_path / "whole", safe_serialization=True)
+    sliced = []
+    original = pytorch_layout.RowReader.rows
+
+    def recording(reader, start, stop):
+        block = original(reader, start, stop)
+        sliced.append((reader.weight.key, block.nbytes))
+        return block
+
+    monkeypatch.setattr(safetensors_format, "WRITE_SLICE_BYTES", 256)
+    monkeypatch.setattr(pytorch_layout.RowReader, "rows", recording)
+    model.save_pretrained(tmp_path / "sliced", safe_serialization=True)
+    keys = {key for key, _ in sliced}
+    assert {"model.embed_tokens.weight", "lm_head.weight", "model.layers.0.mlp.down_proj.weight"} <= keys
+    assert max(nbytes for _, nbytes in sliced) <= 256
+    assert (tmp_path / "sliced" / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors"
+                                                                        ).read_bytes()
+
+
+def _saved(model, directory) -> str:
+    model.save_pretrained(directory, safe_serialization=True)
+    return str(directory)

@@ -19,19 +19,30 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.checkpoints.base import LazyArray
-from tfmodels.checkpoints.names import WeightTable, pt_to_tf_axes, strip_model_name, tf_to_pt_name, tf_to_pt_shape
+from tfmodels.checkpoints.names import (
+    TRANSPOSE_NONE,
+    TRANSPOSE_SIMPLE,
+    WeightTable,
+    pt_to_tf_axes,
+    strip_model_name,
+    tf_to_pt_name,
+    tf_to_pt_shape,
+)
 from tfmodels.errors import CheckpointError
 
 
 @dataclasses.dataclass(frozen=True)
 class PTWeight:
     """One tensor of the PyTorch layout: its state-dict `key`, the Keras `variable` it comes from, how the TF
-    layout maps to PyTorch's (`transpose`, a `TRANSPOSE_*` kind of `names.py`) and its PyTorch `shape`."""
+    layout maps to PyTorch's (`transpose`, a `TRANSPOSE_*` kind of `names.py`), its PyTorch `shape`, and whether
+    the variable is a lookup table the model reads with `tf.gather` (`gathered`: TensorFlow then keeps it in
+    copy-on-read mode, where a dense read copies the whole table and a gather of rows does not)."""
 
     key: str
     variable: Any
     transpose: str
     shape: tuple[int, ...]
+    gathered: bool = False
 
     @property
     def dtype(self) -> np.dtype:
@@ -44,28 +55,73 @@ class PTWeight:
         value = self.variable.value
         axes = pt_to_tf_axes(self.transpose, len(self.variable.shape))
         if axes is not None:
-            value = tf.transpose(value, np.argsort(axes))
+            value = _transpose(tf.convert_to_tensor(value), np.argsort(axes))
         return np.asarray(value).reshape(self.shape)
 
     def lazy(self) -> LazyArray:
-        """The tensor as a `LazyArray`, read from the variable when a writer needs its bytes."""
-        return LazyArray(self.shape, self.dtype, self.load)
+        """The tensor as a `LazyArray`, read from the variable when a writer needs its bytes; in row slices where
+        the file's rows are the variable's rows or (a transposed matrix) its columns."""
+        same_rows = self.transpose == TRANSPOSE_NONE and self.shape == tuple(self.variable.shape) != ()
+        distributed = isinstance(self.variable.value, tf.distribute.DistributedValues)  # read whole by its strategy
+        sliceable = (same_rows or (self.transpose == TRANSPOSE_SIMPLE and len(self.shape) == 2)) and not distributed
+        return LazyArray(self.shape, self.dtype, self.load, RowReader(self).rows if sliceable else None)
+
+
+class RowReader:
+    """Rows `[start, stop)` of a `PTWeight` in PyTorch's layout, asked for in order, so that a writer never holds a
+    copy of the whole tensor: a gathered lookup table by a gather of those rows; another variable from one read
+    of it (TensorFlow copies some variables, bf16 ones among them, on every dense read: one read per tensor, not
+    per slice), released once the last row is out."""
+
+    def __init__(self, weight: PTWeight):
+        self.weight = weight
+        self.value = None
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        weight, variable = self.weight, self.weight.variable.value
+        if weight.gathered:
+            return np.asarray(tf.raw_ops.ResourceGather(resource=variable.handle, indices=tf.range(start, stop),
+                                                        dtype=variable.dtype))
+        if self.value is None:
+            self.value = tf.convert_to_tensor(variable)
+        if weight.transpose == TRANSPOSE_NONE:
+            block = np.asarray(self.value[start:stop])
+        else:  # the file's rows are the kernel's columns
+            block = np.asarray(_transpose(self.value[:, start:stop], (1, 0)))
+        if stop >= weight.shape[0]:
+            self.value = None
+        return block
+
+
+_SAME_WIDTH_INTEGERS = {tf.bfloat16: tf.uint16, tf.float16: tf.uint16, tf.float32: tf.uint32}
+
+
+def _transpose(value: tf.Tensor, axes) -> tf.Tensor:
+    """`tf.transpose` of the bits: half-precision values move as 16-bit integers, which TensorFlow transposes about
+    1.4x faster than bfloat16 (the result is bit for bit the same)."""
+    integers = _SAME_WIDTH_INTEGERS.get(value.dtype)
+    if integers is None:
+        return tf.transpose(value, axes)
+    return tf.bitcast(tf.transpose(tf.bitcast(value, integers), axes), value.dtype)
 
 
 def pytorch_weights(variables: Iterable, table: WeightTable, roots: Iterable[str],
-                    strip_prefix: str | None = None, owner: str = "the model") -> list[PTWeight]:
+                    strip_prefix: str | None = None, owner: str = "the model",
+                    lookup_tables: Iterable = ()) -> list[PTWeight]:
     """`variables` (each once, in order) as the tensors of the PyTorch layout.
 
     `roots` are the first components of the TF keys that the PyTorch class has (its backbone's and its heads'):
     a variable outside them (a layer added to the model) has no PyTorch name, and a `CheckpointError` names it
     before anything is written. `strip_prefix` is the backbone's name for a bare model, whose PyTorch class has
-    no such prefix (`BertModel`'s keys are `embeddings...`, not `bert.embeddings...`).
+    no such prefix (`BertModel`'s keys are `embeddings...`, not `bert.embeddings...`). `lookup_tables` are the
+    variables the model reads with `tf.gather` (embedding tables), which are read back by rows (`PTWeight.gathered`).
 
     Example:
         >>> [w.key for w in pytorch_weights(model.weights, BERT_WEIGHTS, ["bert", "classifier"])][:1]
         ['bert.embeddings.word_embeddings.weight']
     """
     roots = set(roots)
+    gathered = {id(variable) for variable in lookup_tables}
     weights: list[PTWeight] = []
     by_key: dict[str, str] = {}
     seen: set[int] = set()
@@ -95,5 +151,5 @@ def pytorch_weights(variables: Iterable, table: WeightTable, roots: Iterable[str
                 "PyTorch layout cannot hold both. Nothing was written. Save with weight_names='tf' instead."
             )
         by_key[pt_key] = key
-        weights.append(PTWeight(pt_key, variable, transpose, shape))
+        weights.append(PTWeight(pt_key, variable, transpose, shape, id(variable) in gathered))
     return weights

@@ -20,6 +20,7 @@ DTYPES = {
 }
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 MAX_HEADER_SIZE = 100 * 1024 * 1024
+WRITE_SLICE_BYTES = 16 * 2 ** 20  # a larger tensor that reads in row slices is written slice by slice
 
 
 def _fail(path: str, problem: str) -> CheckpointError:
@@ -105,7 +106,7 @@ def read_safetensors(path: str) -> WeightFile:
 def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], metadata: dict[str, str]) -> None:
     """Write `tensors` to `path` in the safetensors format, streamed: the header needs only shapes and dtypes, and
     a `LazyArray` is loaded when its bytes are written and released right after, so writing a model's variables
-    holds one tensor in memory at a time.
+    holds one tensor in memory at a time (a slice of it, for a large one that reads rows).
 
     Example:
         >>> write_safetensors("model.safetensors", {"w": np.ones((2, 3), np.float32)}, {"format": "pt"})
@@ -126,11 +127,33 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], 
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
         for name, tensor in tensors.items():
+            for array in _blocks(tensor, name, path):
+                handle.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+                del array  # freed before the next block is loaded
+
+
+def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str):
+    """The tensor's data in order: whole, or for a large `LazyArray` that reads rows, in row slices of about
+    `WRITE_SLICE_BYTES`; each checked against the declared dtype and shape."""
+    shape, dtype = tuple(tensor.shape), np.dtype(tensor.dtype)
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    if not isinstance(tensor, LazyArray):
+        spans = [None]
+    elif tensor.load_rows is None or shape[0] * row_bytes <= WRITE_SLICE_BYTES:
+        spans = [None]
+    else:
+        step = max(1, WRITE_SLICE_BYTES // max(row_bytes, 1))
+        spans = [(start, min(start + step, shape[0])) for start in range(0, shape[0], step)]
+    for span in spans:
+        if span is None:
             array = tensor.load() if isinstance(tensor, LazyArray) else tensor
-            if tuple(np.shape(array)) != tuple(tensor.shape) or np.dtype(array.dtype) != np.dtype(tensor.dtype):
-                raise CheckpointError(
-                    f"Tensor {name!r} was declared {np.dtype(tensor.dtype)} {tuple(tensor.shape)} but its value is "
-                    f"{array.dtype} {tuple(np.shape(array))}; {path} was not completed."
-                )
-            handle.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-            del array  # freed before the next tensor is loaded
+            expected = shape
+        else:
+            array = tensor.load_rows(*span)
+            expected = (span[1] - span[0], *shape[1:])
+        if tuple(np.shape(array)) != expected or np.dtype(array.dtype) != dtype:
+            raise CheckpointError(
+                f"Tensor {name!r} was declared {dtype} {expected} but its value is {array.dtype} "
+                f"{tuple(np.shape(array))}; {path} was not completed."
+            )
+        yield array
