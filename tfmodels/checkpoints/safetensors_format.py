@@ -137,11 +137,8 @@ def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str):
     `WRITE_SLICE_BYTES`; each checked against the declared dtype and shape."""
     shape, dtype = tuple(tensor.shape), np.dtype(tensor.dtype)
     row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
-    if not isinstance(tensor, LazyArray):
-        spans = [None]
-    elif tensor.load_rows is None or shape[0] * row_bytes <= WRITE_SLICE_BYTES:
-        spans = [None]
-    else:
+    spans = [None]  # whole
+    if isinstance(tensor, LazyArray) and tensor.load_rows is not None and shape[0] * row_bytes > WRITE_SLICE_BYTES:
         step = max(1, WRITE_SLICE_BYTES // max(row_bytes, 1))
         spans = [(start, min(start + step, shape[0])) for start in range(0, shape[0], step)]
     for span in spans:
