@@ -58,12 +58,20 @@ FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
 
 def _generated_call(cls: type) -> Any:
     decoder = cls.is_decoder_task or (cls.decoder_capable and cls.bare_backbone)
-    names = list(dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if decoder else ()), *FLAGS, *cls.label_names]))
+    order = dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if decoder else ()), *FLAGS, *cls.label_names,
+                           *(("cache_position",) if decoder else ())])
+    # Arguments of ours the reference lacks go after `training`, so that positional calls written for the
+    # reference fill the reference's slots: `cache_position`, and labels where the reference computes no loss.
+    late = ["cache_position"] + list(cls.label_names if cls.labels_after_training else ())
+    # An architecture may place `labels` among its inputs (the reference's slot for it); classes without labels
+    # drop it.
+    names = [name for name in order if name not in late and (name != "labels" or name in cls.label_names)]
+    late = [name for name in late if name in order]
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in names]
     parameters.append(inspect.Parameter("training", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False))
-    if decoder:
-        parameters.append(inspect.Parameter("cache_position", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in late]
+    names += late
 
     def call(self, **arguments):
         labels = {name: arguments.pop(name) for name in self.label_names}
@@ -92,7 +100,7 @@ def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
         if name in ("input_ids", "attention_mask", "token_type_ids", "position_ids") and value is not None:
             value = tf.reshape(value, (-1, tf.shape(value)[-1]))
         elif name == "inputs_embeds" and value is not None:
-            value = tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+            value = tf.reshape(value, tf.concat([[-1], tf.shape(value)[-2:]], 0))
         flat[name] = value
     return flat, tf.shape(reference)[:2]
 
@@ -109,6 +117,7 @@ class TaskModel(TFPreTrainedModel):
     input_names: tuple[str, ...] = ENCODER_INPUTS
     label_names: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
+    labels_after_training = False  # the reference's class takes no labels: ours come after `training`
     is_decoder_task = False
     decoder_capable = False  # the backbone can run as a decoder: its bare model takes the decoder inputs too
     bare_backbone = False
@@ -486,6 +495,7 @@ class ReplacedTokenDetectionTask(TaskModel):
     over the tokens of `attention_mask`."""
 
     label_names = ("labels",)
+    labels_after_training = True
     tasks = ("replaced_token_detection",)
 
     def make_heads(self, config) -> None:
@@ -531,12 +541,14 @@ class LastTokenClassificationTask(TaskModel):
 
 
 class DoubleHeadsTask(TaskModel):
-    """The tied LM head on every choice's tokens and a `SequenceSummary` score per choice (inputs
-    `[batch, choices, seq]`, `mc_token_ids` `[batch, choices]`). `loss` is per example: the LM loss of its choices
+    """The tied LM head on every choice's tokens and a `SequenceSummary` score per choice: inputs
+    `[batch, choices, seq]` with `mc_token_ids` `[batch, choices]`, or, as the reference also accepts, one choice
+    per row: `[batch, seq]` with `mc_token_ids` `[batch]`. `loss` is per example: the LM loss of its choices
     (labels shifted inside) plus its multiple-choice loss, each when its labels are given, so that its mean is
     PyTorch's `loss + mc_loss`."""
 
     label_names = ("labels", "mc_labels")
+    labels_after_training = True
     tasks = ("multiple_choice",)
 
     def make_heads(self, config) -> None:
@@ -548,24 +560,35 @@ class DoubleHeadsTask(TaskModel):
     def forward(self, inputs, labels, training):
         inputs = dict(inputs)
         mc_token_ids = inputs.pop("mc_token_ids")
-        inputs, choices = flatten_choices(inputs)
+        ids = inputs.get("input_ids")
+        # The leading dimensions: [batch, choices], or [batch] for one choice per row.
+        rank = ids.shape.rank - 1 if ids is not None else inputs["inputs_embeds"].shape.rank - 2
+        if rank not in (1, 2):
+            raise ValueError(f"{type(self).__name__} takes input_ids [batch, choices, seq] or [batch, seq]; received "
+                             f"rank {rank + 1}.")
+        leading = (tf.shape(ids)[:-1] if ids is not None else tf.shape(inputs["inputs_embeds"])[:-2])
+        inputs, _ = flatten_choices(inputs)
         encoded = self.encode(inputs, training)
         flat = encoded["last_hidden_state"]
         flat_logits = float32_logits(self.lm_head_layer(flat))
-        hidden = tf.reshape(flat, tf.concat([choices, tf.shape(flat)[1:]], 0))
+        hidden = tf.reshape(flat, tf.concat([leading, tf.shape(flat)[1:]], 0))
         mc_logits = float32_logits(self.multiple_choice_head(hidden, mc_token_ids, training=training))
         if mc_logits.shape[-1] == 1:
             mc_logits = tf.squeeze(mc_logits, -1)
         loss = None
         if labels["labels"] is not None:
             flat_labels = tf.reshape(labels["labels"], (-1, tf.shape(labels["labels"])[-1]))
-            loss = tf.reduce_mean(tf.reshape(losses.causal_lm_loss(flat_labels, flat_logits), choices), axis=1)
+            loss = tf.reshape(losses.causal_lm_loss(flat_labels, flat_logits), leading)
+            loss = tf.reduce_mean(loss, axis=1) if rank == 2 else loss
         if labels["mc_labels"] is not None:
+            if rank == 1:
+                raise ValueError("mc_labels score one choice among several: pass input_ids [batch, choices, seq] "
+                                 "with mc_token_ids [batch, choices]; received one choice per row [batch, seq].")
             mc_loss = losses.single_label_loss(labels["mc_labels"], mc_logits)
             loss = mc_loss if loss is None else loss + mc_loss
         all_hidden = encoded.get("hidden_states")
         return TFGPT2DoubleHeadsModelOutput(
-            loss=loss, logits=tf.reshape(flat_logits, tf.concat([choices, tf.shape(flat_logits)[1:]], 0)),
+            loss=loss, logits=tf.reshape(flat_logits, tf.concat([leading, tf.shape(flat_logits)[1:]], 0)),
             mc_logits=mc_logits, past_key_values=encoded.get("past_key_values"),
             # As the reference: the last hidden state per choice, the others as the decoder saw them.
             hidden_states=None if all_hidden is None else all_hidden[:-1] + (hidden,),

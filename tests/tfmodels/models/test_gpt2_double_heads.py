@@ -79,6 +79,30 @@ def test_each_loss_alone_matches_pytorch(pair):
     assert "loss" not in model(inputs)
 
 
+def test_one_choice_per_row_as_the_reference(pair):
+    """`[batch, seq]` ids with `mc_token_ids` `[batch]`, as the reference also accepts: `[batch, seq, vocab]`
+    logits, `[batch]` scores, each row's LM loss."""
+    pt_model, model = pair
+    batch = _batch()
+    rows = {name: batch[name][:, 0] for name in ("input_ids", "attention_mask", "token_type_ids", "mc_token_ids",
+                                                 "labels")}
+    with torch.no_grad():
+        pt = pt_model(**{k: _long(v) for k, v in rows.items()})
+    out = model(rows)
+    assert out.logits.shape == (3, 7, 99) and out.mc_logits.shape == (3,) and out.loss.shape == (3,)
+    np.testing.assert_allclose(out.logits, pt.logits.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out.mc_logits, pt.mc_logits.numpy(), atol=1e-5, rtol=0)
+    # One loss per row, whose mean is the reference's loss over all rows' tokens (row 1 has padding).
+    np.testing.assert_allclose(np.mean(out.loss), pt.loss.numpy(), atol=1e-5, rtol=0)
+    # Positional, in the reference's order: input_ids, past_key_values, attention_mask, token_type_ids,
+    # position_ids, head_mask, inputs_embeds, mc_token_ids.
+    positional = model(rows["input_ids"], None, rows["attention_mask"], rows["token_type_ids"], None, None, None,
+                       rows["mc_token_ids"])
+    np.testing.assert_array_equal(positional.mc_logits, out.mc_logits)
+    with pytest.raises(ValueError, match=r"mc_labels score one choice among several"):
+        model({**rows, "mc_labels": np.zeros(3, np.int32)})
+
+
 def test_without_mc_token_ids_the_last_token_is_scored(pair):
     pt_model, model = pair
     ids = _batch()["input_ids"]

@@ -23,9 +23,12 @@ from tfmodels.tasks import (
     TiedCausalLMTask,
 )
 
-# The reference's inputs, in its order (GPT-2 declares its cache inputs itself; it has no cross-attention).
+# The reference's inputs, in its order (GPT-2 declares its cache inputs itself); the bare model and the LM also
+# take the cross-attention inputs, refused here: configs with `add_cross_attention` are not supported.
 GPT2_INPUTS = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "position_ids", "head_mask",
                "inputs_embeds", "use_cache")
+GPT2_DECODER_INPUTS = GPT2_INPUTS[:-1] + ("encoder_hidden_states", "encoder_attention_mask", "use_cache",
+                                          "cache_position")
 
 
 def gpt2_layer_spec(config) -> LayerSpec:
@@ -137,7 +140,7 @@ class TFGPT2Model(TFGPT2PreTrainedModel, BaseModelTask):
         >>> next_out = model({"input_ids": next_ids}, past_key_values=out.past_key_values)
     """
 
-    input_names = GPT2_INPUTS + ("cache_position",)
+    input_names = GPT2_DECODER_INPUTS
 
 
 class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, TiedCausalLMTask):
@@ -149,7 +152,7 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, TiedCausalLMTask):
         >>> model.generate(ids, max_new_tokens=20)
     """
 
-    input_names = GPT2_INPUTS + ("cache_position",)
+    input_names = GPT2_DECODER_INPUTS
 
 
 class TFGPT2DoubleHeadsModel(TFGPT2PreTrainedModel, DoubleHeadsTask):

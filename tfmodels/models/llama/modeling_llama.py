@@ -14,8 +14,10 @@ from tfmodels.models.llama.configuration_llama import LlamaConfig
 from tfmodels.models.llama.weights_llama import LLAMA_WEIGHTS
 from tfmodels.tasks import BaseModelTask, CausalLMTask, LastTokenClassificationTask, TaskModel
 
-# The reference's inputs (TFMistral's), in its order; `cache_position` is for preallocated caches (`generate`).
-LLAMA_INPUTS = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "use_cache")
+# The reference's inputs (TFMistral's), in its order, `labels` at its slot; `cache_position` is for preallocated
+# caches (`generate`).
+LLAMA_INPUTS = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "labels",
+                "use_cache")
 
 
 def head_dim_of(config) -> int:

@@ -170,10 +170,10 @@ class T5Backbone(Group):
                      for layer in self.decoder.block.layer)
 
 
-# The reference's inputs, in its order (no decoder positions: T5's are relative).
+# The reference's inputs, in its order, `labels` at its slot (no decoder positions: T5's are relative).
 T5_INPUTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask",
              "decoder_head_mask", "encoder_outputs", "past_key_values", "inputs_embeds", "decoder_inputs_embeds",
-             "use_cache")
+             "labels", "use_cache")
 
 
 class TFT5PreTrainedModel(TaskModel):
