@@ -279,11 +279,9 @@ class PretrainedConfig:
         hub_kwargs = dataclasses.asdict(HubOptions.pop_from(kwargs))
         config_dict = cls.get_config_dict(pretrained_model_name_or_path, **hub_kwargs)
         cls._check_model_type(config_dict, pretrained_model_name_or_path)
-        result = cls.from_dict(config_dict, return_unused_kwargs=return_unused_kwargs, **kwargs)
-        config = result[0] if return_unused_kwargs else result
-        if not config.name_or_path:
-            config.name_or_path = os.fspath(pretrained_model_name_or_path)
-        return result
+        # As the reference, the config keeps the `_name_or_path` it was saved with (none, from config.json): a
+        # loaded config equals the saved one. A model's `from_pretrained` records where it was loaded from.
+        return cls.from_dict(config_dict, return_unused_kwargs=return_unused_kwargs, **kwargs)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()

@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from tfmodels.layers import losses
 from tfmodels.modeling import float32_logits
-from tfmodels.modeling_outputs import TFBaseModelOutput, _output
+from tfmodels.modeling_outputs import TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions, _output
 from tfmodels.tasks import TaskModel
 
 # The reference's inputs of an encoder-decoder model, in its order (BART's; T5 has no decoder_position_ids).
@@ -112,20 +112,91 @@ def encoder_states(encoder_outputs) -> dict:
     return {"last_hidden_state": encoder_outputs, "hidden_states": None, "attentions": None}
 
 
-class _Encoder:
-    """`model.get_encoder()`: the backbone's encoder as a callable returning a `TFBaseModelOutput`."""
+def split_cache(past_key_values) -> tuple[tuple | None, tuple | None]:
+    """A decoder cache as the reference returns it (per layer: self-attention key and value, cross-attention key
+    and value, each `[batch, heads, length, head_dim]`), or as the kit keeps it (per layer one
+    `[2, batch, heads, length, head_dim]` self-attention tensor) -> `(self caches, cross keys/values or None)` in
+    the kit's layout.
+
+    Example:
+        >>> self_caches, cross = split_cache(model(..., use_cache=True).past_key_values)
+        >>> self_caches[0].shape  # (2, batch, heads, length, head_dim)
+    """
+    if past_key_values is None:
+        return None, None
+    layers = list(past_key_values)
+    if all(isinstance(layer, (tuple, list)) and len(layer) == 4 for layer in layers):
+        return (tuple(tf.stack(layer[:2]) for layer in layers), tuple(tf.stack(layer[2:]) for layer in layers))
+    if all(not isinstance(layer, (tuple, list)) and len(getattr(layer, "shape", ())) == 5 for layer in layers):
+        return tuple(layers), None
+    received = [len(layer) if isinstance(layer, (tuple, list)) else getattr(layer, "shape", type(layer).__name__)
+                for layer in layers]
+    raise ValueError(f"past_key_values must hold, per decoder layer, 4 tensors (self-attention key and value, "
+                     f"cross-attention key and value) as the model returns them with use_cache=True; received "
+                     f"{received}.")
+
+
+def join_cache(self_caches, cross_key_values) -> tuple[tuple[tf.Tensor, ...], ...]:
+    """The reference's cache layout from the kit's: per layer `(self key, self value, cross key, cross value)`."""
+    return tuple((own[0], own[1], cross[0], cross[1]) for own, cross in zip(self_caches, cross_key_values))
+
+
+class Seq2SeqEncoderView:
+    """The backbone's encoder, callable as the reference's encoder layer (`model.get_encoder()`), returning a
+    `TFBaseModelOutput`. Architectures subclass it with their reference's `__call__` parameters."""
 
     def __init__(self, backbone):
         self.backbone = backbone
 
-    def __call__(self, input_ids=None, attention_mask=None, inputs_embeds=None, head_mask=None,
-                 output_attentions=False, output_hidden_states=False, return_dict=True, training=False):
+    def run(self, input_ids=None, attention_mask=None, inputs_embeds=None, head_mask=None, output_attentions=False,
+            output_hidden_states=False, return_dict=True, training=False):
+        """The encoder pass (what every architecture's `__call__` does)."""
         encoded = self.backbone.encode(input_ids=input_ids, attention_mask=attention_mask,
                                        inputs_embeds=inputs_embeds, head_mask=head_mask,
-                                       output_attentions=output_attentions,
-                                       output_hidden_states=output_hidden_states, training=training)
+                                       output_attentions=bool(output_attentions),
+                                       output_hidden_states=bool(output_hidden_states), training=training)
         output = TFBaseModelOutput(**encoded)
-        return output if return_dict else output.to_tuple()
+        return output if return_dict is not False else output.to_tuple()
+
+
+class Seq2SeqDecoderView:
+    """The backbone's decoder, callable as the reference's decoder layer (`model.get_decoder()`), returning a
+    `TFBaseModelOutputWithPastAndCrossAttentions` whose `past_key_values` are in the reference's layout (4 tensors
+    per layer). Architectures subclass it with their reference's `__call__` parameters."""
+
+    def __init__(self, backbone):
+        self.backbone = backbone
+
+    @property
+    def layer(self) -> list:
+        """The decoder's layers (`get_decoder().layer[0]`)."""
+        return self.backbone.decoder_stack.layer
+
+    def __getitem__(self, index):
+        return self.backbone.decoder_stack[index]
+
+    def __len__(self) -> int:
+        return len(self.backbone.decoder_stack)
+
+    def run(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+            inputs_embeds=None, position_ids=None, head_mask=None, cross_attn_head_mask=None, past_key_values=None,
+            use_cache=None, output_attentions=False, output_hidden_states=False, return_dict=True, training=False):
+        """The decoder pass (what every architecture's `__call__` does)."""
+        self_caches, cross = split_cache(past_key_values)
+        if use_cache and cross is None and encoder_hidden_states is not None:
+            cross = self.backbone.decoder_cross_key_values(encoder_hidden_states)
+        decoded = self.backbone.decode(
+            input_ids=input_ids, attention_mask=attention_mask, encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask, inputs_embeds=inputs_embeds, position_ids=position_ids,
+            head_mask=head_mask, cross_attn_head_mask=cross_attn_head_mask, past_key_values=self_caches,
+            cross_key_values=cross, use_cache=bool(use_cache), output_attentions=bool(output_attentions),
+            output_hidden_states=bool(output_hidden_states), training=training)
+        past = join_cache(decoded["past_key_values"], cross) if use_cache and cross is not None else None
+        output = TFBaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=decoded["last_hidden_state"], past_key_values=past,
+            hidden_states=decoded.get("hidden_states"), attentions=decoded.get("attentions"),
+            cross_attentions=decoded.get("cross_attentions"))
+        return output if return_dict is not False else output.to_tuple()
 
 
 class Seq2SeqTaskModel(TaskModel):
@@ -153,15 +224,25 @@ class Seq2SeqTaskModel(TaskModel):
                              "config.decoder_start_token_id).")
         return shift_tokens_right(source, self.config.pad_token_id, self.config.decoder_start_token_id)
 
-    # ---- shared plumbing ---------------------------------------------------------------------------------------
-    def get_encoder(self) -> _Encoder:
-        """The encoder: `model.get_encoder()(input_ids, attention_mask)` gives the `encoder_outputs` a model call
-        and `generate` accept."""
-        return _Encoder(self.backbone)
+    def decoder_head_masks(self, inputs: dict) -> tuple:
+        """The decoder's `(self-attention, cross-attention)` head masks: `decoder_head_mask` and
+        `cross_attn_head_mask` (BART's reference)."""
+        return inputs.get("decoder_head_mask"), inputs.get("cross_attn_head_mask")
 
-    def get_decoder(self):
-        """The decoder's layer stack."""
-        return self.backbone.decoder_stack
+    # ---- shared plumbing ---------------------------------------------------------------------------------------
+    encoder_view = Seq2SeqEncoderView
+    decoder_view = Seq2SeqDecoderView
+
+    def get_encoder(self) -> Seq2SeqEncoderView:
+        """The encoder, called as the reference's: `model.get_encoder()(input_ids, attention_mask=mask)` gives the
+        `encoder_outputs` a model call and `generate` accept."""
+        return self.encoder_view(self.backbone)
+
+    def get_decoder(self) -> Seq2SeqDecoderView:
+        """The decoder, called as the reference's: `model.get_decoder()(decoder_ids,
+        encoder_hidden_states=states, encoder_attention_mask=mask, past_key_values=past, use_cache=True)`; its
+        layers are `get_decoder().layer`."""
+        return self.decoder_view(self.backbone)
 
     def run_seq2seq(self, inputs: dict, labels: dict, training) -> dict:
         """The encoder (or the given `encoder_outputs`) and the decoder; returns the `TFSeq2SeqModelOutput`
@@ -179,16 +260,17 @@ class Seq2SeqTaskModel(TaskModel):
         if decoder_ids is None and inputs.get("decoder_inputs_embeds") is None:
             decoder_ids = self.default_decoder_input_ids(inputs, labels)
         use_cache = bool(inputs.get("use_cache")) and not any(value is not None for value in labels.values())
-        decoded = self.backbone.decode(
+        self_head_mask, cross_head_mask = self.decoder_head_masks(inputs)
+        decoded = self.decoder_view(self.backbone).run(
             input_ids=decoder_ids, attention_mask=inputs.get("decoder_attention_mask"),
             encoder_hidden_states=encoded["last_hidden_state"], encoder_attention_mask=inputs.get("attention_mask"),
             inputs_embeds=inputs.get("decoder_inputs_embeds"), position_ids=inputs.get("decoder_position_ids"),
-            head_mask=inputs.get("decoder_head_mask"), cross_attn_head_mask=inputs.get("cross_attn_head_mask"),
+            head_mask=self_head_mask, cross_attn_head_mask=cross_head_mask,
             past_key_values=inputs.get("past_key_values"), use_cache=use_cache, training=training, **flags,
         )
         return {
             "last_hidden_state": decoded["last_hidden_state"],
-            "past_key_values": decoded.get("past_key_values") if use_cache else None,
+            "past_key_values": decoded.get("past_key_values"),
             "decoder_hidden_states": decoded.get("hidden_states"),
             "decoder_attentions": decoded.get("attentions"),
             "cross_attentions": decoded.get("cross_attentions"),

@@ -40,7 +40,9 @@ def test_diff_only_serialisation_and_string_label_keys(tmp_path):
     assert reloaded.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
     assert reloaded.label2id == {"LABEL_0": 0, "LABEL_1": 1, "LABEL_2": 2}
     assert reloaded.custom_key == [1] and reloaded.num_labels == 3
-    assert reloaded.to_dict() == {**config.to_dict(), "_name_or_path": str(tmp_path)}
+    # As the reference: a config loaded on its own equals the one that was saved; a model records its path.
+    assert reloaded.to_dict() == config.to_dict() and reloaded == config and reloaded.name_or_path == ""
+    assert AutoConfig.from_pretrained(tmp_path) == config
 
 
 def test_keyword_overrides_and_unused_kwargs(tmp_path):
@@ -129,3 +131,14 @@ def test_label2id_values_kept_and_pruned_heads_normalised(tmp_path):
     for bad in ({"first": [0]}, {"-1": [0]}, {0: ["x"]}, {0: 3}, [0, 1]):
         with pytest.raises(ConfigError, match=r"pruned_heads .*received .*Example: pruned_heads=\{0: \[1, 2\]\}"):
             BertConfig(pruned_heads=bad)
+
+
+def test_a_model_records_where_it_was_loaded_from(tmp_path):
+    """The model's `from_pretrained`, not the config's, sets `name_or_path` (as the reference)."""
+    import tfmodels
+
+    tfmodels.TFBertModel(BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                    intermediate_size=16)).save_pretrained(tmp_path)
+    model = tfmodels.TFBertModel.from_pretrained(tmp_path)
+    assert model.config.name_or_path == str(tmp_path) and model.name_or_path == str(tmp_path)
+    assert BertConfig.from_pretrained(tmp_path).name_or_path == ""

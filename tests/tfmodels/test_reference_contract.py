@@ -63,3 +63,90 @@ def fields_of(cls) -> list[str]:
 def test_output_fields_are_the_reference_ones_in_order(name):
     theirs = REFERENCE["output_fields"][name]
     assert fields_of(output_classes()[name]) == EXTRA_FIELDS.get(name, []) + theirs
+
+
+# ---- encoder-decoders as the reference's code drives them ------------------------------------------------------
+# `tests/fixtures/make_contract_fixtures.py` saved tiny BART and T5 models with the reference and its outputs.
+import numpy as np  # noqa: E402
+
+CONTRACT = Path(__file__).parents[1] / "fixtures" / "reference" / "contract"
+SEQ2SEQ = {"bart": (tfmodels.TFBartModel, tfmodels.TFBartForConditionalGeneration),
+           "t5": (tfmodels.TFT5Model, tfmodels.TFT5ForConditionalGeneration)}
+
+
+@pytest.fixture(scope="module", params=sorted(SEQ2SEQ))
+def seq2seq(request):
+    arch = request.param
+    reference = np.load(CONTRACT / arch / "contract.npz")
+    base_class, lm_class = SEQ2SEQ[arch]
+    return arch, reference, base_class.from_pretrained(CONTRACT / arch), lm_class.from_pretrained(CONTRACT / arch)
+
+
+def _inputs(reference) -> dict:
+    return {name: reference[name] for name in ("input_ids", "attention_mask", "decoder_input_ids")}
+
+
+def test_head_masks_of_each_attention_kind_as_the_reference(seq2seq):
+    """`head_mask` (encoder), `decoder_head_mask` (decoder self-attention) and BART's `cross_attn_head_mask`,
+    alone and together, give the reference's outputs; T5's decoder defaults to `head_mask` as the reference's."""
+    arch, reference, base, lm = seq2seq
+    unmasked = {"base": base(**_inputs(reference))[0].numpy(), "lm": lm(**_inputs(reference))[0].numpy()}
+    keys = [key for key in reference.files if key.startswith(("base/", "lm/"))]
+    assert len(keys) == (8 if arch == "bart" else 6)
+    for key in keys:
+        kind, combo = key.split("/")
+        model = base if kind == "base" else lm
+        out = model(**_inputs(reference), **{name: reference[name] for name in combo.split("+")})[0].numpy()
+        np.testing.assert_allclose(out, reference[key], atol=2e-6, rtol=0, err_msg=key)
+        assert np.abs(out - unmasked[kind]).max() > 1e-3, key  # each mask changes the outputs
+
+
+def test_past_key_values_hold_four_tensors_per_layer_and_feed_back(seq2seq):
+    _, reference, _, lm = seq2seq
+    ids, mask, decoder_ids = (reference[name] for name in ("input_ids", "attention_mask", "decoder_input_ids"))
+    first = lm(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids[:, :3], use_cache=True)
+    assert len(first.past_key_values) == 2
+    for layer, tensors in enumerate(first.past_key_values):
+        assert len(tensors) == 4
+        for slot, tensor in enumerate(tensors):
+            np.testing.assert_allclose(tensor, reference[f"past/{layer}/{slot}"], atol=1e-6, rtol=0)
+    expected = reference["past/next_logits"]
+    ours = lm(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids[:, 3:],
+              past_key_values=first.past_key_values).logits
+    np.testing.assert_allclose(ours, expected, atol=1e-6, rtol=0)
+    # The reference's own cache (numpy arrays, tuples of 4) is accepted too.
+    theirs = tuple(tuple(reference[f"past/{layer}/{slot}"] for slot in range(4)) for layer in range(2))
+    np.testing.assert_allclose(lm(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids[:, 3:],
+                                  past_key_values=theirs).logits, expected, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"4 tensors \(self-attention key and value, cross-attention key and "
+                                         r"value\).*received \[3, 3\]"):
+        lm(input_ids=ids, decoder_input_ids=decoder_ids[:, 3:], past_key_values=[t[:3] for t in theirs])
+
+
+def test_get_encoder_and_get_decoder_are_called_as_the_reference(seq2seq):
+    arch, reference, _, lm = seq2seq
+    ids, mask, decoder_ids = (reference[name] for name in ("input_ids", "attention_mask", "decoder_input_ids"))
+    encoded = lm.get_encoder()(input_ids=ids, attention_mask=mask)
+    np.testing.assert_allclose(encoded.last_hidden_state, reference["encoder/last_hidden_state"], atol=1e-6)
+    decoded = lm.get_decoder()(decoder_ids, attention_mask=None, encoder_hidden_states=encoded.last_hidden_state,
+                               encoder_attention_mask=mask, use_cache=True)
+    np.testing.assert_allclose(decoded.last_hidden_state, reference["decoder/last_hidden_state"], atol=1e-6)
+    shapes = [[list(tensor.shape) for tensor in layer] for layer in decoded.past_key_values]
+    assert shapes == reference["decoder/past_shapes"].tolist()
+    # The reference's parameter order: BART's encoder and decoder take inputs_embeds second; T5's stacks are
+    # TFT5MainLayer (attention_mask second).
+    encoder_parameters = list(inspect.signature(lm.get_encoder().__call__).parameters)
+    decoder_parameters = list(inspect.signature(lm.get_decoder().__call__).parameters)
+    if arch == "bart":
+        assert encoder_parameters[:4] == ["input_ids", "inputs_embeds", "attention_mask", "head_mask"]
+        assert decoder_parameters[:8] == ["input_ids", "inputs_embeds", "attention_mask", "position_ids",
+                                          "encoder_hidden_states", "encoder_attention_mask", "head_mask",
+                                          "cross_attn_head_mask"]
+    else:
+        assert encoder_parameters == decoder_parameters
+        assert decoder_parameters[:7] == ["input_ids", "attention_mask", "encoder_hidden_states",
+                                          "encoder_attention_mask", "inputs_embeds", "head_mask",
+                                          "encoder_head_mask"]
+        with pytest.raises(ValueError, match=r"T5 encoder attends to its own inputs only.*encoder_hidden_states"):
+            lm.get_encoder()(ids, encoder_hidden_states=encoded.last_hidden_state)
+    assert len(lm.get_decoder().layer) == 2  # the decoder's layers, as before

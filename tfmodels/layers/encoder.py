@@ -196,11 +196,13 @@ class EncoderBackbone(keras.layers.Layer):
         encoder_bias = None
         if encoder_hidden_states is not None and encoder_attention_mask is not None:
             encoder_bias = padding_bias(encoder_attention_mask, hidden_states.dtype)
+        head_masks = head_mask_5d(head_mask, self.num_steps)
         stacked = self.encoder(
-            hidden_states, attention_bias=bias, head_masks=head_mask_5d(head_mask, self.num_steps),
-            past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache and self.causal,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_bias, training=training,
+            hidden_states, attention_bias=bias, head_masks=head_masks, past_key_values=past_key_values,
+            cache_position=cache_position, use_cache=use_cache and self.causal, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_bias=encoder_bias, cross_head_masks=head_masks,  # as the reference: one mask for both
+            training=training,
         )
         sequence_output = stacked["last_hidden_state"]
         return TFBaseModelOutputWithPoolingAndCrossAttentions(

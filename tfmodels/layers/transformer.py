@@ -168,11 +168,12 @@ class TransformerLayer(keras.layers.Layer):
 
     def call(self, hidden_states, attention_bias=None, head_mask=None, layer_past=None, cache_position=None,
              use_cache=False, output_attentions=False, encoder_hidden_states=None, encoder_attention_bias=None,
-             rotary=None, cross_key_value=None, training=False):
+             rotary=None, cross_key_value=None, cross_head_mask=None, training=False):
         """Returns `(hidden_states, present, self-attention probabilities, cross-attention probabilities)`.
 
         `rotary` (`(cos, sin)`) rotates the self-attention's queries and keys; cross-attention runs on
-        `encoder_hidden_states`, or on their projection `cross_key_value` (see `MultiHeadAttention`)."""
+        `encoder_hidden_states`, or on their projection `cross_key_value` (see `MultiHeadAttention`).
+        `head_mask` multiplies the self-attention's probabilities, `cross_head_mask` the cross-attention's."""
         query_scale = 1.0 / (self.index + 1) if self.spec.scale_by_inverse_layer_index else None
 
         def self_attention(x):
@@ -187,7 +188,7 @@ class TransformerLayer(keras.layers.Layer):
         if self.spec.cross_attention and (encoder_hidden_states is not None or cross_key_value is not None):
             def cross_attention(x):
                 output, _, p = self.crossattention(x, key_value_states=encoder_hidden_states,
-                                                   attention_bias=encoder_attention_bias, head_mask=head_mask,
+                                                   attention_bias=encoder_attention_bias, head_mask=cross_head_mask,
                                                    output_attentions=output_attentions,
                                                    cross_key_value=cross_key_value, training=training)
                 return output, p
@@ -245,10 +246,12 @@ class TransformerStack(keras.layers.Layer):
 
     def call(self, hidden_states, attention_bias=None, head_masks=None, past_key_values=None, cache_position=None,
              use_cache=False, output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
-             encoder_attention_bias=None, rotary=None, cross_key_values=None, training=False) -> dict:
+             encoder_attention_bias=None, rotary=None, cross_key_values=None, cross_head_masks=None,
+             training=False) -> dict:
         """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
         step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked.
-        `rotary` goes to every layer; `cross_key_values` holds one cross-attention key/value per layer."""
+        `rotary` goes to every layer; `cross_key_values` holds one cross-attention key/value per layer;
+        `head_masks` and `cross_head_masks` one mask (or None) per step for the self- and cross-attentions."""
         steps = len(self.schedule)
         if past_key_values is not None and len(past_key_values) != steps:
             raise ValueError(f"past_key_values holds {len(past_key_values)} layer caches; the model has {steps} "
@@ -260,10 +263,12 @@ class TransformerStack(keras.layers.Layer):
                            "is returned (pass use_cache=False to silence this).")
             use_cache = False
         head_masks = head_masks if head_masks is not None else [None] * steps
+        cross_head_masks = cross_head_masks if cross_head_masks is not None else [None] * steps
         pasts = past_key_values if past_key_values is not None else [None] * steps
         all_hidden = (hidden_states,) if output_hidden_states else None
         attentions, cross_attentions, presents = (), (), ()
-        for step, (blocks, head_mask, layer_past) in enumerate(zip(self.schedule, head_masks, pasts)):
+        for step, (blocks, head_mask, cross_head_mask, layer_past) in enumerate(
+                zip(self.schedule, head_masks, cross_head_masks, pasts)):
             for block in blocks:
                 if self.head_mask_rows is not None:
                     head_mask = head_masks[self.head_mask_rows[block]]
@@ -272,7 +277,7 @@ class TransformerStack(keras.layers.Layer):
                     cache_position=cache_position, use_cache=use_cache, output_attentions=output_attentions,
                     encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_attention_bias,
                     rotary=rotary, cross_key_value=None if cross_key_values is None else cross_key_values[block],
-                    training=training,
+                    cross_head_mask=cross_head_mask, training=training,
                 )
                 if checkpointing:
                     hidden_states, present, probs, cross_probs = (

@@ -115,7 +115,9 @@ def test_cached_decoding_and_encoder_outputs_give_the_full_pass():
     ids, mask, targets = case.inputs["input_ids"], case.inputs["attention_mask"], case.labels["labels"]
     decoder_ids = model.prepare_decoder_input_ids_from_labels(targets).numpy()
     full = model({"input_ids": ids, "attention_mask": mask, "decoder_input_ids": decoder_ids}, use_cache=True)
-    assert len(full.past_key_values) == 2 and full.past_key_values[0].shape == (2, 3, 4, 7, 8)
+    # As the reference: per layer the self-attention key and value, then the cross-attention key and value.
+    assert [tuple(t.shape) for t in full.past_key_values[0]] == [(3, 4, 7, 8)] * 2 + [(3, 4, ids.shape[1], 8)] * 2
+    assert len(full.past_key_values) == 2
     encoder_outputs = model.get_encoder()(ids, attention_mask=mask)
     np.testing.assert_allclose(encoder_outputs.last_hidden_state, full.encoder_last_hidden_state, atol=1e-6)
     past, steps = None, []
@@ -130,11 +132,13 @@ def test_cached_decoding_and_encoder_outputs_give_the_full_pass():
                                full.logits, atol=1e-6, rtol=0)
 
 
-def test_decoder_head_masks_are_refused_with_the_reason():
+def test_decoder_head_masks_of_the_wrong_shape_are_refused_with_the_reason():
     model = TFBartForConditionalGeneration(BartConfig(**TINY))
     ids, mask = _batch()
-    with pytest.raises(ValueError, match="decoder_head_mask and cross_attn_head_mask are not supported"):
-        model({"input_ids": ids, "attention_mask": mask, "decoder_head_mask": np.ones((2, 2), np.float32)})
+    with pytest.raises(ValueError, match=r"head_mask covers 3 layers; the model has 2"):
+        model({"input_ids": ids, "attention_mask": mask, "decoder_head_mask": np.ones((3, 4), np.float32)})
+    with pytest.raises(ValueError, match=r"head_mask must have rank 1 \[heads\] or 2 \[layers, heads\]"):
+        model({"input_ids": ids, "attention_mask": mask, "cross_attn_head_mask": np.ones((1, 2, 4), np.float32)})
 
 
 def test_an_activation_dropout_the_layers_cannot_apply_is_reported(caplog):
@@ -185,7 +189,8 @@ def test_the_cache_is_returned_as_config_use_cache_says_except_with_labels():
     ids, mask = _batch()
     inputs = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": ids[:, :4]}
     out = model(inputs)
-    assert len(out.past_key_values) == 2 and out.past_key_values[0].shape == (2, 3, 2, 4, 8)
+    assert len(out.past_key_values) == 2 and [tuple(t.shape) for t in out.past_key_values[1]] == [
+        (3, 2, 4, 8), (3, 2, 4, 8), (3, 2, ids.shape[1], 8), (3, 2, ids.shape[1], 8)]
     assert model(inputs, use_cache=False).past_key_values is None
     assert model({**inputs, "labels": ids[:, :4]}, use_cache=True).past_key_values is None
     model.config.use_cache = False

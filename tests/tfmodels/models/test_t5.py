@@ -172,8 +172,8 @@ def test_errors_name_the_problem():
         tfmodels.T5Config(feed_forward_proj="gelu-gated")
     model = tfmodels.TFT5Model(tfmodels.T5Config(**TINY))
     ids = np.ones((1, 4), np.int32)
-    with pytest.raises(ValueError, match="does not support decoder_head_mask"):
-        model({"input_ids": ids, "decoder_input_ids": ids, "decoder_head_mask": np.ones((3, 3), np.float32)})
+    with pytest.raises(ValueError, match=r"head_mask covers 2 layers; the model has 3"):
+        model({"input_ids": ids, "decoder_input_ids": ids, "decoder_head_mask": np.ones((2, 3), np.float32)})
     # as the reference, T5 does not shift input_ids into decoder inputs (BART does)
     with pytest.raises(ValueError, match=r"TFT5Model needs decoder_input_ids \(or decoder_inputs_embeds\); received "
                                          "none. Pass decoder_input_ids"):

@@ -20,7 +20,14 @@ from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.transformer import GroupedTransformerStack, LayerNames, LayerSpec
 from tfmodels.models.bart.configuration_bart import BartConfig
 from tfmodels.models.bart.weights_bart import BART_WEIGHTS, BartLayout
-from tfmodels.seq2seq import Seq2SeqLMTask, Seq2SeqModelTask, Seq2SeqSequenceClassificationTask, Seq2SeqTaskModel
+from tfmodels.seq2seq import (
+    Seq2SeqDecoderView,
+    Seq2SeqEncoderView,
+    Seq2SeqLMTask,
+    Seq2SeqModelTask,
+    Seq2SeqSequenceClassificationTask,
+    Seq2SeqTaskModel,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +82,7 @@ class BartStack(keras.layers.Layer):
     def call(self, inputs_embeds, attention_mask=None, position_ids=None, head_mask=None,
              encoder_hidden_states=None, encoder_attention_mask=None, past_key_values=None, cross_key_values=None,
              cache_position=None, use_cache=False, output_attentions=False, output_hidden_states=False,
-             training=False):
+             cross_attn_head_mask=None, training=False):
         past_length = cached_length(past_key_values, cache_position)
         if position_ids is None:
             position_ids = tf.range(past_length, past_length + tf.shape(inputs_embeds)[1])[None, :]
@@ -91,7 +98,8 @@ class BartStack(keras.layers.Layer):
             past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache and self.decoder,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             encoder_hidden_states=encoder_hidden_states if self.decoder else None,
-            encoder_attention_bias=encoder_bias, cross_key_values=cross_key_values, training=training,
+            encoder_attention_bias=encoder_bias, cross_key_values=cross_key_values,
+            cross_head_masks=head_mask_5d(cross_attn_head_mask, len(self.layers)), training=training,
         )
 
 
@@ -149,12 +157,11 @@ class BartBackbone(keras.layers.Layer):
                past_key_values=None, cross_key_values=None, cache_position=None, use_cache=False,
                output_attentions=False, output_hidden_states=False, training=False) -> dict:
         """The decoder: `last_hidden_state`, `past_key_values`, `hidden_states`, `attentions`,
-        `cross_attentions`."""
-        if head_mask is not None or cross_attn_head_mask is not None:
-            raise ValueError("decoder_head_mask and cross_attn_head_mask are not supported by BART here (the kit's "
-                             "layers apply one head mask to both attentions); pass head_mask for the encoder only.")
+        `cross_attentions`. `head_mask` masks the self-attentions' heads, `cross_attn_head_mask` the
+        cross-attentions' (`[heads]` or `[layers, heads]`)."""
         return self.decoder(self._embed(input_ids, inputs_embeds), attention_mask=attention_mask,
-                            position_ids=position_ids, encoder_hidden_states=encoder_hidden_states,
+                            position_ids=position_ids, head_mask=head_mask, cross_attn_head_mask=cross_attn_head_mask,
+                            encoder_hidden_states=encoder_hidden_states,
                             encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
                             cross_key_values=cross_key_values, cache_position=cache_position, use_cache=use_cache,
                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
@@ -168,6 +175,40 @@ class BartBackbone(keras.layers.Layer):
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
         """Refused: the reference's BART cannot prune heads either."""
         raise NotImplementedError("BART does not support head pruning.")
+
+
+class BartEncoderView(Seq2SeqEncoderView):
+    """`model.get_encoder()`: called with the reference's `TFBartEncoder` parameters.
+
+    Example:
+        >>> model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    """
+
+    def __call__(self, input_ids=None, inputs_embeds=None, attention_mask=None, head_mask=None,
+                 output_attentions=None, output_hidden_states=None, return_dict=None, training=False):
+        return self.run(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                        head_mask=head_mask, output_attentions=output_attentions,
+                        output_hidden_states=output_hidden_states, return_dict=return_dict, training=training)
+
+
+class BartDecoderView(Seq2SeqDecoderView):
+    """`model.get_decoder()`: called with the reference's `TFBartDecoder` parameters; `past_key_values` hold 4
+    tensors per layer, as the reference's.
+
+    Example:
+        >>> out = model.get_decoder()(ids, encoder_hidden_states=states, encoder_attention_mask=mask, use_cache=True)
+    """
+
+    def __call__(self, input_ids=None, inputs_embeds=None, attention_mask=None, position_ids=None,
+                 encoder_hidden_states=None, encoder_attention_mask=None, head_mask=None, cross_attn_head_mask=None,
+                 past_key_values=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+                 return_dict=None, training=False):
+        return self.run(input_ids=input_ids, attention_mask=attention_mask,
+                        encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=encoder_attention_mask,
+                        inputs_embeds=inputs_embeds, position_ids=position_ids, head_mask=head_mask,
+                        cross_attn_head_mask=cross_attn_head_mask, past_key_values=past_key_values,
+                        use_cache=use_cache, output_attentions=output_attentions,
+                        output_hidden_states=output_hidden_states, return_dict=return_dict, training=training)
 
 
 class RootVariable(keras.layers.Layer):
@@ -253,6 +294,8 @@ class TFBartPreTrainedModel(Seq2SeqTaskModel):
     base_model_prefix = "model"
     weight_table = BART_WEIGHTS
     shifts_input_ids = True  # without decoder inputs, the decoder reads the sources shifted right
+    encoder_view = BartEncoderView
+    decoder_view = BartDecoderView
 
     def make_backbone(self, config, add_pooling_layer: bool) -> BartBackbone:
         return BartBackbone(self.weight_table.blocks, config, name=self.base_model_prefix)

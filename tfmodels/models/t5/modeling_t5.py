@@ -19,7 +19,7 @@ from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
 from tfmodels.modeling_outputs import TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.t5.configuration_t5 import T5Config
 from tfmodels.models.t5.weights_t5 import T5_WEIGHTS, T5Layout, t5_layer_names
-from tfmodels.seq2seq import Seq2SeqLMTask, Seq2SeqModelTask
+from tfmodels.seq2seq import Seq2SeqDecoderView, Seq2SeqEncoderView, Seq2SeqLMTask, Seq2SeqModelTask
 from tfmodels.tasks import TaskModel
 
 
@@ -70,7 +70,8 @@ class T5Stack(keras.layers.Layer):
 
     def call(self, input_ids=None, attention_mask=None, inputs_embeds=None, encoder_hidden_states=None,
              encoder_attention_mask=None, head_mask=None, past_key_values=None, cache_position=None, use_cache=False,
-             cross_key_values=None, output_attentions=False, output_hidden_states=False, training=False):
+             cross_key_values=None, output_attentions=False, output_hidden_states=False, cross_attn_head_mask=None,
+             training=False):
         """Token ids (or `inputs_embeds`, `[batch, seq, d_model]`); the decoder also takes the encoder's states (or
         each block's cross-attention keys/values, `cross_key_values`) and a cache. Returns the last hidden state
         (after the final norm) and, when asked, every block's input and the final output (`hidden_states`),
@@ -94,7 +95,8 @@ class T5Stack(keras.layers.Layer):
             past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache and self.is_decoder,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_bias,
-            cross_key_values=cross_key_values, training=training,
+            cross_key_values=cross_key_values, cross_head_masks=head_mask_5d(cross_attn_head_mask, self.num_steps),
+            training=training,
         )
         last = self.dropout(self.final_layer_norm(stacked["last_hidden_state"]), training=training)
         return TFBaseModelOutputWithPastAndCrossAttentions(
@@ -146,12 +148,10 @@ class T5Backbone(Group):
                output_attentions=False, output_hidden_states=False, training=False):
         """The decoder on token ids (or embeddings), attending to the encoder's states (or their per-block
         cross-attention keys/values). `position_ids` are not used: T5's positions are relative (the cache position
-        places new tokens)."""
-        if head_mask is not None or cross_attn_head_mask is not None:
-            raise ValueError("T5 does not support decoder_head_mask: its reference masks the decoder's "
-                             "self-attention with decoder_head_mask and its cross-attention with head_mask, which "
-                             "these layers cannot separate. Mask the encoder's heads with head_mask only.")
+        places new tokens). `head_mask` masks the self-attentions' heads, `cross_attn_head_mask` the
+        cross-attentions'."""
         return self.decoder(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                            head_mask=head_mask, cross_attn_head_mask=cross_attn_head_mask,
                             encoder_hidden_states=encoder_hidden_states,
                             encoder_attention_mask=encoder_attention_mask, past_key_values=past_key_values,
                             cache_position=cache_position, use_cache=use_cache, cross_key_values=cross_key_values,
@@ -168,6 +168,47 @@ class T5Backbone(Group):
         whole generation: `[2, batch, heads, source length, d_kv]` per block."""
         return tuple(layer.crossattention.project_key_value(encoder_hidden_states)
                      for layer in self.decoder.block.layer)
+
+
+class T5StackView:
+    """`model.get_encoder()` / `model.get_decoder()`: T5's encoder or decoder, called with the reference's
+    `TFT5MainLayer` parameters (`encoder_head_mask` masks the decoder's cross-attentions); the decoder's
+    `past_key_values` hold 4 tensors per layer, as the reference's.
+
+    Example:
+        >>> states = model.get_encoder()(ids, attention_mask=mask).last_hidden_state
+        >>> model.get_decoder()(decoder_ids, encoder_hidden_states=states, encoder_attention_mask=mask)
+    """
+
+    def __init__(self, encoder: Seq2SeqEncoderView | None, decoder: Seq2SeqDecoderView | None):
+        self.encoder, self.decoder = encoder, decoder
+
+    @property
+    def layer(self) -> list:
+        """The stack's blocks."""
+        stack = self.decoder.backbone.decoder_stack if self.decoder else self.encoder.backbone.encoder.block
+        return stack.layer
+
+    def __call__(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                 inputs_embeds=None, head_mask=None, encoder_head_mask=None, past_key_values=None, use_cache=None,
+                 output_attentions=None, output_hidden_states=None, return_dict=None, training=False):
+        flags = dict(output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                     return_dict=return_dict, training=training)
+        if self.decoder is not None:
+            return self.decoder.run(input_ids=input_ids, attention_mask=attention_mask,
+                                    encoder_hidden_states=encoder_hidden_states,
+                                    encoder_attention_mask=encoder_attention_mask, inputs_embeds=inputs_embeds,
+                                    head_mask=head_mask, cross_attn_head_mask=encoder_head_mask,
+                                    past_key_values=past_key_values, use_cache=use_cache, **flags)
+        given = [name for name, value in (("encoder_hidden_states", encoder_hidden_states),
+                                          ("encoder_attention_mask", encoder_attention_mask),
+                                          ("encoder_head_mask", encoder_head_mask),
+                                          ("past_key_values", past_key_values)) if value is not None]
+        if given:
+            raise ValueError(f"The T5 encoder attends to its own inputs only; received {given}. Pass them to "
+                             "model.get_decoder().")
+        return self.encoder.run(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                                head_mask=head_mask, **flags)
 
 
 # The reference's inputs, in its order, `labels` at its slot (no decoder positions: T5's are relative).
@@ -196,6 +237,23 @@ class TFT5PreTrainedModel(TaskModel):
         backbone = self.backbone
         stacks = [layer for layer in (backbone.shared, backbone.encoder, backbone.decoder) if layer is not None]
         return stacks + [layer for layer in self.layers if layer is not backbone]
+
+    def get_encoder(self) -> T5StackView:
+        """The encoder, called as the reference's (`TFT5MainLayer`)."""
+        return T5StackView(Seq2SeqEncoderView(self.backbone), None)
+
+    def get_decoder(self) -> T5StackView:
+        """The decoder, called as the reference's (`TFT5MainLayer`); its blocks are `get_decoder().layer`."""
+        if self.encoder_only:
+            raise AttributeError(f"{type(self).__name__} is T5's encoder alone: it has no decoder.")
+        return T5StackView(None, Seq2SeqDecoderView(self.backbone))
+
+    def decoder_head_masks(self, inputs: dict) -> tuple:
+        """As the reference: `decoder_head_mask` defaults to `head_mask`; the bare model's cross-attentions are
+        masked by `head_mask` (the encoder's), the LM's are not masked."""
+        head_mask, decoder_head_mask = inputs.get("head_mask"), inputs.get("decoder_head_mask")
+        decoder_head_mask = head_mask if decoder_head_mask is None else decoder_head_mask
+        return decoder_head_mask, head_mask if self.bare_backbone else None
 
     def ignored_on_load(self) -> tuple[list[str], list[str]]:
         """Not reported as unused: an `lm_head` where this model has none (tied, or no LM head), and the decoder
