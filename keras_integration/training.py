@@ -278,12 +278,49 @@ class InternalLossTrainer:
         outputs = self(x, training=False, **flags)
         return {key: value for key, value in outputs.items() if key != "loss"}
 
+    # ---- inputs checked before XLA -------------------------------------------------------------------------------
+    def check_inputs(self, arguments: dict) -> dict:
+        """The model's check of a call's inputs (token ids in range, shapes); models override it. Returns the
+        arguments, in a graph depending on the checks' assertions."""
+        return arguments
+
+    def _checked_data(self, data: Any) -> Any:
+        """With `jit_compile`, the inputs checked outside the compiled step, which cannot raise (XLA drops
+        assertions and clamps out-of-range ids): a dataset's batches by a `map`, in-memory inputs at once."""
+        if not self.jit_compile or data is None:
+            return data
+        if isinstance(data, tf.data.Dataset):
+            def check(*element):
+                x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(element[0] if len(element) == 1
+                                                                           else element)
+                if isinstance(x, Mapping):
+                    x = self.check_inputs(dict(x))
+                return x if y is None and sample_weight is None else keras.utils.pack_x_y_sample_weight(
+                    x, y, sample_weight)
+            return data.map(check)
+        if isinstance(data, Mapping):
+            return self.check_inputs(dict(data))
+        if isinstance(data, tuple) and data and isinstance(data[0], Mapping):  # validation_data=(x, y)
+            return (self.check_inputs(dict(data[0])), *data[1:])
+        return data
+
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        """`keras.Model.fit`; also records the batch size it trains with (for the model card)."""
+        """`keras.Model.fit`; also records the batch size it trains with (for the model card). With
+        `jit_compile`, batches are checked before the compiled step (see `_checked_data`)."""
         from keras_integration.model_card import batch_size_of
 
         self._train_batch_size = batch_size_of(x, batch_size)
-        return super().fit(x, y, batch_size, *args, **kwargs)
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = self._checked_data(kwargs["validation_data"])
+        return super().fit(self._checked_data(x), y, batch_size, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, with `jit_compile` checking batches before the compiled step."""
+        return super().evaluate(self._checked_data(x), y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`, with `jit_compile` checking batches before the compiled step."""
+        return super().predict(self._checked_data(x), *args, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Under a strategy Keras builds metrics, loss and optimizer state from one batch, before any step runs. It

@@ -37,7 +37,7 @@ from tfmodels.checkpoints.writer import (
     interrupted_save_error,
     save_checkpoint,
 )
-from tfmodels import lora
+from tfmodels import input_checks, lora
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
 from tfmodels.generation import GENERATION_CONFIG_NAME, GenerationConfig, GenerationMixin
@@ -107,14 +107,15 @@ def unpack_inputs(call):
         for name, attribute in _BOOLEAN_FLAGS.items():
             if name in arguments and arguments[name] is None:
                 arguments[name] = getattr(self.config, attribute, None)
-        return call(self, **arguments)
+        return call(self, **self.check_inputs(arguments))
 
     return wrapper
 
 
 def split_call_flags(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
     """Move Python booleans and `training` out of a dict first argument into keyword arguments, as the reference
-    accepted them there; Keras 3 allows only tensors positionally. Dict entries override keywords of the same name.
+    accepted them there, and make its Python lists of ids and masks arrays; Keras 3 allows only tensors
+    positionally. Dict entries override keywords of the same name.
 
     Example:
         >>> split_call_flags(({"input_ids": ids, "return_dict": False},), {})
@@ -122,6 +123,7 @@ def split_call_flags(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[s
     """
     if not args or not isinstance(args[0], Mapping):
         return args, kwargs
+    args = (input_checks.arrays_for_lists(args[0]), *args[1:])
     flags = {key: value for key, value in args[0].items()
              if key == "training" or isinstance(value, (bool, np.bool_))}
     if not flags:
@@ -208,6 +210,15 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         return "tf"
 
     # ---- inputs -------------------------------------------------------------------------------------------------
+    def check_inputs(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A call's arguments checked at the boundary (see `tfmodels.input_checks`); architectures on the kit
+        check dtypes, shapes, token ids and lengths. This base checks nothing."""
+        return arguments
+
+    def max_sequence_length(self) -> int | None:
+        """The longest input the model's positions cover; None when they set no limit (this base)."""
+        return None
+
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
         """One int32 `TensorSpec` `[batch, length]` per text input of `call` (multiple-choice models override it

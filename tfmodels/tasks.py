@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_integration.keras_private import sublayers
 from tfmodels.checkpoints.names import WeightTable, path_pattern, strip_model_name
 from tfmodels.checkpoints.pytorch_layout import PTWeight, pytorch_weights
+from tfmodels import input_checks
 from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
 from tfmodels.layers.embeddings import TokenEmbedding
@@ -118,6 +119,7 @@ class TaskModel(TFPreTrainedModel):
     label_names: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     labels_after_training = False  # the reference's class takes no labels: ours come after `training`
+    token_ranks: tuple[int, ...] = (2,)  # the ranks `input_ids` may have: [batch, seq] (3: [batch, choices, seq])
     is_decoder_task = False
     decoder_capable = False  # the backbone can run as a decoder: its bare model takes the decoder inputs too
     bare_backbone = False
@@ -158,6 +160,28 @@ class TaskModel(TFPreTrainedModel):
         raise NotImplementedError
 
     # ---- shared plumbing ---------------------------------------------------------------------------------------
+    def max_sequence_length(self) -> int | None:
+        """The longest input (cached tokens included) the backbone's absolute position table covers; None for
+        relative or rotary positions (T5, Llama), which have no hard limit."""
+        return getattr(self.backbone, "max_sequence_length", None)
+
+    def check_inputs(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Dtypes, ranks, mask shapes, token ids inside the vocabulary and lengths inside the positions, checked
+        before any layer runs (`tfmodels.input_checks`).
+
+        Example:
+            >>> model({"input_ids": [[5, 999999]]})  # ValueError: input_ids holds token id 999999, outside ...
+        """
+        table = self.get_input_embeddings().embeddings
+        config = self.config
+        type_vocab_size = getattr(config, "type_vocab_size", None)
+        if "token_type_ids" in arguments and type_vocab_size is None:  # GPT-2 embeds token types with `wte`
+            type_vocab_size = table.shape[0]
+        cached_ids = "decoder_input_ids" if "decoder_input_ids" in arguments else "input_ids"
+        return input_checks.check_model_inputs(arguments, table.shape[0], table.shape[1],
+                                               self.max_sequence_length(), self.token_ranks, type_vocab_size,
+                                               cached_ids)
+
     @property
     def backbone(self) -> keras.layers.Layer:
         """The backbone layer, whatever the architecture calls it (`model.bert`, `model.roberta`, ...)."""
@@ -359,6 +383,7 @@ class SequenceClassificationTask(TaskModel):
 class MultipleChoiceTask(TaskModel):
     """One score per choice: inputs `[batch, num_choices, seq]`, logits `[batch, num_choices]`."""
 
+    token_ranks = (3,)
     label_names = ("labels",)
     tasks = ("multiple_choice",)
 
@@ -547,6 +572,7 @@ class DoubleHeadsTask(TaskModel):
     (labels shifted inside) plus its multiple-choice loss, each when its labels are given, so that its mean is
     PyTorch's `loss + mc_loss`."""
 
+    token_ranks = (2, 3)
     label_names = ("labels", "mc_labels")
     labels_after_training = True
     tasks = ("multiple_choice",)

@@ -1,8 +1,8 @@
 """Code written for the reference runs unchanged: every class's `call` takes the reference's parameters in the
 reference's order (ours after them), and every output container has the reference's fields in its order.
 
-The reference's signatures are in `tests/fixtures/reference/call_signatures.json`
-(`tests/fixtures/dump_reference_signatures.py` wrote them from transformers 4.57's TF classes)."""
+The reference's signatures are in `tests/fixtures/reference_contract/call_signatures.json`
+(`dump_reference_signatures.py` there wrote them from transformers 4.57's TF classes)."""
 
 import inspect
 import json
@@ -14,7 +14,8 @@ import tfmodels
 import tfmodels.modeling_outputs
 import tfmodels.seq2seq
 
-REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures" / "reference" / "call_signatures.json").read_text())
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "reference_contract"
+REFERENCE = json.loads((FIXTURES / "call_signatures.json").read_text())
 CLASSES = sorted(name for name in dir(tfmodels) if name.startswith("TF") and "PreTrained" not in name
                  and not name.startswith("TFAuto"))
 # The reference has no TF Llama or Qwen2: they follow TFMistral's signature, as their PyTorch classes do.
@@ -66,10 +67,11 @@ def test_output_fields_are_the_reference_ones_in_order(name):
 
 
 # ---- encoder-decoders as the reference's code drives them ------------------------------------------------------
-# `tests/fixtures/make_contract_fixtures.py` saved tiny BART and T5 models with the reference and its outputs.
+# `tests/fixtures/reference_contract/make_contract_fixtures.py` saved tiny BART and T5 models with the reference
+# and its outputs.
 import numpy as np  # noqa: E402
 
-CONTRACT = Path(__file__).parents[1] / "fixtures" / "reference" / "contract"
+
 SEQ2SEQ = {"bart": (tfmodels.TFBartModel, tfmodels.TFBartForConditionalGeneration),
            "t5": (tfmodels.TFT5Model, tfmodels.TFT5ForConditionalGeneration)}
 
@@ -77,9 +79,9 @@ SEQ2SEQ = {"bart": (tfmodels.TFBartModel, tfmodels.TFBartForConditionalGeneratio
 @pytest.fixture(scope="module", params=sorted(SEQ2SEQ))
 def seq2seq(request):
     arch = request.param
-    reference = np.load(CONTRACT / arch / "contract.npz")
+    reference = np.load(FIXTURES / arch / "contract.npz")
     base_class, lm_class = SEQ2SEQ[arch]
-    return arch, reference, base_class.from_pretrained(CONTRACT / arch), lm_class.from_pretrained(CONTRACT / arch)
+    return arch, reference, base_class.from_pretrained(FIXTURES / arch), lm_class.from_pretrained(FIXTURES / arch)
 
 
 def _inputs(reference) -> dict:

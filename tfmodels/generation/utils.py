@@ -167,9 +167,15 @@ class GenerationMixin:
         if streamer is not None and config.num_beams > 1:
             raise ValueError("streamer is not supported with beam search (num_beams > 1).")
         eager = tf.executing_eagerly()
-        input_ids = tf.cast(tf.convert_to_tensor(input_ids), tf.int32)
+        # The prompt checked on the host (ids, shapes, lengths): a compiled loop could not raise (XLA).
+        checked = self.check_inputs({"input_ids": input_ids, "attention_mask": attention_mask})
+        input_ids = tf.cast(tf.convert_to_tensor(checked["input_ids"]), tf.int32)
+        attention_mask = checked["attention_mask"]
         if input_ids.shape.rank != 2:
             raise ValueError(f"input_ids must be [batch, length]; received shape {input_ids.shape}.")
+        if input_ids.shape[1] == 0:
+            raise ValueError("generate() needs at least one prompt token per row; received input_ids of shape "
+                             f"{input_ids.shape.as_list()}. Start from the bos token: [[config.bos_token_id]].")
         eos = config.eos_token_ids
         if config.pad_token_id is None and eos:
             logger.warning("Setting pad_token_id to eos_token_id %d for open-end generation.", eos[0])
@@ -192,6 +198,11 @@ class GenerationMixin:
         if isinstance(prompt_length, int) and max_length <= prompt_length:
             raise ValueError(f"max_length ({max_length - added}) leaves no room after the prompt of length "
                              f"{prompt_length - added}: pass max_new_tokens (the number of tokens to add) instead.")
+        positions = self.max_sequence_length()
+        if positions is not None and isinstance(prompt_length, int) and max_length - added > positions:
+            raise ValueError(f"Generating up to {max_length - added} tokens (a prompt of {prompt_length - added} "
+                             f"plus new ones) exceeds the model's {positions} positions: lower max_new_tokens to "
+                             f"{positions - prompt_length + added} or shorten the prompt.")
         seed_tensor = tf.constant(np.random.randint(0, 2**31 - 1) if seed is None else seed, tf.int64)
         if jit_compile:
             run = self._compiled_generate(config, max_length, logits_processor)

@@ -195,6 +195,15 @@ class TextEmbeddings(keras.layers.Layer):
         if self.LayerNorm is not None:
             build_at(self.LayerNorm, names.norm, (None, None, self.dim))
 
+    @property
+    def max_sequence_length(self) -> int | None:
+        """The longest input the position table covers (RoBERTa's positions start at `padding_idx + 1`); None
+        without positions."""
+        if self.position_embeddings is None:
+            return None
+        offset = 0 if self.padding_idx is None else self.padding_idx + 1
+        return self.position_embeddings.input_dim - offset
+
     def position_ids(self, input_ids, inputs_embeds, past_length=0) -> tf.Tensor:
         """The default positions: `past_length ...` or, with `padding_idx`, RoBERTa's padding-aware positions."""
         length = shape_dim(inputs_embeds, 1)

@@ -160,6 +160,11 @@ class EncoderBackbone(keras.layers.Layer):
         """The transformer layers (`encoder`)."""
         return self.encoder
 
+    @property
+    def max_sequence_length(self) -> int | None:
+        """The longest input (past tokens included) the position table covers."""
+        return self.embeddings.max_sequence_length
+
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
         """Prune `{layer: [heads]}` (original head indices) in the stack's layers; every layer and head index is
         checked before anything changes."""

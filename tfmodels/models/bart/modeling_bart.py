@@ -132,6 +132,11 @@ class BartBackbone(keras.layers.Layer):
         return self.shared
 
     @property
+    def max_sequence_length(self) -> int:
+        """The longest source or target (past tokens included) the position tables cover."""
+        return self.encoder.embed_positions.input_dim - POSITION_OFFSET
+
+    @property
     def decoder_stack(self) -> GroupedTransformerStack:
         """The decoder's layers."""
         return self.decoder.layers

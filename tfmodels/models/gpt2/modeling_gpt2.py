@@ -82,6 +82,11 @@ class GPT2Backbone(keras.layers.Layer):
         """The token embeddings `wte`."""
         return self.wte
 
+    @property
+    def max_sequence_length(self) -> int:
+        """The longest input (past tokens included) the position table `wpe` covers."""
+        return self.wpe.input_dim
+
     def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None,
              position_ids=None, head_mask=None, inputs_embeds=None, use_cache=False, output_attentions=False,
              output_hidden_states=False, training=False, cache_position=None, encoder_hidden_states=None,
