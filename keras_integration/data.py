@@ -204,8 +204,17 @@ def prepare_tf_dataset(
         >>> train = prepare_tf_dataset(model, tokenized["train"], batch_size=16, shuffle=True)
         >>> model.fit(train, epochs=3)
     """
+    if not hasattr(dataset, "column_names") or not hasattr(dataset, "select_columns"):
+        raise TypeError(f"prepare_tf_dataset takes a datasets.Dataset (rows with named columns); received "
+                        f"{type(dataset).__name__}. Build one with datasets.Dataset.from_dict({{...}}), or pass a "
+                        "tf.data.Dataset to fit directly.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be an integer; received {batch_size!r} ({type(batch_size).__name__}).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; received {batch_size}.")
+    if pad_to_multiple_of is not None and (isinstance(pad_to_multiple_of, bool)
+                                           or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1):
+        raise ValueError(f"pad_to_multiple_of must be a positive integer or None; received {pad_to_multiple_of!r}.")
     if tokenizer is not None and collate_fn is not None:
         raise ValueError("Pass either tokenizer or collate_fn, not both.")
     drop_remainder = shuffle if drop_remainder is None else drop_remainder

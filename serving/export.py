@@ -149,6 +149,16 @@ def _verify(model, verifier: subprocess.Popen, directory: str, signatures: dict[
     return report
 
 
+def check_version(version) -> None:
+    """An export version is a non-negative integer (TF Serving's directory name).
+
+    Example:
+        >>> check_version(-1)  # ValueError: version must be a non-negative integer; received -1.
+    """
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ValueError(f"version must be a non-negative integer; received {version!r}.")
+
+
 def export_saved_model(
     model: keras.Model,
     export_base: str | os.PathLike,
@@ -180,8 +190,7 @@ def export_saved_model(
     """
     export_base = os.fspath(export_base)
     version = next_version(export_base) if version is None else version
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ValueError(f"version must be a non-negative integer; received {version!r}.")
+    check_version(version)
     final = os.path.join(export_base, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; exports are never overwritten. Pass another version, or "

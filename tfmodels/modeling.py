@@ -596,6 +596,12 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise CheckpointError(f"save_pretrained expects a directory, but {save_directory} is a file.")
+        if push_kwargs and not push_to_hub:  # checked before anything is written
+            raise TypeError(f"save_pretrained() got unexpected keyword arguments {sorted(push_kwargs)}")
+        if saved_model:
+            from serving.export import check_version
+
+            check_version(version)
         if adapter_only or lora.has_lora(self):
             if not adapter_only:
                 raise ValueError(f"{type(self).__name__} has LoRA adapters: save them with save_pretrained(path, "
@@ -629,8 +635,6 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         if push_to_hub:
             repo_id = repo_id or os.path.basename(os.path.abspath(save_directory))
             return self.upload_folder_to_hub(save_directory, repo_id, **push_kwargs)
-        if push_kwargs:
-            raise TypeError(f"save_pretrained() got unexpected keyword arguments {sorted(push_kwargs)}")
         return None
 
     def pytorch_weights(self) -> list:
