@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,7 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_integration import keras_private
 from keras_integration.training import label_names
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_WEIGHTS = "weights.npz"
 CHECKPOINT_OPTIMIZER = "optimizer.npz"
@@ -128,27 +132,34 @@ def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(padded)
 
 
-def save_training_checkpoint(model: keras.Model, directory: str, epoch: int) -> None:
-    """Save weights, optimizer state and the finished `epoch` into `directory`, atomically (a crash leaves the
-    previous checkpoint), for `load_training_checkpoint`.
+def save_training_checkpoint(model: keras.Model, directory: str, epoch: int,
+                             history: Mapping[str, list] | None = None) -> None:
+    """Save weights, optimizer state, the finished `epoch` and the `history` so far into `directory`, atomically:
+    a process killed at any point leaves the previous checkpoint loadable (`load_training_checkpoint` reads
+    `DIRECTORY.previous` if the kill fell between the two renames). Under MultiWorkerMirroredStrategy only the chief
+    writes (the workers hold the same values).
 
     Example:
         >>> save_training_checkpoint(model, "run/checkpoint", epoch=2)
     """
     if getattr(model, "optimizer", None) is None:
         raise RuntimeError("The model has no optimizer: compile it before saving a training checkpoint.")
+    if not model.distribute_strategy.extended.should_checkpoint:
+        return
     parent = os.path.dirname(os.path.abspath(directory))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".checkpoint-", dir=parent)
+    previous = directory + ".previous"
     try:
         np.savez(os.path.join(staging, CHECKPOINT_WEIGHTS), **_by_path(model.weights))
         np.savez(os.path.join(staging, CHECKPOINT_OPTIMIZER), **_optimizer_state(model.optimizer))
         with open(os.path.join(staging, CHECKPOINT_STATE), "w") as handle:
-            json.dump({"epoch": int(epoch)}, handle)
-        previous = directory + ".previous"
-        if os.path.exists(directory):
+            json.dump({"epoch": int(epoch), "history": {k: [float(v) for v in values]
+                                                        for k, values in (history or {}).items()}}, handle)
+        if os.path.isdir(directory):
+            shutil.rmtree(previous, ignore_errors=True)  # a complete checkpoint exists: an older one is stale
             os.replace(directory, previous)
-        os.replace(staging, directory)
+        os.replace(staging, directory)  # where `directory` was missing, `previous` (if any) stays until here
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -202,14 +213,19 @@ def _check_restorable(variables: dict[str, Any], values: dict[str, np.ndarray], 
                          "saved from (same config).")
 
 
-def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, int]:
-    """Restore weights and optimizer state saved by `save_training_checkpoint`; return `{"epoch": n}`.
+def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, Any]:
+    """Restore weights and optimizer state saved by `save_training_checkpoint`; return `{"epoch": n, "history":
+    {metric: [value per epoch]}}` (the history is empty for checkpoints written before it was saved).
 
     The model must be compiled with the same kind of optimizer. Continue with
     `model.fit(..., initial_epoch=n + 1)`.
     """
     if getattr(model, "optimizer", None) is None:
         raise RuntimeError("Compile the model (with the optimizer used for training) before loading a checkpoint.")
+    if not os.path.isdir(directory) and os.path.isdir(directory + ".previous"):
+        logger.warning("%s is missing: a save was interrupted between its two renames; loading %s.previous, the "
+                       "checkpoint before it.", directory, directory)
+        directory = directory + ".previous"
     missing = [name for name in (CHECKPOINT_WEIGHTS, CHECKPOINT_OPTIMIZER, CHECKPOINT_STATE)
                if not os.path.isfile(os.path.join(directory, name))]
     if missing:
@@ -232,24 +248,42 @@ def load_training_checkpoint(model: keras.Model, directory: str) -> dict[str, in
         for key, variable in variables.items():
             variable.assign(values[key])
     with open(os.path.join(directory, CHECKPOINT_STATE)) as handle:
-        return {"epoch": int(json.load(handle)["epoch"])}
+        state = json.load(handle)
+    return {"epoch": int(state["epoch"]), "history": state.get("history", {})}
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
-    """Save a resumable training checkpoint into `directory` at the end of every epoch.
+    """Save a resumable training checkpoint into `directory` at the end of every epoch. With `resume=True`, a
+    `fit` that finds a checkpoint there first restores it (weights, optimizer state) and continues after its epoch:
+    rerunning the same script after a crash, or restarting every worker of a MultiWorkerMirroredStrategy cluster
+    after one was killed, ends as the uninterrupted run would. `history` holds every epoch's logs, those before the
+    restart included.
 
     Example:
-        >>> model.fit(train, epochs=5, callbacks=[TrainingCheckpoint("run/checkpoint")])
-        >>> start = model.load_repo_checkpoint("run/checkpoint")["epoch"] + 1  # after a crash
-        >>> model.fit(train, epochs=5, initial_epoch=start)
+        >>> checkpoint = TrainingCheckpoint("run/checkpoint", resume=True)
+        >>> model.fit(train, epochs=5, callbacks=[checkpoint])  # run again after a crash: it resumes
+        >>> checkpoint.history["loss"]  # all 5 epochs
     """
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, resume: bool = False) -> None:
         super().__init__()
         self.directory = directory
+        self.resume = resume
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.history = {}
+        found = os.path.isdir(self.directory) or os.path.isdir(self.directory + ".previous")
+        if self.resume and found:
+            state = load_training_checkpoint(self.model, self.directory)
+            self.history = {key: list(values) for key, values in state["history"].items()}
+            keras_private.set_initial_epoch(self.model, state["epoch"] + 1)
+            logger.info("Resuming from %s after epoch %d.", self.directory, state["epoch"])
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        save_training_checkpoint(self.model, self.directory, epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        save_training_checkpoint(self.model, self.directory, epoch, self.history)
 
 
 class PushToHubCallback(keras.callbacks.Callback):

@@ -62,6 +62,15 @@ def sublayers(layer: keras.layers.Layer, include_self: bool = False) -> list[ker
     return list(layer._flatten_layers(include_self=include_self, recursive=True))
 
 
+def set_initial_epoch(model: keras.Model, epoch: int) -> None:
+    """Make the `fit` that is starting begin at `epoch`, as Keras' `BackupAndRestore` does from `on_train_begin`.
+
+    Example:
+        >>> set_initial_epoch(model, 3)  # in a callback's on_train_begin
+    """
+    model._initial_epoch = epoch
+
+
 # name -> (where it is used, why, the public alternative considered)
 PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
     "scale_loss_for_distribution": (
@@ -132,6 +141,14 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
         "`scopeless_name_scope` (here) records `Layer._parent_path` with Keras' `current_path`, as Keras does.",
         "nesting plain Python objects, which Keras does not track (their weights would be lost to saving and "
         "training).",
+    ),
+    "_initial_epoch": (
+        "keras_integration/keras_private.py",
+        "`set_initial_epoch` (here): `TrainingCheckpoint(resume=True)` continues a `fit` after the checkpoint's "
+        "epoch, as Keras' `BackupAndRestore` does (`fit` reads it once it has called `on_train_begin`).",
+        "`fit(initial_epoch=...)`, which the caller must compute before `fit`; every worker of a cluster would have "
+        "to load the checkpoint first. Keras' `BackupAndRestore` resumes from epoch starts too, but writes from "
+        "every worker of a MultiWorkerMirroredStrategy to the same files and keeps no history.",
     ),
     "_learning_rate": (
         "keras_integration/model_card.py",

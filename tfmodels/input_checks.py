@@ -24,7 +24,8 @@ import tensorflow as tf
 # Inputs holding token ids (checked against the vocabulary) and other integer inputs.
 TOKEN_ID_INPUTS = ("input_ids", "decoder_input_ids")
 INTEGER_INPUTS = TOKEN_ID_INPUTS + ("token_type_ids", "position_ids", "decoder_position_ids", "mc_token_ids")
-# Masks: any numeric dtype, the shape of the ids they mask.
+# Masks: any numeric dtype, the shape of the ids they mask. (Messages of graph assertions avoid apostrophes, which
+# TensorFlow escapes.)
 MASKS = {"attention_mask": "input_ids", "decoder_attention_mask": "decoder_input_ids"}
 EMBEDS = {"input_ids": "inputs_embeds", "decoder_input_ids": "decoder_inputs_embeds"}
 
@@ -75,7 +76,7 @@ def check_rank(value: tf.Tensor, name: str, ranks: tuple[int, ...], layout: str)
 def check_token_ids(ids: tf.Tensor, name: str, vocab_size: int) -> list:
     """Every id in `[0, vocab_size)`: raises eagerly; returns the graph's assertions (empty eagerly)."""
     fix = ("If the tokenizer has added tokens, resize the embeddings: model.resize_token_embeddings(len(tokenizer)); "
-           "otherwise the ids come from another model's tokenizer.")
+           "otherwise the ids come from the tokenizer of another model.")
     if name == "token_type_ids":
         fix = f"This model has {vocab_size} token types (config.type_vocab_size)."
     if tf.executing_eagerly():
@@ -102,8 +103,8 @@ def check_token_ids(ids: tf.Tensor, name: str, vocab_size: int) -> list:
 def check_length(length, name: str, limit: int, past_length=0) -> list:
     """`past_length + length` within `limit` positions: raises eagerly or statically; returns the graph's
     assertions otherwise."""
-    fix = (f"Truncate the inputs to {limit} tokens (the tokenizer's truncation=True, "
-           f"max_length={limit}), or use a model with more positions.")
+    fix = (f"Truncate the inputs to {limit} tokens (tokenizer(..., truncation=True, max_length={limit})), or use a "
+           "model with more positions.")
     static_length = tf.get_static_value(length)
     static_past = tf.get_static_value(past_length)
     if static_length is not None and static_past is not None:
@@ -113,7 +114,7 @@ def check_length(length, name: str, limit: int, past_length=0) -> list:
                              f"{fix}")
         return []
     return [tf.debugging.assert_less_equal(tf.cast(length + past_length, tf.int32), limit, message=(
-        f"{name} is longer than the model's {limit} positions. {fix}"))]
+        f"{name} is longer than the {limit} positions of the model. {fix}"))]
 
 
 def shape_of(value: tf.Tensor) -> list[int] | tf.Tensor:

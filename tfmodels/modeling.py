@@ -37,7 +37,7 @@ from tfmodels.checkpoints.writer import (
     interrupted_save_error,
     save_checkpoint,
 )
-from tfmodels import input_checks, lora
+from tfmodels import config_checks, input_checks, lora
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
 from tfmodels.generation import GENERATION_CONFIG_NAME, GenerationConfig, GenerationMixin
@@ -158,6 +158,11 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
                 f"{type(config).__name__}. To load pretrained weights use "
                 f"`{type(self).__name__}.from_pretrained(PRETRAINED_MODEL_PATH)`."
             )
+        # Field types and the size are checked before any variable exists (an absurd vocab_size would allocate
+        # terabytes); `allow_large_model=True` lets a model larger than this machine's memory through.
+        allow_large_model = kwargs.pop("allow_large_model", False)
+        policy = keras.dtype_policies.get(kwargs["dtype"]) if kwargs.get("dtype") else keras.config.dtype_policy()
+        config_checks.check_config(config, tf.as_dtype(policy.variable_dtype).size, allow_large_model)
         kwargs.setdefault("name", to_snake_case(type(self).__name__))
         super().__init__(*inputs, **kwargs)
         self.config = config

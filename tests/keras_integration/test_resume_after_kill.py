@@ -45,10 +45,10 @@ def _workers(tmp_path, checkpoint, tag):
 
 
 def test_killed_worker_resumes_to_the_uninterrupted_result(tmp_path):
-    single = _start("single", tmp_path / "single.npz", tmp_path / "single_checkpoint")
-    assert "DONE 1" in _finish(single)
-    reference = np.load(tmp_path / "single.npz")
-    assert reference["history/loss"].shape == (4,)
+    uninterrupted = _workers(tmp_path, tmp_path / "uninterrupted_checkpoint", "uninterrupted")
+    assert all("DONE 2" in _finish(worker) for worker in uninterrupted)
+    reference = np.load(tmp_path / "uninterrupted0.npz")
+    assert reference["history/loss"].shape == (4,) and reference["history/loss"][-1] < reference["history/loss"][0]
 
     checkpoint = tmp_path / "cluster_checkpoint"
     workers = _workers(tmp_path, checkpoint, "first")
@@ -63,7 +63,7 @@ def test_killed_worker_resumes_to_the_uninterrupted_result(tmp_path):
     workers[0].kill()  # its peer is gone: the cluster restarts as a whole
     workers[0].communicate(timeout=60)
     assert workers[1].returncode == -signal.SIGKILL
-    with open(checkpoint / "state.json") as handle:
+    with open(checkpoint / "trainer_state.json") as handle:
         assert '"epoch": 1' in handle.read()  # the last finished epoch, not the interrupted one
 
     restarted = _workers(tmp_path, checkpoint, "resumed")
@@ -82,28 +82,28 @@ CHILD = textwrap.dedent("""
     from keras_integration import callbacks
     from tests.keras_integration.tiny import tiny_batch, tiny_model
 
-    directory, kill_at = sys.argv[1], int(sys.argv[2])
+    directory, kill_name, kill_count = sys.argv[1], sys.argv[2].split(":")[0], int(sys.argv[2].split(":")[1])
     keras.utils.set_random_seed(0)
     model = tiny_model("TFBertForSequenceClassification")
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
-    data = tiny_batch("TFBertForSequenceClassification", n=32)
+    data = tiny_batch("TFBertForSequenceClassification", n=16)
     model.fit(data, batch_size=8, epochs=1, shuffle=False, verbose=0,
               callbacks=[callbacks.TrainingCheckpoint(directory)])
-    calls = [0]
+    calls = []
 
-    def killing(function):
+    def killing(function, name):
         def wrapped(*args, **kwargs):
-            calls[0] += 1
-            if calls[0] == kill_at:
+            calls.append(name)
+            if name == kill_name and calls.count(name) == kill_count:
                 os.kill(os.getpid(), signal.SIGKILL)
             return function(*args, **kwargs)
         return wrapped
 
-    callbacks.np.savez, callbacks.os.replace = killing(np.savez), killing(os.replace)
-    callbacks.json.dump, callbacks.shutil.rmtree = killing(callbacks.json.dump), killing(callbacks.shutil.rmtree)
+    callbacks.np.savez, callbacks.os.replace = killing(np.savez, "savez"), killing(os.replace, "replace")
+    callbacks.json.dump = killing(callbacks.json.dump, "dump")
+    callbacks.shutil.rmtree = killing(callbacks.shutil.rmtree, "rmtree")
     model.fit(data, batch_size=8, epochs=2, initial_epoch=1, shuffle=False, verbose=0,
               callbacks=[callbacks.TrainingCheckpoint(directory)])
-    print("CALLS", calls[0])
 """)
 
 
@@ -111,7 +111,7 @@ def _reference_weights_per_epoch():
     keras.utils.set_random_seed(0)
     model = tiny_model("TFBertForSequenceClassification")
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
-    data = tiny_batch("TFBertForSequenceClassification", n=32)
+    data = tiny_batch("TFBertForSequenceClassification", n=16)
     per_epoch = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: per_epoch.append(
         [w.numpy().copy() for w in model.weights]))
@@ -121,17 +121,20 @@ def _reference_weights_per_epoch():
 
 def test_a_process_killed_while_writing_a_checkpoint_leaves_one_that_loads(tmp_path):
     expected = _reference_weights_per_epoch()
-    complete = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "probe"), "0"], env=ENV,
-                              capture_output=True, text=True, timeout=600)
-    assert complete.returncode == 0, complete.stderr[-3000:]
-    calls = int(complete.stdout.split("CALLS")[1])
-    assert calls >= 6  # savez x2, json.dump, replace x2, rmtree(s): each is a kill point
+    # The save writes weights, optimizer state and trainer state (savez, savez, dump), removes a stale
+    # `.previous` (rmtree 1), moves the old checkpoint aside and the new one in (replace 1, 2), then removes the old
+    # one (rmtree 2). Killed while writing, between the two moves, before and during the removal:
+    kill_points = ["savez:1", "dump:1", "replace:1", "replace:2", "rmtree:2"]
     epochs = set()
-    for kill_at in range(1, calls + 1):
-        directory = tmp_path / f"run{kill_at}" / "checkpoint"
-        child = subprocess.run([sys.executable, "-c", CHILD, str(directory), str(kill_at)], env=ENV,
-                               capture_output=True, text=True, timeout=600)
-        assert child.returncode == -signal.SIGKILL, (kill_at, child.stderr[-2000:])
+    for pair in range(0, len(kill_points), 2):  # two children at a time: one per core
+        children = {kill_at: subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path / kill_at.replace(":", "_") / "checkpoint"), kill_at], env=ENV,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for kill_at in kill_points[pair:pair + 2]}
+        for kill_at, child in children.items():
+            _, err = child.communicate(timeout=600)
+            assert child.returncode == -signal.SIGKILL, (kill_at, err[-2000:])
+    for kill_at in kill_points:
+        directory = tmp_path / kill_at.replace(":", "_") / "checkpoint"
         model = tiny_model("TFBertForSequenceClassification")
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
         state = load_training_checkpoint(model, str(directory))
