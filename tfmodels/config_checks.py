@@ -45,11 +45,12 @@ def _describe(value: Any) -> str:
 def check_fields(config) -> None:
     """Types and ranges of the size, probability and epsilon fields a config has set."""
     name = type(config).__name__
-    for field in SIZE_FIELDS + COUNT_FIELDS:
+    aliases = getattr(config, "attribute_map", {})  # `hidden_size` -> GPT-2's `n_embd`: report the stored name
+    for field in dict.fromkeys(aliases.get(field, field) for field in SIZE_FIELDS + COUNT_FIELDS):
         value = getattr(config, field, None)
         if value is None:
             continue
-        minimum = 0 if field in COUNT_FIELDS else 1
+        minimum = 0 if field in COUNT_FIELDS or any(aliases.get(count) == field for count in COUNT_FIELDS) else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(f"{name}.{field} must be {'a non-negative' if minimum == 0 else 'a positive'} "
                               f"integer; received {_describe(value)}. Fix it in config.json or pass {field}=... "
@@ -115,6 +116,25 @@ def check_size(config, bytes_per_parameter: int, allow_large_model: bool = False
             f"({estimated_parameters(config):,} parameters), more than this machine's {memory / 2**30:,.1f} GiB: "
             f"check vocab_size ({getattr(config, 'vocab_size', None)}) and the layer sizes in config.json. For a "
             "genuinely large model, pass allow_large_model=True (to the model class or from_pretrained).")
+
+
+def check_against_checkpoint(config, checkpoint_bytes: int, allow_large_model: bool = False) -> None:
+    """Refuse a config that describes a model far larger than the checkpoint it is loaded with (a wrong size in
+    `config.json`), before the model allocates it: more than 8 times the files' size in parameters of one byte,
+    with 256 MiB of slack for small models (a fresh head, a resized vocabulary).
+
+    Example:
+        >>> check_against_checkpoint(GPT2Config(vocab_size=10**9), checkpoint_bytes=500_000)  # ConfigError
+    """
+    parameters = estimated_parameters(config)
+    if allow_large_model or parameters <= 8 * checkpoint_bytes + 256 * 2**20:
+        return
+    raise ConfigError(
+        f"{type(config).__name__} describes a model of about {parameters:,} parameters, but the checkpoint's files "
+        f"hold {checkpoint_bytes / 2**20:,.1f} MiB: a size in config.json is wrong (vocab_size="
+        f"{getattr(config, 'vocab_size', None)}, hidden size {_first(config, 'hidden_size', 'n_embd', 'd_model')}, "
+        f"{_first(config, 'num_hidden_layers', 'n_layer', 'num_layers')} layers). Fix config.json, or pass "
+        "allow_large_model=True if the model is meant to be that much larger than its weights.")
 
 
 def check_config(config, bytes_per_parameter: int = 4, allow_large_model: bool = False) -> None:

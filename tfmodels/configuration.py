@@ -74,7 +74,11 @@ class PretrainedConfig:
         label2id = kwargs.pop("label2id", None)
         num_labels = kwargs.pop("num_labels", None)
         if id2label is not None:
-            self.id2label = {int(k): v for k, v in id2label.items()}
+            try:
+                self.id2label = {int(k): v for k, v in dict(id2label).items()}
+            except (TypeError, ValueError):
+                raise ConfigError(f"id2label must map class indices to label names, e.g. {{0: 'NEGATIVE', 1: "
+                                  f"'POSITIVE'}}; received {id2label!r}.") from None
             if num_labels is not None and num_labels != len(self.id2label):
                 raise ConfigError(
                     f"num_labels={num_labels} disagrees with id2label, which has {len(self.id2label)} entries; "
@@ -83,6 +87,8 @@ class PretrainedConfig:
         else:
             self.num_labels = 2 if num_labels is None else num_labels
         if label2id is not None:
+            if not isinstance(label2id, dict):
+                raise ConfigError(f"label2id must map label names to class indices; received {label2id!r}.")
             self.label2id = dict(label2id)  # values kept as given, as the reference does
         elif id2label is not None:
             self.label2id = {v: k for k, v in self.id2label.items()}

@@ -171,6 +171,8 @@ def check_model_inputs(arguments: dict, vocab_size: int, embedding_dim: int, max
         if arguments.get(name) is not None:
             arguments[name] = as_tensor(arguments[name], name)
             check_integer(arguments[name], name)
+            if _dtype(arguments[name]) not in (tf.int32, tf.int64):  # uint8, int16, ...: TF's gather takes neither
+                arguments[name] = tf.cast(arguments[name], tf.int32)
     for ids_name, embeds_name in EMBEDS.items():
         ids, embeds = arguments.get(ids_name), arguments.get(embeds_name)
         ranks = token_ranks if ids_name == "input_ids" else (2,)

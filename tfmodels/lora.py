@@ -340,6 +340,34 @@ def _read_adapter(directory: str) -> tuple[dict, dict[str, np.ndarray]]:
                           f"{ADAPTER_PT_WEIGHTS_NAME}.")
 
 
+def _check_adapter_config(config: dict, directory: str) -> None:
+    """The types of the `adapter_config.json` fields this loader reads, checked before the model changes."""
+    def number(value, positive: bool = True) -> bool:
+        return not isinstance(value, bool) and isinstance(value, (int, float)) and (value > 0 if positive else True)
+
+    def names(value) -> bool:
+        return isinstance(value, str) or isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    checks = {
+        "r": (lambda v: number(v) and float(v).is_integer(), "a positive integer"),
+        "lora_alpha": (number, "a positive number"),
+        "lora_dropout": (lambda v: number(v, positive=False) and 0 <= v <= 1, "a number from 0 to 1"),
+        "target_modules": (names, "a module name or a list of them"),
+        "modules_to_save": (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+                            "a list of module names"),
+        "rank_pattern": (lambda v: isinstance(v, dict) and all(number(i) for i in v.values()),
+                         "a mapping of module patterns to ranks"),
+        "alpha_pattern": (lambda v: isinstance(v, dict) and all(number(i) for i in v.values()),
+                          "a mapping of module patterns to alphas"),
+        "peft_type": (lambda v: isinstance(v, str), "a string such as 'LORA'"),
+    }
+    for field, (valid, expected) in checks.items():
+        value = config.get(field)
+        if value is not None and not valid(value):
+            raise CheckpointError(f"{ADAPTER_CONFIG_NAME} in {directory}: {field} must be {expected}; received "
+                                  f"{value!r}. Fix the file, or save the adapter again with PEFT or tfmodels.")
+
+
 def _pattern_value(patterns: dict, module: str, default):
     """PEFT's `rank_pattern`/`alpha_pattern`: the value of the first key matching the end of the module path."""
     for key, value in (patterns or {}).items():
@@ -379,6 +407,7 @@ def load_adapter(model: keras.Model, path: str | os.PathLike, **hub_options) -> 
     """
     directory = _adapter_directory(os.fspath(path), hub_options)
     config, tensors = _read_adapter(directory)
+    _check_adapter_config(config, directory)
     if config.get("peft_type", "LORA") != "LORA":
         raise CheckpointError(f"The adapter in {directory} is a {config.get('peft_type')} adapter; only LoRA "
                               "adapters (peft_type LORA) load into tfmodels.")

@@ -709,6 +709,9 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         else:
             resolved = resolve_local(local, from_pt=from_pt, use_safetensors=use_safetensors)
         config.name_or_path = path
+        config_checks.check_fields(config)
+        config_checks.check_against_checkpoint(config, sum(os.path.getsize(file) for file in resolved.files),
+                                               model_kwargs.get("allow_large_model", False))
         if dtype == "auto":
             dtype = checkpoint_dtype(config)
         with skip_random_init(), _global_dtype_policy(dtype):

@@ -80,8 +80,7 @@ def call_inputs(draw):
 def test_model_calls_answer_or_refuse_clearly(bert):
     outcomes = Counter()
 
-    @FUZZ
-    @settings(max_examples=150)
+    @settings(FUZZ, max_examples=150)
     @given(call_inputs())
     def check(inputs):
         start = time.perf_counter()
@@ -121,8 +120,7 @@ generation_arguments = st.fixed_dictionaries({}, optional={
 def test_generate_answers_or_refuses_clearly(gpt2):
     outcomes = Counter()
 
-    @FUZZ
-    @settings(max_examples=120)
+    @settings(FUZZ, max_examples=120)
     @given(generation_arguments, st.lists(st.integers(0, 30), min_size=2, max_size=2),
            st.integers(-2, 55), st.booleans())
     def check(arguments, shape, token, compiled):
@@ -147,7 +145,8 @@ def test_generate_answers_or_refuses_clearly(gpt2):
 # ---- from_pretrained on a hostile config.json ------------------------------------------------------------------
 hostile_values = st.one_of(
     st.sampled_from(["abc", "", None, True, [], {}, [1, 2], {"a": 1}, 1.5, -1, 0, float("nan")]),
-    st.integers(-10, 10**13),
+    st.integers(-10, 100),
+    st.sampled_from([10**6, 10**9, 10**12, 10**13]),  # absurd sizes (a genuine 1,000-layer model builds for minutes)
 )
 config_fields = st.sampled_from(["vocab_size", "n_embd", "n_layer", "n_head", "n_positions", "n_inner",
                                  "layer_norm_epsilon", "resid_pdrop", "initializer_range", "activation_function",
@@ -161,8 +160,7 @@ def test_hostile_config_json_loads_or_refuses_clearly(gpt2, tmp_path_factory):
     original = json.loads((source / "config.json").read_text())
     outcomes = Counter()
 
-    @FUZZ
-    @settings(max_examples=100)
+    @settings(FUZZ, max_examples=100)
     @given(st.dictionaries(config_fields, hostile_values, min_size=1, max_size=3))
     def check(changes):
         directory = tmp_path_factory.mktemp("hostile")
@@ -266,21 +264,20 @@ def test_export_never_overwrites_a_version(gpt2, tmp_path):
 adapter_changes = st.dictionaries(
     st.sampled_from(["r", "lora_alpha", "target_modules", "lora_dropout", "bias", "use_dora", "use_rslora",
                      "modules_to_save", "peft_type", "fan_in_fan_out", "rank_pattern"]),
-    st.one_of(st.sampled_from([0, -1, "abc", None, [], ["nonexistent"], ["c_attn"], True, 2.5, {"x": 1}, 10**9]),
+    st.one_of(st.sampled_from([0, -1, "abc", None, [], ["nonexistent"], ["query"], True, 2.5, {"x": 1}, 10**9]),
               st.integers(-3, 64)),
     min_size=1, max_size=3)
 
 
 def test_hostile_adapters_load_or_refuse_and_leave_the_model_unchanged(tmp_path_factory):
     adapter_source = tmp_path_factory.mktemp("adapter")
-    trained = tfmodels.TFGPT2LMHeadModel(GPT2)
-    trained.enable_lora(rank=2, target_modules=["c_attn"])
+    trained = tfmodels.TFBertForSequenceClassification(BERT)
+    trained.enable_lora(rank=2, target_modules=["query", "value"])
     trained.save_pretrained(adapter_source, adapter_only=True)
     original = json.loads((adapter_source / "adapter_config.json").read_text())
     outcomes = Counter()
 
-    @FUZZ
-    @settings(max_examples=60)
+    @settings(FUZZ, max_examples=60)
     @given(adapter_changes, st.sampled_from([None, 0.0, 0.5, 0.99]))
     def check(changes, truncate):
         directory = tmp_path_factory.mktemp("hostile_adapter")
@@ -289,7 +286,7 @@ def test_hostile_adapters_load_or_refuse_and_leave_the_model_unchanged(tmp_path_
             data = (directory / "adapter_model.safetensors").read_bytes()
             (directory / "adapter_model.safetensors").write_bytes(data[:int(len(data) * truncate)])
         (directory / "adapter_config.json").write_text(json.dumps({**original, **changes}))
-        model = tfmodels.TFGPT2LMHeadModel(GPT2)
+        model = tfmodels.TFBertForSequenceClassification(BERT)
         before = [weight.numpy().copy() for weight in model.weights]
         try:
             model.load_adapter(directory)

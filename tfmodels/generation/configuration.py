@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from typing import Any
 
@@ -79,6 +80,19 @@ class GenerationConfig:
             raise ValueError(f"repetition_penalty must be > 0; received {self.repetition_penalty}.")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1; received {self.max_new_tokens}.")
+        if self.temperature is not None and not math.isfinite(self.temperature):
+            raise ValueError(f"temperature must be a finite number; received {self.temperature}.")
+        if self.top_p is not None and math.isnan(self.top_p):
+            raise ValueError("top_p must be in [0, 1]; received nan.")
+        counts = {"num_return_sequences": 1, "min_new_tokens": 0, "no_repeat_ngram_size": 0, "top_k": 0,
+                  "max_length": 1, "min_length": 0, "pad_to_multiple_of": 1}
+        for name, minimum in counts.items():
+            value = getattr(self, name, None)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+                raise ValueError(f"{name} must be an integer >= {minimum}; received {value!r}.")
+        for token in self.eos_token_ids:
+            if token < 0:
+                raise ValueError(f"eos_token_id must hold token ids (>= 0); received {self.eos_token_id!r}.")
 
     @property
     def eos_token_ids(self) -> list[int]:

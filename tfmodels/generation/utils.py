@@ -173,6 +173,9 @@ class GenerationMixin:
         attention_mask = checked["attention_mask"]
         if input_ids.shape.rank != 2:
             raise ValueError(f"input_ids must be [batch, length]; received shape {input_ids.shape}.")
+        if input_ids.shape[0] == 0:
+            raise ValueError("generate() received no prompts (input_ids of shape "
+                             f"{input_ids.shape.as_list()}); pass at least one row.")
         if input_ids.shape[1] == 0:
             raise ValueError("generate() needs at least one prompt token per row; received input_ids of shape "
                              f"{input_ids.shape.as_list()}. Start from the bos token: [[config.bos_token_id]].")
