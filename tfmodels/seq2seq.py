@@ -191,7 +191,9 @@ class Seq2SeqDecoderView:
             head_mask=head_mask, cross_attn_head_mask=cross_attn_head_mask, past_key_values=self_caches,
             cross_key_values=cross, use_cache=bool(use_cache), output_attentions=bool(output_attentions),
             output_hidden_states=bool(output_hidden_states), training=training)
-        past = join_cache(decoded["past_key_values"], cross) if use_cache and cross is not None else None
+        # No cache comes back where the decoder declined one (gradient checkpointing while training).
+        own = decoded.get("past_key_values")
+        past = join_cache(own, cross) if use_cache and own is not None and cross is not None else None
         output = TFBaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=decoded["last_hidden_state"], past_key_values=past,
             hidden_states=decoded.get("hidden_states"), attentions=decoded.get("attentions"),

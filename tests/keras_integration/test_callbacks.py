@@ -69,7 +69,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     first.fit(data, epochs=2, verbose=0, callbacks=[TrainingCheckpoint(str(tmp_path / "checkpoint"))])
     resumed = fresh()
     state = resumed.load_repo_checkpoint(str(tmp_path))
-    assert state == {"epoch": 1}
+    assert state["epoch"] == 1 and sorted(state["history"]) == ["loss"] and len(state["history"]["loss"]) == 2
     resumed.fit(data, epochs=4, initial_epoch=state["epoch"] + 1, verbose=0)
     for a, b in zip(uninterrupted.weights, resumed.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
@@ -114,7 +114,7 @@ def test_optimizer_state_is_restored_by_variable_path_not_position(tmp_path):
 
     reordered = _compiled_stack(names=("second", "first"), optimizer=keras.optimizers.Adam(1e-2, name="renamed"))
     assert [v.path for v in reordered.trainable_variables] != [v.path for v in saved.trainable_variables]
-    assert load_training_checkpoint(reordered, str(tmp_path / "ckpt")) == {"epoch": 1}
+    assert load_training_checkpoint(reordered, str(tmp_path / "ckpt")) == {"epoch": 1, "history": {}}
     # `adam/stack_first_kernel_momentum` and `renamed/stack_first_kernel_momentum` hold the same state.
     saved_state = {v.path.split("/", 1)[1]: v.numpy() for v in saved.optimizer.variables}
     assert len(saved_state) == len(reordered.optimizer.variables) == 10
