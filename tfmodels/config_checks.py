@@ -82,8 +82,8 @@ def estimated_parameters(config) -> int:
     tell a real model from an absurd one.
 
     Example:
-        >>> estimated_parameters(BertConfig())  # about 110M
-        109383168
+        >>> estimated_parameters(BertConfig())  # BERT-base has 110M: the estimate errs high (a gate per layer)
+        137080320
     """
     hidden = _first(config, "hidden_size", "n_embd", "d_model", "dim")
     layers = (_first(config, "num_hidden_layers", "n_layer", "n_layers")
