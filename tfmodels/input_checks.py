@@ -140,8 +140,7 @@ def past_length_of(past_key_values) -> Any:
     """The number of cached positions of a `past_key_values` (0 without one): axis -2 of a layer's keys."""
     if past_key_values is None:
         return 0
-    first = past_key_values[0]
-    keys = first[0] if isinstance(first, (tuple, list)) else first[0]
+    keys = past_key_values[0][0]  # a layer's keys: its first tensor, or row 0 of its [2, ...] tensor
     if not tf.is_tensor(keys):
         return np.shape(keys)[-2]
     return keys.shape[-2] if keys.shape[-2] is not None else tf.shape(keys)[-2]
