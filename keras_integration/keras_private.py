@@ -1,7 +1,8 @@
-"""Every private Keras API this project uses, in one place: what, where, why, and the public alternative considered.
+"""Every private Keras API the training package uses, in one place: what, where, why, and the public alternative
+considered (the model kit's are in `tfmodels/keras_private.py`).
 
-Imports of `keras.src` go through this module (`tfmodels` may import it too); private attributes read elsewhere are
-listed in `PRIVATE_APIS` (and TensorFlow's in `PRIVATE_TF_APIS`), which a test checks against the code
+Imports of `keras.src` go through this module or the model kit's; private attributes read elsewhere are listed in
+`PRIVATE_APIS` (and TensorFlow's in `PRIVATE_TF_APIS`), which a test checks against the code
 (tests/test_dependencies.py). Importing this module with a Keras older than `MIN_KERAS` raises an ImportError that
 says what to upgrade.
 
@@ -16,8 +17,6 @@ Example:
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import keras
 from packaging.version import Version  # a dependency of Keras
@@ -39,27 +38,7 @@ def check_version(name: str, installed: str, minimum: str) -> None:
 
 check_version("keras", keras.__version__, MIN_KERAS)
 
-from keras.src.backend.common.name_scope import current_path  # noqa: E402
 from keras.src.losses.loss import scale_loss_for_distribution  # noqa: E402  (Keras >= 3.8.0)
-
-
-def scopeless_name_scope(layer: keras.layers.Layer) -> contextlib.AbstractContextManager:
-    """What `Layer._open_name_scope` returns for a `tfmodels.layers.paths.Group`: no scope. The parent path is
-    recorded as Keras' own method records it, so that the group's sublayers resolve to the same paths at build and
-    call time."""
-    if layer._parent_path is None:
-        layer._parent_path = current_path()
-    return contextlib.nullcontext()
-
-
-def sublayers(layer: keras.layers.Layer, include_self: bool = False) -> list[keras.layers.Layer]:
-    """Every layer nested in `layer` at any depth, as Keras tracks them (`layer` itself first if `include_self`).
-
-    Example:
-        >>> [type(sub).__name__ for sub in sublayers(keras.Sequential([keras.layers.Dense(2)]))]
-        ['Dense']
-    """
-    return list(layer._flatten_layers(include_self=include_self, recursive=True))
 
 
 def set_initial_epoch(model: keras.Model, epoch: int) -> None:
@@ -102,46 +81,6 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
     "_distribute_strategy": ("keras_integration/training.py", "the strategy the model was compiled under",
                              "`tf.distribute.get_strategy()`, which is the default strategy outside `scope()`, "
                              "where `fit` runs."),
-    "_tracker": (
-        "tfmodels/layers/embeddings.py",
-        "a built layer's variable is replaced (resize_token_embeddings, prune_heads) under the same path; Keras "
-        "locks tracking once a layer is built.",
-        "rebuilding the whole model from a new config, which loses the other weights' identity for the optimizer.",
-    ),
-    "_untrack_variable": (
-        "tfmodels/layers/embeddings.py",
-        "removes a replaced variable from the layer's tracking, as `Layer.__delattr__` does, but without the "
-        "`gc.collect()` that follows it there (2 s of `prune_heads` on a tiny model in a large process).",
-        "`delattr(layer, name)`, the public path, which collects garbage on every call.",
-    ),
-    "_kernel": (
-        "tfmodels/layers/embeddings.py",
-        "`Dense.kernel` is a read-only property over `_kernel` (LoRA-aware); pruning replaces the variable itself. "
-        "tfmodels/lora.py reads `_kernel` too: under LoRA `Dense.kernel` is the kernel plus the adapter, where "
-        "module paths, shapes and merging need the base variable.",
-        "a custom Dense layer, which would change every weight name in checkpoints.",
-    ),
-    "_flatten_layers": (
-        "keras_integration/keras_private.py",
-        "`sublayers` (here): every nested layer, as Keras tracks them, for LoRA's projections (tfmodels/lora.py), "
-        "the transformer stacks of gradient checkpointing (tfmodels/modeling.py) and the dropout seeds it rewinds "
-        "(tfmodels/layers/transformer.py).",
-        "`Model.layers`, which lists only direct children (and layers have none); walking attributes ourselves, "
-        "which would miss Keras' tracking rules (lists, dicts, wrappers).",
-    ),
-    "_parent_path": (
-        "keras_integration/keras_private.py",
-        "`scopeless_name_scope` (here) records where a `Group` sits, as `Layer._open_name_scope` does.",
-        "see `_open_name_scope`",
-    ),
-    "_open_name_scope": (
-        "tfmodels/layers/paths.py",
-        "a `Group` holds layers without adding its name to their variable paths, which are checkpoint names: "
-        "GPT-2's blocks sit directly under `transformer/`, DistilBERT's masked-LM head is three top-level layers. "
-        "`scopeless_name_scope` (here) records `Layer._parent_path` with Keras' `current_path`, as Keras does.",
-        "nesting plain Python objects, which Keras does not track (their weights would be lost to saving and "
-        "training).",
-    ),
     "_initial_epoch": (
         "keras_integration/keras_private.py",
         "`set_initial_epoch` (here): `TrainingCheckpoint(resume=True)` continues a `fit` after the checkpoint's "
@@ -168,13 +107,6 @@ PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
                        "stage", "none in tf.data's public API"),
     "_UnbatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at an "
                         "`unbatch` (the batch size before it no longer applies)", "none in tf.data's public API"),
-    "_descriptor_cache": (
-        "tfmodels/lora.py",
-        "a `tf.function` method keeps its per-instance traced functions there; LoRA and gradient checkpointing "
-        "change the variables or the graph, so `reset_compiled_functions` drops this model's entry (they retrace).",
-        "none in TensorFlow's public API: `experimental_get_tracing_count` only counts, and a new model instance "
-        "would lose the trained weights' identity.",
-    ),
     "_RebatchDataset": ("keras_integration/model_card.py", "compared by class name: the walk back stops at a "
                         "`rebatch` (a distribution strategy's split)", "none in tf.data's public API"),
 }

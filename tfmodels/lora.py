@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from keras_integration import keras_private
+from tfmodels import keras_private
 from tfmodels.checkpoints.names import (pt_to_tf_array, same_up_to_unit_dims, strip_model_name, tf_to_pt_array,
                                         tf_to_pt_name)
 from tfmodels.checkpoints.pytorch_format import read_pytorch_bin
@@ -80,7 +80,7 @@ class _LoraState:
 
 
 def _state(model) -> _LoraState | None:
-    return model.__dict__.get("_lora_state")
+    return model.runtime_state.lora
 
 
 def projection_modules(model: keras.Model) -> dict[str, keras.layers.Layer]:
@@ -134,8 +134,7 @@ def reset_compiled_functions(model: keras.Model) -> None:
     """Drop traced functions that captured the previous set of variables (Keras' train/test/predict functions,
     `generate`'s graphs, `tf.function` methods such as `serving`); they retrace on the next call."""
     model.train_function = model.test_function = model.predict_function = None
-    for name in ("_compiled_generate_fns", "_generation_forward_graph"):
-        model.__dict__.pop(name, None)
+    model.runtime_state.reset()
     for klass in type(model).__mro__:
         for value in vars(klass).values():
             bound = getattr(value, "_descriptor_cache", None)  # a tf.function method's per-instance functions
@@ -240,7 +239,7 @@ def _activate(model, target_modules, modules_to_save: list[str], saved_variables
     state = _state(model)
     if state is None:
         state = _LoraState(target_modules, [], base_model_name_or_path=getattr(model, "name_or_path", None) or None)
-        model.__dict__["_lora_state"] = state
+        model.runtime_state.lora = state
     elif state.target_modules != target_modules:  # several calls: the exact module paths, which PEFT also reads
         state.target_modules = sorted(_lora_layers(model))
     state.modules_to_save = sorted(set(state.modules_to_save) | set(modules_to_save))
@@ -553,7 +552,7 @@ def merge_lora(model: keras.Model) -> list[str]:
     if state is not None:
         for variable, trainable in state.trainable:
             variable.trainable = trainable
-        del model.__dict__["_lora_state"]
+        model.runtime_state.lora = None
     reset_compiled_functions(model)
     return sorted(layers)
 

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_integration import keras_private
+from tfmodels import keras_private
 from keras_integration.callbacks import load_training_checkpoint, save_training_checkpoint
 from keras_integration.data import prepare_tf_dataset
 from keras_integration.training import InternalLossTrainer
@@ -41,6 +41,7 @@ from tfmodels import config_checks, input_checks, lora
 from tfmodels.configuration import CONFIG_NAME, PretrainedConfig
 from tfmodels.errors import CheckpointError
 from tfmodels.generation import GENERATION_CONFIG_NAME, GenerationConfig, GenerationMixin
+from tfmodels.model_state import ModelState
 from tfmodels.layers.core import head_mask_5d, initialize_like_fresh, skip_random_init
 from tfmodels.resolve import KIND_H5, KIND_PT_BIN, KIND_SAFETENSORS, resolve_local
 
@@ -167,6 +168,7 @@ class TFPreTrainedModel(InternalLossTrainer, ServingMixin, GenerationMixin, kera
         super().__init__(*inputs, **kwargs)
         self.config = config
         self.name_or_path = config.name_or_path
+        self.runtime_state = ModelState()
 
     # ---- Keras plumbing -----------------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any):

@@ -56,66 +56,94 @@ class ModelOutput(dict):
         return (type(self), (dict(self),))
 
 
-def _output(name: str, fields: tuple[str, ...], doc: str) -> type[ModelOutput]:
-    return type(name, (ModelOutput,), {"_fields": fields, "__doc__": doc, "__module__": __name__})
+class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
+    """Outputs of an encoder with a pooler (BERT)."""
+
+    _fields = (
+        "last_hidden_state", "pooler_output", "past_key_values", "hidden_states", "attentions",
+        "cross_attentions",
+    )
 
 
-_HIDDEN = ("hidden_states", "attentions")
-TFBaseModelOutputWithPoolingAndCrossAttentions = _output(
-    "TFBaseModelOutputWithPoolingAndCrossAttentions",
-    ("last_hidden_state", "pooler_output", "past_key_values") + _HIDDEN + ("cross_attentions",),
-    "Outputs of an encoder with a pooler (BERT).",
-)
-TFBaseModelOutputWithPastAndCrossAttentions = _output(
-    "TFBaseModelOutputWithPastAndCrossAttentions",
-    ("last_hidden_state", "past_key_values") + _HIDDEN + ("cross_attentions",),
-    "Outputs of a decoder with a key/value cache (GPT-2).",
-)
-TFBertForPreTrainingOutput = _output(
-    "TFBertForPreTrainingOutput",
-    ("loss", "prediction_logits", "seq_relationship_logits") + _HIDDEN,
-    "Outputs of BERT pre-training: masked LM and next-sentence logits.",
-)
-TFAlbertForPreTrainingOutput = _output(
-    "TFAlbertForPreTrainingOutput",
-    ("loss", "prediction_logits", "sop_logits") + _HIDDEN,
-    "Outputs of ALBERT pre-training: masked LM and sentence-order logits.",
-)
-TFElectraForPreTrainingOutput = _output(
-    "TFElectraForPreTrainingOutput", ("loss", "logits") + _HIDDEN,
-    "Outputs of ELECTRA's discriminator: one replaced-token logit per token.",
-)
-TFBaseModelOutput = _output("TFBaseModelOutput", ("last_hidden_state",) + _HIDDEN, "Outputs of an encoder.")
-TFGPT2DoubleHeadsModelOutput = _output(
-    "TFGPT2DoubleHeadsModelOutput",
-    ("loss", "logits", "mc_logits", "past_key_values") + _HIDDEN,
-    "Outputs of GPT-2 with the language-modelling and multiple-choice heads.",
-)
-TFMaskedLMOutput = _output("TFMaskedLMOutput", ("loss", "logits") + _HIDDEN, "Masked language modelling outputs.")
-TFNextSentencePredictorOutput = _output(
-    "TFNextSentencePredictorOutput", ("loss", "logits") + _HIDDEN, "Next-sentence prediction outputs."
-)
-TFSequenceClassifierOutput = _output(
-    "TFSequenceClassifierOutput", ("loss", "logits") + _HIDDEN, "Sequence classification outputs."
-)
-TFSequenceClassifierOutputWithPast = _output(
-    "TFSequenceClassifierOutputWithPast",
-    ("loss", "logits", "past_key_values") + _HIDDEN,
-    "Sequence classification outputs of a decoder.",
-)
-TFMultipleChoiceModelOutput = _output(
-    "TFMultipleChoiceModelOutput", ("loss", "logits") + _HIDDEN, "Multiple choice outputs."
-)
-TFTokenClassifierOutput = _output(
-    "TFTokenClassifierOutput", ("loss", "logits") + _HIDDEN, "Token classification outputs."
-)
-TFQuestionAnsweringModelOutput = _output(
-    "TFQuestionAnsweringModelOutput",
-    ("loss", "start_logits", "end_logits") + _HIDDEN,
-    "Extractive question answering outputs.",
-)
-TFCausalLMOutputWithCrossAttentions = _output(
-    "TFCausalLMOutputWithCrossAttentions",
-    ("loss", "logits", "past_key_values") + _HIDDEN + ("cross_attentions",),
-    "Causal language modelling outputs.",
-)
+class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    """Outputs of a decoder with a key/value cache (GPT-2)."""
+
+    _fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions", "cross_attentions")
+
+
+class TFBertForPreTrainingOutput(ModelOutput):
+    """Outputs of BERT pre-training: masked LM and next-sentence logits."""
+
+    _fields = ("loss", "prediction_logits", "seq_relationship_logits", "hidden_states", "attentions")
+
+
+class TFAlbertForPreTrainingOutput(ModelOutput):
+    """Outputs of ALBERT pre-training: masked LM and sentence-order logits."""
+
+    _fields = ("loss", "prediction_logits", "sop_logits", "hidden_states", "attentions")
+
+
+class TFElectraForPreTrainingOutput(ModelOutput):
+    """Outputs of ELECTRA's discriminator: one replaced-token logit per token."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFBaseModelOutput(ModelOutput):
+    """Outputs of an encoder."""
+
+    _fields = ("last_hidden_state", "hidden_states", "attentions")
+
+
+class TFGPT2DoubleHeadsModelOutput(ModelOutput):
+    """Outputs of GPT-2 with the language-modelling and multiple-choice heads."""
+
+    _fields = ("loss", "logits", "mc_logits", "past_key_values", "hidden_states", "attentions")
+
+
+class TFMaskedLMOutput(ModelOutput):
+    """Masked language modelling outputs."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFNextSentencePredictorOutput(ModelOutput):
+    """Next-sentence prediction outputs."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFSequenceClassifierOutput(ModelOutput):
+    """Sequence classification outputs."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFSequenceClassifierOutputWithPast(ModelOutput):
+    """Sequence classification outputs of a decoder."""
+
+    _fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
+
+
+class TFMultipleChoiceModelOutput(ModelOutput):
+    """Multiple choice outputs."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFTokenClassifierOutput(ModelOutput):
+    """Token classification outputs."""
+
+    _fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class TFQuestionAnsweringModelOutput(ModelOutput):
+    """Extractive question answering outputs."""
+
+    _fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+
+class TFCausalLMOutputWithCrossAttentions(ModelOutput):
+    """Causal language modelling outputs."""
+
+    _fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions", "cross_attentions")

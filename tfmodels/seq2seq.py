@@ -39,23 +39,35 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers import losses
-from tfmodels.modeling import float32_logits
-from tfmodels.modeling_outputs import TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions, _output
+from tfmodels.modeling import float32_logits, unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.tasks import TaskModel
 
-# The reference's inputs of an encoder-decoder model, in its order (BART's; T5 has no decoder_position_ids).
-SEQ2SEQ_INPUTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask",
-                  "decoder_position_ids", "head_mask", "decoder_head_mask", "cross_attn_head_mask", "encoder_outputs",
-                  "past_key_values", "inputs_embeds", "decoder_inputs_embeds", "use_cache")
+class TFSeq2SeqModelOutput(ModelOutput):
+    """Outputs of an encoder-decoder model: the decoder's, then the encoder's."""
 
-_SEQ2SEQ_EXTRAS = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
-                   "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
-TFSeq2SeqModelOutput = _output("TFSeq2SeqModelOutput", ("last_hidden_state",) + _SEQ2SEQ_EXTRAS,
-                               "Outputs of an encoder-decoder model: the decoder's, then the encoder's.")
-TFSeq2SeqLMOutput = _output("TFSeq2SeqLMOutput", ("loss", "logits") + _SEQ2SEQ_EXTRAS,
-                            "Outputs of an encoder-decoder language model.")
-TFSeq2SeqSequenceClassifierOutput = _output("TFSeq2SeqSequenceClassifierOutput", ("loss", "logits") + _SEQ2SEQ_EXTRAS,
-                                            "Outputs of an encoder-decoder sequence classifier.")
+    _fields = (
+        "last_hidden_state", "past_key_values", "decoder_hidden_states", "decoder_attentions",
+        "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions",
+    )
+
+
+class TFSeq2SeqLMOutput(ModelOutput):
+    """Outputs of an encoder-decoder language model."""
+
+    _fields = (
+        "loss", "logits", "past_key_values", "decoder_hidden_states", "decoder_attentions",
+        "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions",
+    )
+
+
+class TFSeq2SeqSequenceClassifierOutput(ModelOutput):
+    """Outputs of an encoder-decoder sequence classifier."""
+
+    _fields = (
+        "loss", "logits", "past_key_values", "decoder_hidden_states", "decoder_attentions",
+        "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions",
+    )
 
 
 def shift_tokens_right(labels, pad_token_id: int | None, decoder_start_token_id: int | None) -> tf.Tensor:
@@ -204,9 +216,9 @@ class Seq2SeqDecoderView:
 class Seq2SeqTaskModel(TaskModel):
     """What every encoder-decoder task shares: the encoder (skipped when `encoder_outputs` are given), the decoder
     on `decoder_input_ids` (from `default_decoder_input_ids` when not given), and the reference's output fields.
-    The cache (`past_key_values`) is returned when `use_cache` (default `config.use_cache`), never with labels."""
+    The cache (`past_key_values`) is returned when `use_cache` (default `config.use_cache`), never with labels.
+    The tasks' `call` takes BART's inputs in the reference's order; T5's classes have their own."""
 
-    input_names = SEQ2SEQ_INPUTS
     shifts_labels = False  # the task's default decoder inputs: its labels shifted right
     shifts_input_ids = False  # the architecture's default decoder inputs: the input ids shifted right (BART)
 
@@ -299,8 +311,31 @@ class Seq2SeqModelTask(Seq2SeqTaskModel):
     def forward(self, inputs, labels, training):
         return TFSeq2SeqModelOutput(**self.run_seq2seq(inputs, labels, training))
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+             decoder_position_ids=None, head_mask=None, decoder_head_mask=None, cross_attn_head_mask=None,
+             encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
-class Seq2SeqLMTask(Seq2SeqTaskModel):
+
+class LabelledSeq2SeqTaskModel(Seq2SeqTaskModel):
+    """An encoder-decoder task with one `labels` input, after BART's inputs: conditional generation and sequence
+    classification."""
+
+    label_names = ("labels",)
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+             decoder_position_ids=None, head_mask=None, decoder_head_mask=None, cross_attn_head_mask=None,
+             encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
+
+class Seq2SeqLMTask(LabelledSeq2SeqTaskModel):
     """Conditional generation: the LM head on the decoder; with `labels`, the cross entropy over the labels that
     are not -100 (per example, their mean the reference's loss), and decoder inputs default to the labels shifted
     right. `generate()` encodes once and caches the decoder's self- and cross-attention keys and values.
@@ -309,7 +344,6 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
     `masks_pad_labels` when their reference ignores labels equal to `config.pad_token_id` as it ignores -100 (BART).
     """
 
-    label_names = ("labels",)
     tasks = ("seq2seq_lm",)
     shifts_labels = True
     masks_pad_labels = False
@@ -383,12 +417,11 @@ class Seq2SeqLMTask(Seq2SeqTaskModel):
         return float32_logits(logits), tuple(decoded["past_key_values"])
 
 
-class Seq2SeqSequenceClassificationTask(Seq2SeqTaskModel):
+class Seq2SeqSequenceClassificationTask(LabelledSeq2SeqTaskModel):
     """Sequence classification from the decoder's state at the last `<eos>` token of `input_ids`
     (`config.eos_token_id`), as the reference's BART; every row must hold the same number of `<eos>` tokens (at
     least one). The decoder reads the input ids shifted right. The loss follows `config.problem_type`."""
 
-    label_names = ("labels",)
     tasks = ("sequence_classification",)
 
     def make_heads(self, config) -> None:

@@ -1,13 +1,14 @@
 """Task models: an architecture's backbone bound to a shared head, written once for every architecture.
 
 An architecture subclasses `TaskModel` once (its config class, weight table, backbone and head settings), and each
-of its public classes is that base plus a task mixin:
+of its public classes is that base plus a task:
 
     class TFRobertaForSequenceClassification(TFRobertaPreTrainedModel, SequenceClassificationTask):
         '''RoBERTa with a classifier on the first token.'''
 
-`call` is generated from the architecture's `input_names` and the task's `label_names`, in the reference's
-argument order, so that signatures, `prepare_tf_dataset` and serving see exactly the inputs the model takes.
+A task's `call` takes the BERT family's inputs in the reference's order, then the task's labels. An architecture
+whose reference takes other inputs (DistilBERT, GPT-2, Llama, the encoder-decoders) writes its own `call` with the
+reference's parameters. Every `call` hands its arguments to `run_task`, which runs the task's `forward`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from keras_integration.keras_private import sublayers
+from tfmodels.keras_private import sublayers
 from tfmodels.checkpoints.names import WeightTable, path_pattern, strip_model_name
 from tfmodels.checkpoints.pytorch_layout import PTWeight, pytorch_weights
 from tfmodels import input_checks
 from tfmodels.errors import ConfigError
 from tfmodels.layers import losses
+from tfmodels.layers.decoder import LMHead
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.heads import (
     ClassifierHead,
@@ -37,6 +39,7 @@ from tfmodels.layers.heads import (
 )
 from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
 from tfmodels.modeling_outputs import (
+    ModelOutput,
     TFCausalLMOutputWithCrossAttentions,
     TFMaskedLMOutput,
     TFMultipleChoiceModelOutput,
@@ -51,41 +54,6 @@ from tfmodels.modeling_outputs import (
 )
 
 logger = logging.getLogger(__name__)
-
-ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
-DECODER_INPUTS = ("encoder_hidden_states", "encoder_attention_mask", "past_key_values", "use_cache")
-FLAGS = ("output_attentions", "output_hidden_states", "return_dict")
-
-
-def _generated_call(cls: type) -> Any:
-    decoder = cls.is_decoder_task or (cls.decoder_capable and cls.bare_backbone)
-    order = dict.fromkeys([*cls.input_names, *(DECODER_INPUTS if decoder else ()), *FLAGS, *cls.label_names,
-                           *(("cache_position",) if decoder else ())])
-    # Arguments of ours the reference lacks go after `training`, so that positional calls written for the
-    # reference fill the reference's slots: `cache_position`, and labels where the reference computes no loss.
-    late = ["cache_position"] + list(cls.label_names if cls.labels_after_training else ())
-    # An architecture may place `labels` among its inputs (the reference's slot for it); classes without labels
-    # drop it.
-    names = [name for name in order if name not in late and (name != "labels" or name in cls.label_names)]
-    late = [name for name in late if name in order]
-    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in names]
-    parameters.append(inspect.Parameter("training", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False))
-    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for name in late]
-    names += late
-
-    def call(self, **arguments):
-        labels = {name: arguments.pop(name) for name in self.label_names}
-        return_dict = arguments.pop("return_dict")
-        training = arguments.pop("training")
-        output = self.forward(arguments, labels, training)
-        return output if return_dict else output.to_tuple()
-
-    call.__signature__ = inspect.Signature(parameters)
-    call.__qualname__ = f"{cls.__name__}.call"
-    call.__doc__ = (f"Inputs: {', '.join(names)}; as keywords, a dict in the first argument, or a list in this "
-                    f"order. Labels ({', '.join(cls.label_names) or 'none'}) give a loss.")
-    return unpack_inputs(call)
 
 
 def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
@@ -109,25 +77,20 @@ def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
 class TaskModel(TFPreTrainedModel):
     """A backbone (named `base_model_prefix`) and the heads of one task.
 
-    Architecture bases set `config_class`, `base_model_prefix`, `weight_table`, `input_names` and implement
-    `make_backbone(config, add_pooling_layer)` and `head_settings(task)`; task mixins set `label_names`, `tasks`
-    (the weight-table heads they use) and implement `make_heads(config)` and `forward(inputs, labels, training)`.
+    Architecture bases set `config_class`, `base_model_prefix`, `weight_table` and implement
+    `make_backbone(config, add_pooling_layer)` and `head_settings(task)`; tasks set `label_names`, `tasks` (the
+    weight-table heads they use) and implement `make_heads(config)`, `forward(inputs, labels, training)` and a
+    `call` with the reference's parameters.
     """
 
     weight_table: WeightTable | None = None
-    input_names: tuple[str, ...] = ENCODER_INPUTS
     label_names: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
-    labels_after_training = False  # the reference's class takes no labels: ours come after `training`
     token_ranks: tuple[int, ...] = (2,)  # the ranks `input_ids` may have: [batch, seq] (3: [batch, choices, seq])
-    is_decoder_task = False
-    decoder_capable = False  # the backbone can run as a decoder: its bare model takes the decoder inputs too
-    bare_backbone = False
+    bare_backbone = False  # the class is the bare backbone: its PyTorch keys have no `base_model_prefix`
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "call" not in cls.__dict__:
-            cls.call = _generated_call(cls)
         if cls.__name__.startswith("TF") and "PreTrainedModel" not in cls.__name__:
             keras.saving.register_keras_serializable(package="tfmodels")(cls)
 
@@ -160,6 +123,21 @@ class TaskModel(TFPreTrainedModel):
         raise NotImplementedError
 
     # ---- shared plumbing ---------------------------------------------------------------------------------------
+    def run_task(self, arguments: dict[str, Any]) -> ModelOutput | tuple:
+        """The work of every `call`: `arguments` are the call's parameters (its `locals()`); the labels
+        (`label_names`) and `training` go to `forward` apart from the inputs and flags, and `return_dict=False`
+        gives a tuple.
+
+        Example:
+            >>> def call(self, input_ids=None, return_dict=None, labels=None, training=False):
+            ...     return self.run_task(locals())
+        """
+        inputs = {name: value for name, value in arguments.items() if name not in ("self", "__class__")}
+        labels = {name: inputs.pop(name) for name in self.label_names}
+        return_dict, training = inputs.pop("return_dict"), inputs.pop("training")
+        output = self.forward(inputs, labels, training)
+        return output if return_dict else output.to_tuple()
+
     def max_sequence_length(self) -> int | None:
         """The longest input (cached tokens included) the backbone's absolute position table covers; None for
         relative or rotary positions (T5, Llama), which have no hard limit."""
@@ -229,20 +207,24 @@ class TaskModel(TFPreTrainedModel):
         return pytorch_weights(self.weights, table, roots, self.base_model_prefix if self.bare_backbone else None,
                                owner=type(self).__name__, lookup_tables=lookup_tables)
 
-    def __getattr__(self, name: str) -> Any:
-        """HF's attribute names for head layers (`model.classifier`, `model.qa_outputs`, `model.lm_head`): the
-        layer at that checkpoint path, or the head holding the layers under it."""
-        if name.startswith("_") or hasattr(type(self), name):  # a property that failed: surface its own error
-            return object.__getattribute__(self, name)
-        for layer in self.__dict__.get("_layers", []):
-            paths = getattr(layer, "layer_paths", None)
-            if paths is None:
-                continue
-            roots = {part for path in paths().values() for part in path.split("/")[0].split("___")}
-            if name in roots:
-                exact = [sub for sub, path in paths().items() if path == name]
-                return getattr(layer, exact[0]) if exact else layer
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+    def head_layer(self, name: str) -> keras.layers.Layer:
+        """A head's layer by the reference's attribute name for it (`classifier`, `qa_outputs`, `lm_head`,
+        `pre_classifier`, ...): the layer at that checkpoint path, or the head holding the layers under it. Tasks
+        expose the common names as properties (`model.classifier`).
+
+        Example:
+            >>> model.head_layer("pre_classifier").kernel.shape  # DistilBERT
+            TensorShape([32, 32])
+        """
+        heads = [layer for layer in self.layers if hasattr(layer, "layer_paths")]
+        for head in heads:
+            paths = head.layer_paths()
+            if name in {part for path in paths.values() for part in path.split("/")[0].split("___")}:
+                exact = [sub for sub, path in paths.items() if path == name]
+                return getattr(head, exact[0]) if exact else head
+        known = sorted(path for head in heads for path in head.layer_paths().values())
+        raise AttributeError(f"{type(self).__name__} has no head layer {name!r}; its heads' checkpoint paths are "
+                             f"{known}.")
 
     def encode(self, inputs: dict, training) -> dict:
         """The backbone on the model's inputs."""
@@ -261,8 +243,7 @@ class TaskModel(TFPreTrainedModel):
 
 
 class BaseModelTask(TaskModel):
-    """The bare backbone: its hidden states (and pooled output, where the architecture has a pooler). Where the
-    architecture can decode (`decoder_capable`), it takes the decoder inputs as well."""
+    """The bare backbone: its hidden states (and pooled output, where the architecture has a pooler)."""
 
     bare_backbone = True
 
@@ -272,18 +253,52 @@ class BaseModelTask(TaskModel):
     def forward(self, inputs, labels, training):
         return self.encode(inputs, training)
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
-class MaskedLMTask(TaskModel):
+
+class DecoderCapableModelTask(BaseModelTask):
+    """The bare backbone of an encoder family that can also decode (BERT, RoBERTa, ELECTRA with
+    `config.is_decoder`): it takes cross-attention inputs and a key/value cache as well."""
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, past_key_values=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, training=False,
+             cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
+
+class LabelledTaskModel(TaskModel):
+    """A task on the BERT family's inputs with one `labels` input: masked LM, sequence and token classification,
+    multiple choice."""
+
+    label_names = ("labels",)
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
+
+def masked_lm_head(model: TaskModel, config) -> MaskedLMHead:
+    """The architecture's masked-LM head (transform, then the decoder tied to the word embeddings)."""
+    return MaskedLMHead(model.backbone.embeddings, config.hidden_size, model.head_paths("masked_lm"),
+                        **model.head_settings("masked_lm"), name="lm_head_layer")
+
+
+class MaskedLMTask(LabelledTaskModel):
     """Masked language modelling: the transform and the decoder tied to the word embeddings. Labels of -100 are
     ignored."""
 
-    label_names = ("labels",)
     tasks = ("masked_lm",)
 
     def make_heads(self, config) -> None:
-        self.lm_head_layer = MaskedLMHead(self.backbone.embeddings, config.hidden_size,
-                                          self.head_paths("masked_lm"), **self.head_settings("masked_lm"),
-                                          name="lm_head_layer")
+        self.lm_head_layer = masked_lm_head(self, config)
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -295,25 +310,12 @@ class MaskedLMTask(TaskModel):
         """The word embeddings: the decoder is tied to them."""
         return self.get_input_embeddings()
 
-    def after_load(self, unloaded: list[str]) -> None:
-        """A checkpoint without the head's copy of the bias (ALBERT's `predictions/decoder/bias`; PyTorch ties
-        it to `predictions/bias`) gets the bias itself, so that our saves hold both equal, as the reference's."""
-        copy = getattr(self.lm_head_layer, "decoder_bias", None)
-        if copy is not None and any(key.startswith(copy.bias.path.split("/", 1)[1]) for key in unloaded):
-            copy.set_value(self.lm_head_layer.bias_layer.bias)
 
-class CausalLMTask(MaskedLMTask):
-    """The masked-LM head used left to right (`config.is_decoder=True`): next-token loss (labels shifted inside),
-    a key/value cache, cross-attention to `encoder_hidden_states` when `config.add_cross_attention`, and
-    `generate()`."""
+class CausalLMTask(TaskModel):
+    """What every causal language model shares: the next-token loss (labels shifted inside; -100 ignored), the
+    key/value cache and `generate()`. Subclasses create the LM head (`lm_head_layer`)."""
 
-    is_decoder_task = True
-
-    def make_heads(self, config) -> None:
-        if not getattr(config, "is_decoder", True):
-            logger.warning("%s is a decoder: without is_decoder=True in its config it attends both ways and cannot "
-                           "generate. Pass is_decoder=True to the config or to from_pretrained.", type(self).__name__)
-        super().make_heads(config)
+    label_names = ("labels",)
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -331,11 +333,11 @@ class CausalLMTask(MaskedLMTask):
         )
 
     def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
-        """A zero key/value cache of `max_length` slots per layer (`[2, batch, heads, max_length, head_dim]`, with
-        each layer's heads: pruning removes some), filled in place at `cache_position`."""
+        """A zero key/value cache of `max_length` slots per layer (`[2, batch, kv_heads, max_length, head_dim]`,
+        with each layer's heads: pruning removes some), filled in place at `cache_position`."""
         stack = self.backbone.stack
         attentions = [stack.layer[blocks[-1]].attention for blocks in stack.schedule]
-        return tuple(tf.zeros([2, batch_size, attention.num_heads, max_length, attention.head_dim],
+        return tuple(tf.zeros([2, batch_size, attention.num_kv_heads, max_length, attention.head_dim],
                               self.compute_dtype) for attention in attentions)
 
     def generation_forward(self, input_ids, attention_mask, position_ids, cache, cache_position,
@@ -356,10 +358,63 @@ class CausalLMTask(MaskedLMTask):
         return float32_logits(logits), tuple(encoded["past_key_values"])
 
 
-class SequenceClassificationTask(TaskModel):
+class EncoderCausalLMTask(CausalLMTask):
+    """An encoder family run left to right (`config.is_decoder=True`) with its masked-LM head: cross-attention to
+    `encoder_hidden_states` when `config.add_cross_attention` (BERT's and RoBERTa's causal LMs)."""
+
+    tasks = ("masked_lm",)
+
+    def make_heads(self, config) -> None:
+        if not getattr(config, "is_decoder", True):
+            logger.warning("%s is a decoder: without is_decoder=True in its config it attends both ways and cannot "
+                           "generate. Pass is_decoder=True to the config or to from_pretrained.", type(self).__name__)
+        self.lm_head_layer = masked_lm_head(self, config)
+
+    def get_output_embeddings(self):
+        """The word embeddings: the decoder is tied to them."""
+        return self.get_input_embeddings()
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None, past_key_values=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False, cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
+
+class TiedCausalLMTask(CausalLMTask):
+    """Causal language modelling with the LM head tied to the token embeddings and nothing else (GPT-2)."""
+
+    tasks = ("causal_lm",)
+
+    def make_heads(self, config) -> None:
+        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
+
+
+class DecoderLMTask(CausalLMTask):
+    """Causal language modelling with a decoder family's `lm_head` (untied, without bias; the token embeddings with
+    `tie_word_embeddings`): Llama, Mistral, Qwen2."""
+
+    tasks = ("causal_lm",)
+
+    def make_heads(self, config) -> None:
+        tied = self.backbone.get_input_embeddings() if config.tie_word_embeddings else None
+        self.lm_head_layer = LMHead(config.vocab_size, config.hidden_size, self.head_paths("causal_lm")["lm_head"],
+                                    tied, config.initializer_range, name="lm_head_layer")
+
+    @property
+    def lm_head(self) -> keras.layers.Layer:
+        """The `lm_head` projection (the reference's attribute), or, tied, the head over the token embeddings."""
+        return self.lm_head_layer.lm_head or self.lm_head_layer
+
+    def get_output_embeddings(self):
+        """The `lm_head` (or, tied, the token embeddings)."""
+        return self.lm_head_layer.get_output_embeddings()
+
+
+class SequenceClassificationTask(LabelledTaskModel):
     """A classifier (or regressor) for the whole sequence; the loss follows `config.problem_type`."""
 
-    label_names = ("labels",)
     tasks = ("sequence_classification",)
 
     def uses_pooler(self) -> bool:
@@ -371,6 +426,11 @@ class SequenceClassificationTask(TaskModel):
                                               paths=self.head_paths("sequence_classification"), **settings,
                                               name="classifier_head")
 
+    @property
+    def classifier(self) -> keras.layers.Layer:
+        """The reference's `classifier`: the output projection, or the head holding it (RoBERTa's)."""
+        return self.head_layer("classifier")
+
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
         logits = self.classifier_head(encoded["last_hidden_state"], encoded.get("pooler_output"), training=training)
@@ -380,11 +440,10 @@ class SequenceClassificationTask(TaskModel):
         return self.finish(TFSequenceClassifierOutput, encoded, loss=loss, logits=logits)
 
 
-class MultipleChoiceTask(TaskModel):
+class MultipleChoiceTask(LabelledTaskModel):
     """One score per choice: inputs `[batch, num_choices, seq]`, logits `[batch, num_choices]`."""
 
     token_ranks = (3,)
-    label_names = ("labels",)
     tasks = ("multiple_choice",)
 
     def uses_pooler(self) -> bool:
@@ -394,6 +453,11 @@ class MultipleChoiceTask(TaskModel):
         self.classifier_head = ClassifierHead(units=1, hidden_size=config.hidden_size,
                                               paths=self.head_paths("multiple_choice"),
                                               **self.head_settings("multiple_choice"), name="classifier_head")
+
+    @property
+    def classifier(self) -> keras.layers.Layer:
+        """The reference's `classifier`: the one-logit projection."""
+        return self.head_layer("classifier")
 
     def forward(self, inputs, labels, training):
         flat, choices = flatten_choices(inputs)
@@ -406,20 +470,25 @@ class MultipleChoiceTask(TaskModel):
 
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
-        return {name: tf.TensorSpec([None, None, None], tf.int32, name=name) for name in self.input_names
-                if name in ("input_ids", "attention_mask", "token_type_ids")}
+        parameters = inspect.signature(self.call).parameters
+        return {name: tf.TensorSpec([None, None, None], tf.int32, name=name)
+                for name in ("input_ids", "attention_mask", "token_type_ids") if name in parameters}
 
 
-class TokenClassificationTask(TaskModel):
+class TokenClassificationTask(LabelledTaskModel):
     """A classifier on every token (NER, POS); labels of -100 are ignored."""
 
-    label_names = ("labels",)
     tasks = ("token_classification",)
 
     def make_heads(self, config) -> None:
         self.classifier_head = TokenHead(config.num_labels, config.hidden_size,
                                          self.head_paths("token_classification")["classifier"],
                                          **self.head_settings("token_classification"), name="classifier_head")
+
+    @property
+    def classifier(self) -> keras.layers.Layer:
+        """The reference's `classifier`: the per-token projection."""
+        return self.head_layer("classifier")
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -441,6 +510,11 @@ class QuestionAnsweringTask(TaskModel):
         self.qa_head = TokenHead(2, config.hidden_size, self.head_paths("question_answering")["qa_outputs"],
                                  **self.head_settings("question_answering"), name="qa_head")
 
+    @property
+    def qa_outputs(self) -> keras.layers.Layer:
+        """The reference's `qa_outputs`: the start/end projection."""
+        return self.head_layer("qa_outputs")
+
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
         start_logits, end_logits = tf.unstack(self.qa_head(encoded["last_hidden_state"], training=training), 2, -1)
@@ -450,6 +524,12 @@ class QuestionAnsweringTask(TaskModel):
                                                   end_logits)
         return self.finish(TFQuestionAnsweringModelOutput, encoded, loss=loss, start_logits=start_logits,
                            end_logits=end_logits)
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             start_positions=None, end_positions=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 def _sentence_pair_head(model: TaskModel, config, task: str) -> ClassifierHead:
@@ -478,8 +558,14 @@ class SentencePairTask(TaskModel):
         loss = None if label is None else losses.next_sentence_loss(label, logits)
         return self.finish(TFNextSentencePredictorOutput, encoded, loss=loss, logits=logits)
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             next_sentence_label=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
-class MaskedLMAndSentenceTask(MaskedLMTask):
+
+class MaskedLMAndSentenceTask(TaskModel):
     """Pre-training with a masked-LM head and a sentence-pair head on the pooled output; the loss is their sum.
     `sentence_task` picks the pair head: BERT's `next_sentence` or ALBERT's `sentence_order`;
     `sentence_head_first` its place in the variable order (BERT creates it before the LM head, ALBERT after)."""
@@ -495,11 +581,15 @@ class MaskedLMAndSentenceTask(MaskedLMTask):
         return True
 
     def make_heads(self, config) -> None:
-        if not self.sentence_head_first:
-            super().make_heads(config)
-        self.sentence_head = _sentence_pair_head(self, config, self.sentence_task)
         if self.sentence_head_first:
-            super().make_heads(config)
+            self.sentence_head = _sentence_pair_head(self, config, self.sentence_task)
+        self.lm_head_layer = masked_lm_head(self, config)
+        if not self.sentence_head_first:
+            self.sentence_head = _sentence_pair_head(self, config, self.sentence_task)
+
+    def get_output_embeddings(self):
+        """The word embeddings: the masked-LM decoder is tied to them."""
+        return self.get_input_embeddings()
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -514,13 +604,18 @@ class MaskedLMAndSentenceTask(MaskedLMTask):
         return self.finish(self.output_class, encoded, loss=loss, prediction_logits=prediction_logits,
                            **{self.sentence_output: sentence_logits})
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             next_sentence_label=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
 
 class ReplacedTokenDetectionTask(TaskModel):
     """ELECTRA's discriminator: one logit per token, 1 for a replaced token; the loss is the binary cross entropy
-    over the tokens of `attention_mask`."""
+    over the tokens of `attention_mask`. The reference takes no labels: ours come after `training`."""
 
     label_names = ("labels",)
-    labels_after_training = True
     tasks = ("replaced_token_detection",)
 
     def make_heads(self, config) -> None:
@@ -536,12 +631,11 @@ class ReplacedTokenDetectionTask(TaskModel):
             loss = losses.replaced_token_loss(labels["labels"], logits, inputs.get("attention_mask"))
         return self.finish(TFElectraForPreTrainingOutput, encoded, loss=loss, logits=logits)
 
-
-class TiedCausalLMTask(CausalLMTask):
-    """Causal language modelling with the LM head tied to the token embeddings and nothing else."""
-
-    def make_heads(self, config) -> None:
-        self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False, labels=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class LastTokenClassificationTask(TaskModel):
@@ -554,6 +648,11 @@ class LastTokenClassificationTask(TaskModel):
         self.score_head = LastTokenScore(config.num_labels, config.hidden_size,
                                          self.head_paths("sequence_classification")["score"], config.pad_token_id,
                                          config.initializer_range, name="score_head")
+
+    @property
+    def score(self) -> keras.layers.Layer:
+        """The reference's `score`: the projection onto the labels."""
+        return self.head_layer("score")
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -574,14 +673,12 @@ class DoubleHeadsTask(TaskModel):
 
     token_ranks = (2, 3)
     label_names = ("labels", "mc_labels")
-    labels_after_training = True
     tasks = ("multiple_choice",)
 
     def make_heads(self, config) -> None:
-        config.num_labels = 1  # as the reference: the summary scores each choice with one logit
         self.lm_head_layer = TiedLMHead(self.backbone.get_input_embeddings(), name="lm_head_layer")
         self.multiple_choice_head = SequenceSummary(config, self.head_paths("multiple_choice")["summary"],
-                                                    name="multiple_choice_head")
+                                                    num_labels=1, name="multiple_choice_head")
 
     def forward(self, inputs, labels, training):
         inputs = dict(inputs)

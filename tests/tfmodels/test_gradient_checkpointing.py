@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tfmodels
-from keras_integration.keras_private import sublayers
+from tfmodels.keras_private import sublayers
 from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, tiny_batch, tiny_model
 from tfmodels.layers.transformer import TransformerLayer
 

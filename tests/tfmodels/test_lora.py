@@ -14,7 +14,7 @@ import torch
 import transformers
 
 import tfmodels
-from keras_integration.keras_private import sublayers
+from tfmodels.keras_private import sublayers
 from tests.helpers import random_ids_and_mask
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.errors import CheckpointError

@@ -93,17 +93,16 @@ class GenerationMixin:
     @property
     def generation_config(self) -> GenerationConfig:
         """The default `GenerationConfig` (from `generation_config.json`, else from the model config)."""
-        config = self.__dict__.get("_generation_config")
-        if config is None:
-            config = GenerationConfig.from_model_config(self.config)
-            self.__dict__["_generation_config"] = config
-        return config
+        state = self.runtime_state
+        if state.generation_config is None:
+            state.generation_config = GenerationConfig.from_model_config(self.config)
+        return state.generation_config
 
     @generation_config.setter
     def generation_config(self, value: GenerationConfig) -> None:
         if not isinstance(value, GenerationConfig):
             raise TypeError(f"generation_config must be a GenerationConfig; received {type(value).__name__}.")
-        self.__dict__["_generation_config"] = value
+        self.runtime_state.generation_config = value
 
     # ---- model hooks --------------------------------------------------------------------------------------------
     def init_generation_cache(self, batch_size, max_length):
@@ -302,7 +301,7 @@ class GenerationMixin:
 
     def _compiled_generate(self, config: GenerationConfig, max_length: int, logits_processor):
         """A `tf.function(jit_compile=True)` per generation setting, cached (it traces once per prompt shape)."""
-        functions = self.__dict__.setdefault("_compiled_generate_fns", {})
+        functions = self.runtime_state.compiled_generate
         key = (config.to_json_string(use_diff=False), max_length, id(logits_processor))
         if key not in functions:
             def run(input_ids, attention_mask, seed):
@@ -376,11 +375,14 @@ class _DecodeState:
             rows <= _TRANSPOSED_KERNEL_ROWS) else []
         size = sum(int(np.prod(layer.projection_kernel.shape)) * tf.as_dtype(layer.compute_dtype).size
                    for layer in layers)
-        self.kernels = transpose_kernels_of(layers) if size <= _TRANSPOSED_KERNEL_BYTES else {}
+        self.kernels = transpose_kernels_of(layers) if size <= _TRANSPOSED_KERNEL_BYTES else []
         self.forward = model.generation_forward
         if tf.executing_eagerly():  # each model pass as one graph; the loop stays in Python (streamers work)
-            graph = tf.function(model.generation_forward, reduce_retracing=True, autograph=False)
-            self.forward = model.__dict__.setdefault("_generation_forward_graph", graph)
+            state = model.runtime_state
+            if state.generation_forward is None:
+                state.generation_forward = tf.function(model.generation_forward, reduce_retracing=True,
+                                                       autograph=False)
+            self.forward = state.generation_forward
         self.encoder_outputs, self.encoder_mask = encoder_outputs, encoder_mask
         self.rows = input_ids.shape[0] if input_ids.shape[0] is not None else tf.shape(input_ids)[0]
         self.prompt_length = input_ids.shape[1] if input_ids.shape[1] is not None else tf.shape(input_ids)[1]

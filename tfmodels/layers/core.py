@@ -13,8 +13,6 @@ import tensorflow as tf
 from tfmodels.errors import ConfigError
 
 _SKIP_RANDOM_INIT = contextvars.ContextVar("skip_random_init", default=False)
-_TRANSPOSED_KERNELS: contextvars.ContextVar[dict[int, tf.Tensor]] = contextvars.ContextVar("transposed_kernels",
-                                                                                          default={})
 
 
 def shape_dim(x: tf.Tensor, axis: int) -> int | tf.Tensor:
@@ -102,6 +100,7 @@ class Conv1D(keras.layers.Layer):
         self.nf = nf
         self.nx = nx
         self.initializer_range = initializer_range
+        self.transposed_kernel = None  # set while `use_transposed_kernels` is active
 
     def build(self, input_shape=None):
         self.weight = self.add_weight(
@@ -110,7 +109,7 @@ class Conv1D(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(1, self.nf), initializer="zeros")
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return _project(x, self.weight, _TRANSPOSED_KERNELS.get().get(id(self))) + self.bias
+        return _project(x, self.weight, self.transposed_kernel) + self.bias
 
     @property
     def projection_kernel(self):
@@ -126,12 +125,16 @@ class Linear(keras.layers.Dense):
         >>> proj = Linear(64, use_bias=False, name="q_proj")
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transposed_kernel = None  # set while `use_transposed_kernels` is active
+
     def quantize(self, mode=None, type_check=True, config=None):
         """Keras' `Dense.quantize` (which refuses subclasses unless told not to check the type)."""
         super().quantize(mode, type_check=False, config=config)
 
     def call(self, inputs, training=None):
-        transposed = _TRANSPOSED_KERNELS.get().get(id(self))
+        transposed = self.transposed_kernel
         if transposed is None:
             return super().call(inputs, training=training)
         x = _project(inputs, None, transposed)
@@ -163,14 +166,14 @@ def _project(x: tf.Tensor, kernel, transposed: tf.Tensor | None) -> tf.Tensor:
 def transposable_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The projections of `model` that `transpose_kernels` can serve: `Conv1D` and `Linear` layers (without LoRA
     adapters or quantization, whose products Keras computes itself)."""
-    from keras_integration.keras_private import sublayers
+    from tfmodels.keras_private import sublayers
 
     return [layer for layer in sublayers(model)
             if isinstance(layer, (Conv1D, Linear)) and not getattr(layer, "lora_enabled", False)
             and getattr(layer, "quantization_mode", None) is None]
 
 
-def transpose_kernels(layers: list[keras.layers.Layer]) -> dict[int, tf.Tensor]:
+def transpose_kernels(layers: list[keras.layers.Layer]) -> list[tuple[keras.layers.Layer, tf.Tensor]]:
     """The kernels of `layers` (see `transposable_layers`) transposed to `[out, in]`, in each layer's compute
     dtype, for `use_transposed_kernels`.
 
@@ -184,17 +187,22 @@ def transpose_kernels(layers: list[keras.layers.Layer]) -> dict[int, tf.Tensor]:
         >>> with use_transposed_kernels(kernels):
         ...     logits = model(input_ids).logits
     """
-    return {id(layer): tf.transpose(tf.cast(layer.projection_kernel, layer.compute_dtype)) for layer in layers}
+    return [(layer, tf.transpose(tf.cast(layer.projection_kernel, layer.compute_dtype))) for layer in layers]
 
 
 @contextlib.contextmanager
-def use_transposed_kernels(kernels: dict[int, tf.Tensor]):
-    """Inside, the layers in `kernels` (from `transpose_kernels`) multiply by them instead of their variables."""
-    token = _TRANSPOSED_KERNELS.set({**_TRANSPOSED_KERNELS.get(), **kernels})
+def use_transposed_kernels(kernels: list[tuple[keras.layers.Layer, tf.Tensor]]):
+    """Inside, each layer of `kernels` (from `transpose_kernels`) multiplies by its transposed kernel (its
+    `transposed_kernel` attribute) instead of its variable; on exit the layers are as before. Compiled decoding
+    enters it while tracing, so the tensors live in the traced graph only."""
+    previous = [(layer, layer.transposed_kernel) for layer, _ in kernels]
     try:
+        for layer, transposed in kernels:
+            layer.transposed_kernel = transposed
         yield
     finally:
-        _TRANSPOSED_KERNELS.reset(token)
+        for layer, transposed in previous:
+            layer.transposed_kernel = transposed
 
 
 def padding_bias(attention_mask: tf.Tensor | None, dtype: tf.DType) -> tf.Tensor | None:

@@ -283,9 +283,9 @@ class SequenceSummary(Group):
     """The reference's `SequenceSummary` (GPT-2's multiple-choice head): one hidden state per sequence
     (`summary_type` `cls_index`: the token at `cls_index`, default the last), dropout (`summary_first_dropout`),
     the `summary` projection (to `num_labels` with `summary_proj_to_labels`, else to the hidden size; none
-    without `summary_use_proj`), `summary_activation`, dropout (`summary_last_dropout`). As in the reference,
-    `last`, `first` and `mean` read the second axis: of the double-heads model's `[batch, choices, seq, hidden]`,
-    the choices.
+    without `summary_use_proj`; `num_labels` overrides the config's), `summary_activation`, dropout
+    (`summary_last_dropout`). As in the reference, `last`, `first` and `mean` read the second axis: of the
+    double-heads model's `[batch, choices, seq, hidden]`, the choices.
 
     Example:
         >>> head = SequenceSummary(config, "multiple_choice_head/summary", name="multiple_choice_head")
@@ -294,16 +294,17 @@ class SequenceSummary(Group):
 
     TYPES = ("cls_index", "last", "first", "mean")
 
-    def __init__(self, config, path: str, **kwargs):
+    def __init__(self, config, path: str, num_labels: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        num_labels = config.num_labels if num_labels is None else num_labels
         if config.summary_type not in self.TYPES:
             raise ConfigError(f"summary_type={config.summary_type!r} is not supported; use one of {self.TYPES}.")
         self.summary_type, self.summary_path, self.hidden_size = config.summary_type, path, config.hidden_size
         self.first_dropout = keras.layers.Dropout(config.summary_first_dropout, name="first_dropout")
         self.summary = None
         if config.summary_use_proj:
-            to_labels = config.summary_proj_to_labels and config.num_labels > 0
-            self.summary = keras.layers.Dense(config.num_labels if to_labels else config.hidden_size,
+            to_labels = config.summary_proj_to_labels and num_labels > 0
+            self.summary = keras.layers.Dense(num_labels if to_labels else config.hidden_size,
                                               kernel_initializer=get_initializer(config.initializer_range),
                                               name=leaf(path))
         self.activation = get_activation(config.summary_activation) if config.summary_activation else None

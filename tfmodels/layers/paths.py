@@ -13,7 +13,7 @@ import contextlib
 
 import keras
 
-from keras_integration import keras_private
+from tfmodels import keras_private
 
 
 def leaf(path: str) -> str:

@@ -9,7 +9,7 @@ import logging
 import keras
 import tensorflow as tf
 
-from keras_integration import keras_private
+from tfmodels import keras_private
 from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
 from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_activation, make_linear

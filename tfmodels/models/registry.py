@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import importlib
 import pkgutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,34 +62,3 @@ def architectures() -> dict[str, Architecture]:
             if declared is not None:
                 found[declared.model_type] = declared
     return found
-
-
-def alias_classes(originals: Iterable[type], base: type, module: str, renames: Mapping[str, str]) -> dict[str, type]:
-    """Another architecture's model classes under this one's names (mT5 is T5, Mistral is Llama, ... with another
-    config): each original `TF<Old><Task>` becomes a class on `base` (`TF<New>PreTrainedModel`, which sets the
-    config class) and the original's task mixins, with the original's own attributes and methods (not `call`,
-    which `TaskModel` generates per class). `renames` maps old to new text in the class names and docstrings,
-    applied in order.
-
-    Example:
-        >>> classes = alias_classes(LLAMA_CLASSES, TFMistralPreTrainedModel, __name__, {"Llama": "Mistral"})
-        >>> sorted(classes)
-        ['TFMistralForCausalLM', 'TFMistralForSequenceClassification', 'TFMistralModel']
-    """
-
-    def renamed(text: str) -> str:
-        for old, new in renames.items():
-            text = text.replace(old, new)
-        return text
-
-    classes = {}
-    for original in originals:
-        name = renamed(original.__name__)
-        if name == original.__name__:
-            raise ValueError(f"renames={dict(renames)} leave the class name {name!r} unchanged: map the original "
-                             "architecture's name in it to the new one (e.g. {'Llama': 'Mistral'}).")
-        namespace = {key: value for key, value in original.__dict__.items()
-                     if not key.startswith("__") and key != "call"}
-        namespace.update({"__module__": module, "__qualname__": name, "__doc__": renamed(original.__doc__ or "")})
-        classes[name] = type(name, (base, *original.__bases__[1:]), namespace)
-    return classes

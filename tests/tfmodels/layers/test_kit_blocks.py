@@ -149,13 +149,15 @@ def test_transposed_kernels_give_the_same_projections_and_only_inside_their_cont
     expected_conv = x.numpy() @ conv.weight.numpy() + conv.bias.numpy()
     expected_linear = np.maximum(x.numpy() @ linear.kernel.numpy() + linear.bias.numpy(), 0)
     kernels = transpose_kernels([conv, linear])
-    np.testing.assert_array_equal(kernels[id(conv)].numpy(), conv.weight.numpy().T)
+    assert [layer for layer, _ in kernels] == [conv, linear]
+    np.testing.assert_array_equal(kernels[0][1].numpy(), conv.weight.numpy().T)
     with use_transposed_kernels(kernels):
         conv.weight.assign(tf.zeros_like(conv.weight))  # the copies are used inside, not the variables
         linear.kernel.assign(tf.zeros_like(linear.kernel))
         np.testing.assert_allclose(conv(x).numpy(), expected_conv, atol=1e-5)
         np.testing.assert_allclose(linear(x).numpy(), expected_linear, atol=1e-5)
         np.testing.assert_allclose(linear(x[0]).numpy(), expected_linear[0], atol=1e-5)  # rank 2
+    assert conv.transposed_kernel is None and linear.transposed_kernel is None  # as before the block
     np.testing.assert_allclose(conv(x).numpy(), np.broadcast_to(conv.bias.numpy(), (2, 3, 6)), atol=1e-6)
 
 

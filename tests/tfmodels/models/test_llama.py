@@ -245,19 +245,11 @@ def test_exported_generate_signature_answers_without_keras(tmp_path):
     assert {"generate", "generate_max_new_tokens", "serving_default"} <= set(report["signatures"])
 
 
-def test_mistral_and_qwen2_classes_are_llama_s_under_their_names():
-    from tfmodels.models.llama.modeling_llama import LLAMA_CLASSES
-    from tfmodels.models.mistral.modeling_mistral import TFMistralPreTrainedModel
-    from tfmodels.models.qwen2.modeling_qwen2 import TFQwen2PreTrainedModel
-    from tfmodels.models.registry import alias_classes
+def test_mistral_and_qwen2_classes_are_llama_s_with_their_config():
+    for prefix, config_class in (("Mistral", tfmodels.MistralConfig), ("Qwen2", tfmodels.Qwen2Config)):
+        for task in ("Model", "ForCausalLM", "ForSequenceClassification"):
+            ours, llama = getattr(tfmodels, f"TF{prefix}{task}"), getattr(tfmodels, f"TFLlama{task}")
+            assert issubclass(ours, llama) and ours.config_class is config_class
+            assert ours.call is llama.call and prefix in ours.__doc__
+    assert tfmodels.TFQwen2Model.qkv_bias and not tfmodels.TFMistralModel.qkv_bias
 
-    for base, prefix in ((TFMistralPreTrainedModel, "Mistral"), (TFQwen2PreTrainedModel, "Qwen2")):
-        for original in LLAMA_CLASSES:
-            alias = getattr(tfmodels, original.__name__.replace("Llama", prefix))
-            assert alias.__bases__ == (base, original.__bases__[1])  # the new config's base, Llama's task
-            assert alias.__module__ == f"tfmodels.models.{prefix.lower()}.modeling_{prefix.lower()}"
-            assert alias.__doc__ == original.__doc__.replace("Llama", prefix) and prefix in alias.__doc__
-            assert alias.input_names == original.input_names  # the class's own attributes are kept
-            assert "call" in vars(alias) and alias.call is not original.call  # generated for the alias
-    with pytest.raises(ValueError, match=r"renames=\{'Lama': 'Mistral'\} leave the class name 'TFLlamaModel'"):
-        alias_classes(LLAMA_CLASSES, TFMistralPreTrainedModel, __name__, {"Lama": "Mistral"})

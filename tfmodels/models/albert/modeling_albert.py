@@ -9,7 +9,8 @@ from tfmodels.layers.encoder import EncoderBackbone
 from tfmodels.models.albert.configuration_albert import AlbertConfig
 from tfmodels.models.albert.weights_albert import ALBERT_WEIGHTS
 from tfmodels.models.bert.modeling_bert import bert_embedding_spec, bert_layer_spec
-from tfmodels.modeling_outputs import TFAlbertForPreTrainingOutput
+from tfmodels.modeling import unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput, TFAlbertForPreTrainingOutput
 from tfmodels.tasks import (
     BaseModelTask,
     MaskedLMAndSentenceTask,
@@ -69,6 +70,14 @@ class TFAlbertPreTrainedModel(TaskModel):
             "question_answering": init,
         }[task]
 
+    def after_load(self, unloaded: list[str]) -> None:
+        """A checkpoint without the masked-LM head's copy of its bias (`predictions/decoder/bias`; PyTorch ties it
+        to `predictions/bias`) gets the bias itself, so that our saves hold both equal, as the reference's."""
+        head = getattr(self, "lm_head_layer", None)  # the masked-LM and pre-training classes
+        copy = None if head is None else head.decoder_bias
+        if copy is not None and any(key.startswith(copy.bias.path.split("/", 1)[1]) for key in unloaded):
+            copy.set_value(head.bias_layer.bias)
+
 
 class TFAlbertModel(TFAlbertPreTrainedModel, BaseModelTask):
     """The bare ALBERT encoder: `last_hidden_state` and `pooler_output`; `hidden_states` holds the projected
@@ -95,6 +104,12 @@ class TFAlbertForPreTraining(TFAlbertPreTrainedModel, MaskedLMAndSentenceTask):
     output_class = TFAlbertForPreTrainingOutput
     label_names = ("labels", "sentence_order_label")
     tasks = ("masked_lm", "sentence_order")
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             sentence_order_label=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class TFAlbertForMaskedLM(TFAlbertPreTrainedModel, MaskedLMTask):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
+
 from tfmodels.errors import ConfigError
 from tfmodels.layers.encoder import EmbeddingSpec, EncoderBackbone
 from tfmodels.layers.transformer import LayerSpec
 from tfmodels.models.bert.configuration_bert import BertConfig
 from tfmodels.models.bert.weights_bert import BERT_WEIGHTS
 from tfmodels.tasks import (
-    BaseModelTask,
-    CausalLMTask,
+    DecoderCapableModelTask,
+    EncoderCausalLMTask,
     MaskedLMAndSentenceTask,
     MaskedLMTask,
     MultipleChoiceTask,
@@ -49,12 +51,16 @@ class TFBertPreTrainedModel(TaskModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     weight_table = BERT_WEIGHTS
-    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config), bert_layer_spec(config),
                                config.num_hidden_layers, add_pooling_layer, causal=bool(config.is_decoder),
                                initializer_range=config.initializer_range, name=self.base_model_prefix)
+
+    @property
+    def mlm(self) -> keras.layers.Layer:
+        """The masked-LM head (the reference's `mlm`) of the masked-LM, causal-LM and pre-training classes."""
+        return self.head_layer("mlm")
 
     def head_settings(self, task: str) -> dict[str, Any]:
         config = self.config
@@ -70,7 +76,7 @@ class TFBertPreTrainedModel(TaskModel):
         }[task]
 
 
-class TFBertModel(TFBertPreTrainedModel, BaseModelTask):
+class TFBertModel(TFBertPreTrainedModel, DecoderCapableModelTask):
     """The bare BERT encoder: `last_hidden_state` and `pooler_output`.
 
     Example:
@@ -95,7 +101,7 @@ class TFBertForMaskedLM(TFBertPreTrainedModel, MaskedLMTask):
     """
 
 
-class TFBertLMHeadModel(TFBertPreTrainedModel, CausalLMTask):
+class TFBertLMHeadModel(TFBertPreTrainedModel, EncoderCausalLMTask):
     """BERT as a decoder (`is_decoder=True`): causal attention, a key/value cache, cross-attention to
     `encoder_hidden_states` with `add_cross_attention=True`, and `generate()`.
 

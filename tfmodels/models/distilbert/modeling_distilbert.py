@@ -6,7 +6,8 @@ from typing import Any
 
 from tfmodels.layers.encoder import EmbeddingSpec, EncoderBackbone
 from tfmodels.layers.transformer import LayerSpec
-from tfmodels.modeling_outputs import TFBaseModelOutput
+from tfmodels.modeling import unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput
 from tfmodels.models.distilbert.configuration_distilbert import DistilBertConfig
 from tfmodels.models.distilbert.weights_distilbert import DISTILBERT_WEIGHTS
 from tfmodels.tasks import (
@@ -24,12 +25,13 @@ LAYER_NORM_EPS = 1e-12  # fixed in the reference, not a config field
 
 class TFDistilBertPreTrainedModel(TaskModel):
     """DistilBERT's architecture: the `distilbert` backbone (no token types, no pooler), its weight table and its
-    heads' settings. Its inputs are those of the reference: no `token_type_ids`, no `position_ids`."""
+    heads' settings. Its inputs are those of the reference: no `token_type_ids`, no `position_ids`; the `call`
+    here (inputs and `labels`) serves the masked-LM, classification and multiple-choice classes, the bare model
+    and question answering have their own."""
 
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     weight_table = DISTILBERT_WEIGHTS
-    input_names = ("input_ids", "attention_mask", "head_mask", "inputs_embeds")
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         embeddings = EmbeddingSpec(config.vocab_size, config.dim, config.max_position_embeddings,
@@ -55,6 +57,11 @@ class TFDistilBertPreTrainedModel(TaskModel):
             "question_answering": {"dropout": config.qa_dropout, **init},
         }[task]
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, labels=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
 
 class TFDistilBertModel(TFDistilBertPreTrainedModel, BaseModelTask):
     """The bare DistilBERT encoder: `last_hidden_state` (no pooler output).
@@ -66,6 +73,11 @@ class TFDistilBertModel(TFDistilBertPreTrainedModel, BaseModelTask):
 
     def forward(self, inputs, labels, training):
         return TFBaseModelOutput(self.encode(inputs, training))
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class TFDistilBertForMaskedLM(TFDistilBertPreTrainedModel, MaskedLMTask):
@@ -111,3 +123,9 @@ class TFDistilBertForQuestionAnswering(TFDistilBertPreTrainedModel, QuestionAnsw
         >>> out = model(inputs, start_positions=starts, end_positions=ends)
         >>> out.start_logits, out.end_logits, out.loss
     """
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, start_positions=None, end_positions=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())

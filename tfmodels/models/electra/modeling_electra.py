@@ -13,7 +13,7 @@ from tfmodels.models.bert.modeling_bert import bert_embedding_spec, bert_layer_s
 from tfmodels.models.electra.configuration_electra import ElectraConfig
 from tfmodels.models.electra.weights_electra import ELECTRA_WEIGHTS
 from tfmodels.tasks import (
-    BaseModelTask,
+    DecoderCapableModelTask,
     MaskedLMTask,
     MultipleChoiceTask,
     QuestionAnsweringTask,
@@ -42,7 +42,6 @@ class TFElectraPreTrainedModel(TaskModel):
     config_class = ElectraConfig
     base_model_prefix = "electra"
     weight_table = ELECTRA_WEIGHTS
-    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         layout = self.weight_table.blocks
@@ -69,7 +68,7 @@ class TFElectraPreTrainedModel(TaskModel):
         }[task]
 
 
-class TFElectraModel(TFElectraPreTrainedModel, BaseModelTask):
+class TFElectraModel(TFElectraPreTrainedModel, DecoderCapableModelTask):
     """The bare ELECTRA encoder (generator or discriminator checkpoints): `last_hidden_state`, no pooler.
 
     Example:

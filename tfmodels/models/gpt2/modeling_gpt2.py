@@ -12,7 +12,8 @@ from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.paths import build_at, leaf
 from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
-from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
+from tfmodels.modeling import unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
 from tfmodels.models.gpt2.weights_gpt2 import GPT2_WEIGHTS, DecoderLayout
 from tfmodels.tasks import (
@@ -23,12 +24,6 @@ from tfmodels.tasks import (
     TiedCausalLMTask,
 )
 
-# The reference's inputs, in its order (GPT-2 declares its cache inputs itself); the bare model and the LM also
-# take the cross-attention inputs, refused here: configs with `add_cross_attention` are not supported.
-GPT2_INPUTS = ("input_ids", "past_key_values", "attention_mask", "token_type_ids", "position_ids", "head_mask",
-               "inputs_embeds", "use_cache")
-GPT2_DECODER_INPUTS = GPT2_INPUTS[:-1] + ("encoder_hidden_states", "encoder_attention_mask", "use_cache",
-                                          "cache_position")
 
 
 def gpt2_layer_spec(config) -> LayerSpec:
@@ -118,13 +113,13 @@ class GPT2Backbone(keras.layers.Layer):
 
 
 class TFGPT2PreTrainedModel(TaskModel):
-    """GPT-2's architecture: the `transformer` backbone, its weight table and inputs."""
+    """GPT-2's architecture: the `transformer` backbone and its weight table. The classes take the reference's
+    inputs in its order; the bare model and the LM also take the cross-attention inputs, refused here (configs with
+    `add_cross_attention` are not supported)."""
 
     config_class = GPT2Config
     base_model_prefix = "transformer"
     weight_table = GPT2_WEIGHTS
-    input_names = GPT2_INPUTS
-    is_decoder_task = False  # the cache inputs are in `input_names`, at the reference's place
 
     def make_backbone(self, config, add_pooling_layer: bool) -> GPT2Backbone:
         return GPT2Backbone(self.weight_table.blocks, config, name=self.base_model_prefix)
@@ -145,7 +140,12 @@ class TFGPT2Model(TFGPT2PreTrainedModel, BaseModelTask):
         >>> next_out = model({"input_ids": next_ids}, past_key_values=out.past_key_values)
     """
 
-    input_names = GPT2_DECODER_INPUTS
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, training=False,
+             cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, TiedCausalLMTask):
@@ -157,7 +157,12 @@ class TFGPT2LMHeadModel(TFGPT2PreTrainedModel, TiedCausalLMTask):
         >>> model.generate(ids, max_new_tokens=20)
     """
 
-    input_names = GPT2_DECODER_INPUTS
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, encoder_hidden_states=None, encoder_attention_mask=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False, cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class TFGPT2DoubleHeadsModel(TFGPT2PreTrainedModel, DoubleHeadsTask):
@@ -170,7 +175,12 @@ class TFGPT2DoubleHeadsModel(TFGPT2PreTrainedModel, DoubleHeadsTask):
         >>> out.mc_logits.shape  # (b, c)
     """
 
-    input_names = GPT2_INPUTS[:-1] + ("mc_token_ids", "use_cache")
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, mc_token_ids=None, use_cache=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, training=False, labels=None,
+             mc_labels=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
@@ -193,3 +203,9 @@ class TFGPT2ForSequenceClassification(TFGPT2PreTrainedModel, LastTokenClassifica
     Example:
         >>> model = TFGPT2ForSequenceClassification.from_pretrained("gpt2-dir", num_labels=2, pad_token_id=50256)
     """
+
+    @unpack_inputs
+    def call(self, input_ids=None, past_key_values=None, attention_mask=None, token_type_ids=None, position_ids=None,
+             head_mask=None, inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+             return_dict=None, labels=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())

@@ -1,24 +1,18 @@
 """Llama: the decoder-only backbone from the kit (rotary positions, grouped-query attention, gated SiLU feed-forward,
-RMSNorm) and its classes: the bare decoder, the causal LM and sequence classification. Mistral and Qwen2 reuse
-`TFLlamaPreTrainedModel` with their own config (`LLAMA_CLASSES`)."""
+RMSNorm) and its classes: the bare decoder, the causal LM and sequence classification. Mistral and Qwen2 subclass
+them with their own config."""
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from tfmodels.errors import ConfigError
-from tfmodels.layers.decoder import CausalDecoderBackbone, LMHead
+from tfmodels.layers.decoder import CausalDecoderBackbone
 from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.layers.transformer import LayerSpec
 from tfmodels.models.llama.configuration_llama import LlamaConfig
 from tfmodels.models.llama.weights_llama import LLAMA_WEIGHTS
-from tfmodels.tasks import BaseModelTask, CausalLMTask, LastTokenClassificationTask, TaskModel
-
-# The reference's inputs (TFMistral's), in its order, `labels` at its slot; `cache_position` is for preallocated
-# caches (`generate`).
-LLAMA_INPUTS = ("input_ids", "attention_mask", "position_ids", "past_key_values", "inputs_embeds", "labels",
-                "use_cache")
-
+from tfmodels.modeling import unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput
+from tfmodels.tasks import BaseModelTask, DecoderLMTask, LastTokenClassificationTask, TaskModel
 
 def head_dim_of(config) -> int:
     """The attention head size: `config.head_dim`, else `hidden_size // num_attention_heads`."""
@@ -55,14 +49,13 @@ def sliding_window_of(config) -> int | None:
 
 
 class TFLlamaPreTrainedModel(TaskModel):
-    """Llama's architecture: the `model` backbone, its weight table and inputs. `qkv_bias` (Qwen2) gives the query,
-    key and value projections biases whatever the config says."""
+    """Llama's architecture: the `model` backbone and its weight table. `qkv_bias` (Qwen2) gives the query, key and
+    value projections biases whatever the config says. The classes take the reference's inputs (TFMistral's) in
+    its order, `labels` at its slot; `cache_position` is for preallocated caches (`generate`)."""
 
     config_class = LlamaConfig
     base_model_prefix = "model"
     weight_table = LLAMA_WEIGHTS
-    input_names = LLAMA_INPUTS
-    is_decoder_task = False  # the cache inputs are in `input_names`, at the reference's place
     qkv_bias = False
 
     def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
@@ -81,27 +74,6 @@ class TFLlamaPreTrainedModel(TaskModel):
         return missing, unexpected
 
 
-class DecoderCausalLMTask(CausalLMTask):
-    """Causal language modelling with the family's `lm_head` (untied, without bias; the token embeddings with
-    `tie_word_embeddings`), and a grouped-query generation cache."""
-
-    tasks = ("causal_lm",)
-
-    def make_heads(self, config) -> None:
-        tied = self.backbone.get_input_embeddings() if config.tie_word_embeddings else None
-        self.lm_head_layer = LMHead(config.vocab_size, config.hidden_size, self.head_paths("causal_lm")["lm_head"],
-                                    tied, config.initializer_range, name="lm_head_layer")
-
-    def get_output_embeddings(self):
-        """The `lm_head` (or, tied, the token embeddings)."""
-        return self.lm_head_layer.get_output_embeddings()
-
-    def init_generation_cache(self, batch_size, max_length: int) -> tuple[tf.Tensor, ...]:
-        """A zero key/value cache of `max_length` slots per layer: `[2, batch, kv_heads, max_length, head_dim]`."""
-        return tuple(tf.zeros([2, batch_size, layer.attention.num_kv_heads, max_length, layer.attention.head_dim],
-                              self.compute_dtype) for layer in self.backbone.stack.layer)
-
-
 class TFLlamaModel(TFLlamaPreTrainedModel, BaseModelTask):
     """The bare Llama decoder: `last_hidden_state` (after the final norm) and, with `use_cache`,
     `past_key_values` (one `[2, batch, kv_heads, seq, head_dim]` tensor per layer). With `cache_position`,
@@ -112,10 +84,14 @@ class TFLlamaModel(TFLlamaPreTrainedModel, BaseModelTask):
         >>> model({"input_ids": next_ids}, past_key_values=out.past_key_values)
     """
 
-    input_names = LLAMA_INPUTS + ("cache_position",)
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, inputs_embeds=None,
+             use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, training=False,
+             cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
-class TFLlamaForCausalLM(TFLlamaPreTrainedModel, DecoderCausalLMTask):
+class TFLlamaForCausalLM(TFLlamaPreTrainedModel, DecoderLMTask):
     """Llama with its language-modelling head; with `labels`, the next-token loss (labels are shifted inside; -100
     is ignored). `generate()` decodes with a preallocated grouped-query cache.
 
@@ -124,7 +100,11 @@ class TFLlamaForCausalLM(TFLlamaPreTrainedModel, DecoderCausalLMTask):
         >>> model.generate(ids, attention_mask=mask, max_new_tokens=20)
     """
 
-    input_names = LLAMA_INPUTS + ("cache_position",)
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, inputs_embeds=None,
+             labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False, cache_position=None) -> ModelOutput | tuple:
+        return self.run_task(locals())
 
 
 class TFLlamaForSequenceClassification(TFLlamaPreTrainedModel, LastTokenClassificationTask):
@@ -135,6 +115,8 @@ class TFLlamaForSequenceClassification(TFLlamaPreTrainedModel, LastTokenClassifi
         >>> model = TFLlamaForSequenceClassification.from_pretrained("llama-dir", num_labels=2, pad_token_id=0)
     """
 
-
-# The classes Mistral and Qwen2 reuse under their names (`tfmodels.models.registry.alias_classes`).
-LLAMA_CLASSES = (TFLlamaModel, TFLlamaForCausalLM, TFLlamaForSequenceClassification)
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, inputs_embeds=None,
+             labels=None, use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())

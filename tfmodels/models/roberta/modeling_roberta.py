@@ -11,8 +11,8 @@ from tfmodels.models.bert.modeling_bert import bert_embedding_spec, bert_layer_s
 from tfmodels.models.roberta.configuration_roberta import RobertaConfig
 from tfmodels.models.roberta.weights_roberta import ROBERTA_WEIGHTS
 from tfmodels.tasks import (
-    BaseModelTask,
-    CausalLMTask,
+    DecoderCapableModelTask,
+    EncoderCausalLMTask,
     MaskedLMTask,
     MultipleChoiceTask,
     QuestionAnsweringTask,
@@ -29,7 +29,6 @@ class TFRobertaPreTrainedModel(TaskModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     weight_table = ROBERTA_WEIGHTS
-    decoder_capable = True
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config, padding_idx=config.pad_token_id),
@@ -50,7 +49,7 @@ class TFRobertaPreTrainedModel(TaskModel):
         }[task]
 
 
-class TFRobertaModel(TFRobertaPreTrainedModel, BaseModelTask):
+class TFRobertaModel(TFRobertaPreTrainedModel, DecoderCapableModelTask):
     """The bare RoBERTa encoder: `last_hidden_state` and `pooler_output`.
 
     Example:
@@ -67,7 +66,7 @@ class TFRobertaForMaskedLM(TFRobertaPreTrainedModel, MaskedLMTask):
     """
 
 
-class TFRobertaForCausalLM(TFRobertaPreTrainedModel, CausalLMTask):
+class TFRobertaForCausalLM(TFRobertaPreTrainedModel, EncoderCausalLMTask):
     """RoBERTa as a decoder (`is_decoder=True`): causal attention, a key/value cache, cross-attention with
     `add_cross_attention=True`, next-token loss and `generate()`.
 
@@ -110,8 +109,3 @@ class TFRobertaForMultipleChoice(TFRobertaPreTrainedModel, MultipleChoiceTask):
     Example:
         >>> model({"input_ids": ids_3d, "attention_mask": mask_3d}).logits  # [batch, num_choices]
     """
-
-
-# The classes XLM-RoBERTa and CamemBERT reuse under their names (`tfmodels.models.registry.alias_classes`).
-ROBERTA_CLASSES = (TFRobertaModel, TFRobertaForMaskedLM, TFRobertaForCausalLM, TFRobertaForSequenceClassification,
-                   TFRobertaForTokenClassification, TFRobertaForQuestionAnswering, TFRobertaForMultipleChoice)

@@ -16,7 +16,8 @@ from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.relative_position import RelativePositionBias
 from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
-from tfmodels.modeling_outputs import TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
+from tfmodels.modeling import unpack_inputs
+from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.t5.configuration_t5 import T5Config
 from tfmodels.models.t5.weights_t5 import T5_WEIGHTS, T5Layout, t5_layer_names
 from tfmodels.seq2seq import Seq2SeqDecoderView, Seq2SeqEncoderView, Seq2SeqLMTask, Seq2SeqModelTask
@@ -211,20 +212,14 @@ class T5StackView:
                                 head_mask=head_mask, **flags)
 
 
-# The reference's inputs, in its order, `labels` at its slot (no decoder positions: T5's are relative).
-T5_INPUTS = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask", "head_mask",
-             "decoder_head_mask", "encoder_outputs", "past_key_values", "inputs_embeds", "decoder_inputs_embeds",
-             "labels", "use_cache")
-
-
 class TFT5PreTrainedModel(TaskModel):
     """T5's architecture: the shared embeddings, encoder and decoder (no scope of their own: `encoder/...`,
-    `decoder/...`), its weight table and inputs."""
+    `decoder/...`) and its weight table. The classes take the reference's inputs in its order, `labels` at its slot
+    (no decoder positions: T5's are relative)."""
 
     config_class = T5Config
     base_model_prefix = "transformer"
     weight_table = T5_WEIGHTS
-    input_names = T5_INPUTS
     encoder_only = False
 
     def make_backbone(self, config, add_pooling_layer: bool) -> T5Backbone:
@@ -275,6 +270,13 @@ class TFT5Model(TFT5PreTrainedModel, Seq2SeqModelTask):
         >>> model({"input_ids": ids, "decoder_input_ids": decoder_ids}).last_hidden_state
     """
 
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+             head_mask=None, decoder_head_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
+             decoder_inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
+             return_dict=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
 
 class TFT5ForConditionalGeneration(TFT5PreTrainedModel, Seq2SeqLMTask):
     """T5 with its language-modelling head: v1.0 (`tie_word_embeddings=True`) projects the decoder output, scaled
@@ -287,6 +289,19 @@ class TFT5ForConditionalGeneration(TFT5PreTrainedModel, Seq2SeqLMTask):
         >>> model({"input_ids": ids, "attention_mask": mask}, labels=labels).loss  # per example, shape [batch]
         >>> model.generate(ids, attention_mask=mask, max_new_tokens=20, num_beams=4)
     """
+
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
+             head_mask=None, decoder_head_mask=None, encoder_outputs=None, past_key_values=None, inputs_embeds=None,
+             decoder_inputs_embeds=None, labels=None, use_cache=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())
+
+    @property
+    def lm_head(self) -> keras.layers.Layer:
+        """The `lm_head` projection (the reference's attribute; v1.1), or, tied, the head over the shared
+        embeddings."""
+        return self.lm_head_layer.lm_head or self.lm_head_layer
 
     def make_lm_head(self, config) -> None:
         tied = self.backbone.get_input_embeddings() if config.tie_word_embeddings else None
@@ -310,13 +325,13 @@ class TFT5EncoderModel(TFT5PreTrainedModel):
         >>> model({"input_ids": ids, "attention_mask": mask}).last_hidden_state  # [batch, seq, d_model]
     """
 
-    input_names = ("input_ids", "attention_mask", "head_mask", "inputs_embeds")
     encoder_only = True
     bare_backbone = True
 
     def forward(self, inputs, labels, training):
         return TFBaseModelOutput(**self.backbone.encode(**inputs, training=training))
 
-
-# The classes mT5 reuses under its names (`tfmodels.models.registry.alias_classes`).
-T5_CLASSES = (TFT5Model, TFT5ForConditionalGeneration, TFT5EncoderModel)
+    @unpack_inputs
+    def call(self, input_ids=None, attention_mask=None, head_mask=None, inputs_embeds=None, output_attentions=None,
+             output_hidden_states=None, return_dict=None, training=False) -> ModelOutput | tuple:
+        return self.run_task(locals())

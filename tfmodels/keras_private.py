@@ -1,0 +1,91 @@
+"""Every private Keras API the model kit (`tfmodels`) uses, in one place: what, where, why, and the public
+alternative considered. The training package keeps its own list (`keras_integration/keras_private.py`, which also
+checks the Keras version on import); a test checks both lists against the code (tests/test_dependencies.py).
+
+Example:
+    >>> from tfmodels.keras_private import sublayers
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+import keras_integration.keras_private  # noqa: F401  (refuses a Keras older than MIN_KERAS before keras.src)
+from keras.src.backend.common.name_scope import current_path
+
+
+def scopeless_name_scope(layer: keras.layers.Layer) -> contextlib.AbstractContextManager:
+    """What `Layer._open_name_scope` returns for a `tfmodels.layers.paths.Group`: no scope. The parent path is
+    recorded as Keras' own method records it, so that the group's sublayers resolve to the same paths at build and
+    call time."""
+    if layer._parent_path is None:
+        layer._parent_path = current_path()
+    return contextlib.nullcontext()
+
+
+def sublayers(layer: keras.layers.Layer, include_self: bool = False) -> list[keras.layers.Layer]:
+    """Every layer nested in `layer` at any depth, as Keras tracks them (`layer` itself first if `include_self`).
+
+    Example:
+        >>> [type(sub).__name__ for sub in sublayers(keras.Sequential([keras.layers.Dense(2)]))]
+        ['Dense']
+    """
+    return list(layer._flatten_layers(include_self=include_self, recursive=True))
+
+
+# name -> (where it is used, why, the public alternative considered)
+PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
+    "_tracker": (
+        "tfmodels/layers/embeddings.py",
+        "a built layer's variable is replaced (resize_token_embeddings, prune_heads) under the same path; Keras "
+        "locks tracking once a layer is built.",
+        "rebuilding the whole model from a new config, which loses the other weights' identity for the optimizer.",
+    ),
+    "_untrack_variable": (
+        "tfmodels/layers/embeddings.py",
+        "removes a replaced variable from the layer's tracking, as `Layer.__delattr__` does, but without the "
+        "`gc.collect()` that follows it there (2 s of `prune_heads` on a tiny model in a large process).",
+        "`delattr(layer, name)`, the public path, which collects garbage on every call.",
+    ),
+    "_kernel": (
+        "tfmodels/layers/embeddings.py",
+        "`Dense.kernel` is a read-only property over `_kernel` (LoRA-aware); pruning replaces the variable itself. "
+        "tfmodels/lora.py reads `_kernel` too: under LoRA `Dense.kernel` is the kernel plus the adapter, where "
+        "module paths, shapes and merging need the base variable.",
+        "a custom Dense layer, which would change every weight name in checkpoints.",
+    ),
+    "_flatten_layers": (
+        "tfmodels/keras_private.py",
+        "`sublayers` (here): every nested layer, as Keras tracks them, for LoRA's projections (tfmodels/lora.py), "
+        "the transformer stacks of gradient checkpointing (tfmodels/modeling.py) and the dropout seeds it rewinds "
+        "(tfmodels/layers/transformer.py).",
+        "`Model.layers`, which lists only direct children (and layers have none); walking attributes ourselves, "
+        "which would miss Keras' tracking rules (lists, dicts, wrappers).",
+    ),
+    "_parent_path": (
+        "tfmodels/keras_private.py",
+        "`scopeless_name_scope` (here) records where a `Group` sits, as `Layer._open_name_scope` does.",
+        "see `_open_name_scope`",
+    ),
+    "_open_name_scope": (
+        "tfmodels/layers/paths.py",
+        "a `Group` holds layers without adding its name to their variable paths, which are checkpoint names: "
+        "GPT-2's blocks sit directly under `transformer/`, DistilBERT's masked-LM head is three top-level layers. "
+        "`scopeless_name_scope` (here) records `Layer._parent_path` with Keras' `current_path`, as Keras does.",
+        "nesting plain Python objects, which Keras does not track (their weights would be lost to saving and "
+        "training).",
+    ),
+}
+
+# TensorFlow's private attributes in use: name -> (where, why, the public alternative considered)
+PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
+    "_descriptor_cache": (
+        "tfmodels/lora.py",
+        "a `tf.function` method keeps its per-instance traced functions there; LoRA and gradient checkpointing "
+        "change the variables or the graph, so `reset_compiled_functions` drops this model's entry (they retrace).",
+        "none in TensorFlow's public API: `experimental_get_tracing_count` only counts, and a new model instance "
+        "would lose the trained weights' identity.",
+    ),
+}
