@@ -1,9 +1,11 @@
-"""Multi-head attention: the functions, and the `MultiHeadAttention` block every architecture configures."""
+"""Multi-head attention: the functions, and the blocks every architecture configures (`SelfAttention`,
+`FusedSelfAttention`, `CrossAttention`, on the shared `MultiHeadAttention`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -144,28 +146,72 @@ class AttentionNames:
     order: tuple[str, ...] = ("query", "key", "value")
 
 
-class MultiHeadAttention(keras.layers.Layer):
-    """Multi-head attention with the projections at the paths `names` gives: self-attention, or cross-attention
-    when called with `key_value_states` (or with their projection, `cross_key_value`); a key/value cache
-    (`layer_past`: `[2, batch, kv_heads, length, head_dim]`, concatenated to, or preallocated and written at
-    `cache_position`); grouped-query attention (`num_kv_heads`), rotary positions, head masks, attention outputs
-    and head pruning.
+class AttentionContext(NamedTuple):
+    """How the tokens of one pass attend to each other, the same for every layer: the additive `bias` on the
+    scores (padding, causal, sliding window, relative positions; `[batch or 1, heads or 1, q, k]`) and the rotary
+    angles `rotary` (`(cos, sin)`, `[batch, seq, head_dim]` each; None without rotary positions)."""
 
-    `head_dim` defaults to `hidden_size // num_heads` (T5 sets it apart: the heads then span `num_heads *
-    head_dim`); `scale` is True (`1/sqrt(head_dim)`), False (T5) or a multiplier; `qkv_bias`/`output_bias` give
-    the projections biases.
+    bias: tf.Tensor | None = None
+    rotary: tuple[tf.Tensor, tf.Tensor] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class KVCache:
+    """A self-attention cache for one call. For one layer: `past` (`[2, batch, kv_heads, length, head_dim]`, or
+    None), written at slot `position` when given (a preallocated cache), else appended to; `keep` returns the
+    updated cache (`use_cache`). For a stack, `past` holds one such tensor per layer application (or is None).
+    (A dataclass, not a tuple: Keras refuses call arguments that nest tensors with a Python bool.)"""
+
+    past: tf.Tensor | tuple | None = None
+    position: tf.Tensor | None = None
+    keep: bool = False
+
+
+class CrossInputs(NamedTuple):
+    """What cross-attention reads: the encoder's `states`, or their keys and values projected once
+    (`key_value`, from `CrossAttention.project_key_value`), the encoder padding `bias` and a `head_mask`. For a
+    stack, `key_value` holds one tensor per layer and `head_mask` one mask per step (each may be None)."""
+
+    states: tf.Tensor | None = None
+    bias: tf.Tensor | None = None
+    key_value: tf.Tensor | tuple | None = None
+    head_mask: tf.Tensor | list | None = None
+
+
+def cross_inputs(states, bias=None, key_values=None, head_masks=None) -> CrossInputs | None:
+    """A stack's `CrossInputs`, or None when there is nothing to attend to (neither encoder states nor their
+    projected keys and values).
 
     Example:
-        >>> attention = MultiHeadAttention(768, 12, AttentionNames("self/query", "self/key", "self/value",
-        ...                                "output/dense"), name="attention")
-        >>> gqa = MultiHeadAttention(2048, 32, AttentionNames("q_proj", "k_proj", "v_proj", "o_proj"),
-        ...                          num_kv_heads=8, qkv_bias=False, output_bias=False, name="self_attn")
+        >>> cross_inputs(None) is None
+        True
+    """
+    if states is None and key_values is None:
+        return None
+    return CrossInputs(states, bias, key_values, head_masks)
+
+
+class MultiHeadAttention(keras.layers.Layer):
+    """What every attention block shares: the projections at the paths `names` gives, the scaled dot-product
+    attention over the heads (grouped-query with `num_kv_heads`) and the output projection, and head pruning.
+    `SelfAttention`, `FusedSelfAttention` (GPT-2's one `c_attn`) and `CrossAttention` are the blocks.
+
+    `head_dim` defaults to `hidden_size // num_heads` (T5 sets it apart: the heads then span `num_heads *
+    head_dim`); `scale` is True (`1/sqrt(head_dim)`), False (T5) or a multiplier; `query_scale` multiplies the
+    queries besides (GPT-2's `scale_attn_by_inverse_layer_idx`); `qkv_bias`/`output_bias` give the projections
+    biases.
+
+    Example:
+        >>> attention = SelfAttention(768, 12, AttentionNames("self/query", "self/key", "self/value",
+        ...                           "output/dense"), name="attention")
+        >>> gqa = SelfAttention(2048, 32, AttentionNames("q_proj", "k_proj", "v_proj", "o_proj"), num_kv_heads=8,
+        ...                     qkv_bias=False, output_bias=False, name="self_attn")
     """
 
     def __init__(self, hidden_size: int, num_heads: int, names: AttentionNames, dropout: float = 0.0,
                  initializer_range: float = 0.02, linear: str = "dense", scale: bool | float = True, *,
                  head_dim: int | None = None, num_kv_heads: int | None = None, qkv_bias: bool = True,
-                 output_bias: bool = True, **kwargs):
+                 output_bias: bool = True, query_scale: float | None = None, **kwargs):
         super().__init__(**kwargs)
         if head_dim is None:
             if hidden_size % num_heads:
@@ -183,86 +229,44 @@ class MultiHeadAttention(keras.layers.Layer):
         self.head_dim = head_dim
         self.names = names
         self.scale = scale
+        self.query_scale = query_scale
         self.pruned_heads: set[int] = set()
-        inner, kv_inner = num_heads * head_dim, num_kv_heads * head_dim
-
-        def linear_at(path: str, units: int, input_dim: int, use_bias: bool):
-            return make_linear(linear, units, input_dim, leaf(path), initializer_range, use_bias)
-
-        if names.qkv is not None:
-            self.qkv = linear_at(names.qkv, 3 * inner, hidden_size, qkv_bias)
-        else:
-            sizes = {"query": inner, "key": kv_inner, "value": kv_inner}
-            for projection in names.order:  # attribute order is variable order
-                setattr(self, projection, linear_at(getattr(names, projection), sizes[projection], hidden_size,
-                                                    qkv_bias))
-        self.output_projection = linear_at(names.output, hidden_size, inner, output_bias)
+        self.linear, self.initializer_range = linear, initializer_range
+        self.make_projections(qkv_bias)
+        self.output_projection = self.linear_at(names.output, hidden_size, num_heads * head_dim, output_bias)
         self.dropout = keras.layers.Dropout(dropout, name="dropout")
 
+    def linear_at(self, path: str, units: int, input_dim: int, use_bias: bool) -> keras.layers.Layer:
+        """A projection named by the last part of `path` (its variables' place in checkpoints)."""
+        return make_linear(self.linear, units, input_dim, leaf(path), self.initializer_range, use_bias)
+
+    def make_projections(self, use_bias: bool) -> None:
+        """The query, key and value projections, in the order of the reference's variables (`names.order`)."""
+        inner, kv_inner = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
+        sizes = {"query": inner, "key": kv_inner, "value": kv_inner}
+        for projection in self.names.order:  # attribute order is variable order
+            setattr(self, projection, self.linear_at(getattr(self.names, projection), sizes[projection],
+                                                     self.hidden_size, use_bias))
+
     def build(self, input_shape=None):
-        names, hidden = self.names, (None, None, self.hidden_size)
-        if names.qkv is not None:
-            build_at(self.qkv, names.qkv, hidden)
-        else:
-            for projection in names.order:
-                build_at(getattr(self, projection), getattr(names, projection), hidden)
-        build_at(self.output_projection, names.output, (None, None, self.num_heads * self.head_dim))
+        for projection in self.names.order:
+            build_at(getattr(self, projection), getattr(self.names, projection), (None, None, self.hidden_size))
+        build_at(self.output_projection, self.names.output, (None, None, self.num_heads * self.head_dim))
 
     def _heads(self, x: tf.Tensor, heads: int | None = None) -> tf.Tensor:
         return split_heads(x, heads or self.num_heads, self.head_dim)
 
-    def project_key_value(self, states: tf.Tensor) -> tf.Tensor:
-        """The keys and values of `states` (cross-attention's encoder output): `[2, batch, kv_heads, len, dim]`,
-        to pass as `cross_key_value` at every decoding step instead of projecting the encoder output again.
-
-        Example:
-            >>> cross = layer.crossattention.project_key_value(encoder_hidden_states)
-        """
-        return tf.stack([self._heads(self.key(states), self.num_kv_heads),
-                         self._heads(self.value(states), self.num_kv_heads)], axis=0)
-
-    def call(self, hidden_states, key_value_states=None, attention_bias=None, head_mask=None, layer_past=None,
-             cache_position=None, use_cache: bool = False, output_attentions: bool = False, query_scale=None,
-             rotary=None, cross_key_value=None, training=False):
-        """Returns `(output, present, probabilities)`: `present` is the updated self-attention cache when
-        `use_cache` (None otherwise, and for cross-attention), `probabilities` None unless `output_attentions`.
-        `rotary` (`(cos, sin)`, `[batch, seq, head_dim]` each) rotates the new queries and keys."""
-        cross = key_value_states is not None or cross_key_value is not None
-        if self.names.qkv is not None:
-            query, key, value = (self._heads(t) for t in tf.split(self.qkv(hidden_states), 3, axis=-1))
-        else:
-            query = self._heads(self.query(hidden_states))
-            if cross_key_value is not None:
-                key, value = tf.unstack(cross_key_value, num=2, axis=0)
-            else:
-                source = hidden_states if key_value_states is None else key_value_states
-                key = self._heads(self.key(source), self.num_kv_heads)
-                value = self._heads(self.value(source), self.num_kv_heads)
-        if rotary is not None:
-            query, key = apply_rotary(query, *rotary), (key if cross else apply_rotary(key, *rotary))
-        present = None
-        if not cross:
-            written = None
-            if layer_past is not None and cache_position is not None:  # one in-place write of keys and values
-                written = write_to_cache(layer_past, tf.stack([key, value], axis=0), cache_position)
-                key, value = written[0], written[1]
-            elif layer_past is not None:
-                past_key, past_value = tf.unstack(layer_past, num=2, axis=0)
-                key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
-                value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
-            if use_cache:
-                present = written if written is not None else tf.stack([key, value], axis=0)
-        if query_scale is not None:
-            query = query * tf.cast(query_scale, query.dtype)
-        context, probs = scaled_dot_product_attention(query, key, value, bias=attention_bias, dropout=self.dropout,
+    def attend(self, query, key, value, bias, head_mask, training) -> tuple[tf.Tensor, tf.Tensor]:
+        """`(output, probabilities)`: the attention of `query` over `key`/`value` (`[batch, heads, seq, dim]`),
+        merged and projected."""
+        if self.query_scale is not None:
+            query = query * tf.cast(self.query_scale, query.dtype)
+        context, probs = scaled_dot_product_attention(query, key, value, bias=bias, dropout=self.dropout,
                                                       head_mask=head_mask, scale=self.scale, training=training)
-        output = self.output_projection(merge_heads(context))
-        return output, present, (probs if output_attentions else None)
+        return self.output_projection(merge_heads(context)), probs
 
     def prune(self, heads) -> list[int]:
         """Remove `heads` (indices of the unpruned block) from the projections; returns the heads removed."""
-        if self.names.qkv is not None:
-            raise NotImplementedError("Head pruning is not supported with a fused query/key/value projection.")
         if self.num_kv_heads != self.num_heads:
             raise NotImplementedError("Head pruning is not supported with grouped-query attention (num_kv_heads).")
         heads = {int(h) for h in heads} - self.pruned_heads
@@ -286,3 +290,84 @@ class MultiHeadAttention(keras.layers.Layer):
         self.num_heads = self.num_kv_heads = len(kept)
         self.pruned_heads |= heads
         return sorted(heads)
+
+
+class SelfAttention(MultiHeadAttention):
+    """Attention of a sequence over itself (and over its cached keys and values): rotary positions when the
+    context has them, and the key/value cache.
+
+    Example:
+        >>> output, present, probs = attention(x, AttentionContext(bias), cache=KVCache(past, keep=True))
+    """
+
+    def project(self, hidden_states: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Queries, keys and values `[batch, heads, seq, dim]` (keys and values with the key/value heads)."""
+        return (self._heads(self.query(hidden_states)), self._heads(self.key(hidden_states), self.num_kv_heads),
+                self._heads(self.value(hidden_states), self.num_kv_heads))
+
+    def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_mask=None,
+             cache: KVCache | None = None, training=False):
+        """Returns `(output, present, probabilities)`: `present` is the updated cache when `cache.keep`, else
+        None."""
+        query, key, value = self.project(hidden_states)
+        if context.rotary is not None:
+            query, key = apply_rotary(query, *context.rotary), apply_rotary(key, *context.rotary)
+        present = None
+        if cache is not None:
+            written = None
+            if cache.past is not None and cache.position is not None:  # one in-place write of keys and values
+                written = write_to_cache(cache.past, tf.stack([key, value], axis=0), cache.position)
+                key, value = written[0], written[1]
+            elif cache.past is not None:
+                past_key, past_value = tf.unstack(cache.past, num=2, axis=0)
+                key = tf.concat([tf.cast(past_key, key.dtype), key], axis=-2)
+                value = tf.concat([tf.cast(past_value, value.dtype), value], axis=-2)
+            if cache.keep:
+                present = written if written is not None else tf.stack([key, value], axis=0)
+        output, probs = self.attend(query, key, value, context.bias, head_mask, training)
+        return output, present, probs
+
+
+class FusedSelfAttention(SelfAttention):
+    """Self-attention with one fused query/key/value projection (`names.qkv`, GPT-2's `c_attn`); its heads cannot
+    be pruned."""
+
+    def make_projections(self, use_bias: bool) -> None:
+        self.qkv = self.linear_at(self.names.qkv, 3 * self.num_heads * self.head_dim, self.hidden_size, use_bias)
+
+    def build(self, input_shape=None):
+        build_at(self.qkv, self.names.qkv, (None, None, self.hidden_size))
+        build_at(self.output_projection, self.names.output, (None, None, self.num_heads * self.head_dim))
+
+    def project(self, hidden_states):
+        return tuple(self._heads(t) for t in tf.split(self.qkv(hidden_states), 3, axis=-1))
+
+    def prune(self, heads) -> list[int]:
+        raise NotImplementedError("Head pruning is not supported with a fused query/key/value projection.")
+
+
+class CrossAttention(MultiHeadAttention):
+    """Attention of the decoder's sequence over the encoder's output (`CrossInputs`).
+
+    Example:
+        >>> output, probs = layer.crossattention(x, CrossInputs(states=encoder_states, bias=encoder_bias))
+    """
+
+    def project_key_value(self, states: tf.Tensor) -> tf.Tensor:
+        """The keys and values of `states` (the encoder output): `[2, batch, kv_heads, len, dim]`, to pass as
+        `CrossInputs.key_value` at every decoding step instead of projecting the encoder output again.
+
+        Example:
+            >>> cross = layer.crossattention.project_key_value(encoder_hidden_states)
+        """
+        return tf.stack([self._heads(self.key(states), self.num_kv_heads),
+                         self._heads(self.value(states), self.num_kv_heads)], axis=0)
+
+    def call(self, hidden_states, cross: CrossInputs, training=False):
+        """Returns `(output, probabilities)`."""
+        query = self._heads(self.query(hidden_states))
+        if cross.key_value is not None:
+            key, value = tf.unstack(cross.key_value, num=2, axis=0)
+        else:
+            key, value = tf.unstack(self.project_key_value(cross.states), num=2, axis=0)
+        return self.attend(query, key, value, cross.bias, cross.head_mask, training)

@@ -15,13 +15,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.layers.attention import AttentionContext, KVCache
 from tfmodels.layers.core import Linear, get_initializer, shape_dim
 from tfmodels.layers.embeddings import TokenEmbedding, replace_variable, resized_rows
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.rotary import RotaryEmbedding
-from tfmodels.layers.transformer import GroupedTransformerStack, LayerNames, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames, LayerSpec
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
 
 
@@ -109,9 +110,9 @@ class CausalDecoderBackbone(keras.layers.Layer):
             bias = bias + sliding_window_bias(past_length, query_length, shape_dim(bias, -1), self.sliding_window,
                                               bias.dtype)
         rotary = self.rotary(position_ids, hidden_states.dtype)
-        stacked = self.layers(hidden_states, attention_bias=bias, past_key_values=past_key_values,
-                              cache_position=cache_position, use_cache=use_cache, rotary=rotary,
-                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+        stacked = self.layers(hidden_states, context=AttentionContext(bias, rotary),
+                              cache=KVCache(past_key_values, cache_position, bool(use_cache)),
+                              collect=Collect(bool(output_attentions), bool(output_hidden_states)),
                               training=training)
         last = self.norm(stacked["last_hidden_state"])
         return TFBaseModelOutputWithPastAndCrossAttentions(

@@ -9,12 +9,12 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from tfmodels.layers.attention import causal_bias
+from tfmodels.layers.attention import AttentionContext, KVCache, causal_bias, cross_inputs
 from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_initializer, head_mask_5d, padding_bias, shape_dim
 from tfmodels.layers.embeddings import EmbeddingNames, TextEmbeddings, TokenEmbedding
 from tfmodels.layers.paths import build_at, leaf
-from tfmodels.layers.transformer import LayerNames, LayerSpec, TransformerStack
+from tfmodels.layers.transformer import Collect, LayerNames, LayerSpec, TransformerStack
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
 
@@ -203,11 +203,11 @@ class EncoderBackbone(keras.layers.Layer):
             encoder_bias = padding_bias(encoder_attention_mask, hidden_states.dtype)
         head_masks = head_mask_5d(head_mask, self.num_steps)
         stacked = self.encoder(
-            hidden_states, attention_bias=bias, head_masks=head_masks, past_key_values=past_key_values,
-            cache_position=cache_position, use_cache=use_cache and self.causal, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, encoder_hidden_states=encoder_hidden_states,
-            encoder_attention_bias=encoder_bias, cross_head_masks=head_masks,  # as the reference: one mask for both
-            training=training,
+            hidden_states, context=AttentionContext(bias), head_masks=head_masks,
+            cache=KVCache(past_key_values, cache_position, bool(use_cache and self.causal)),
+            # As the reference: one head mask for both attentions.
+            cross=cross_inputs(encoder_hidden_states, encoder_bias, head_masks=head_masks),
+            collect=Collect(bool(output_attentions), bool(output_hidden_states)), training=training,
         )
         sequence_output = stacked["last_hidden_state"]
         return TFBaseModelOutputWithPoolingAndCrossAttentions(

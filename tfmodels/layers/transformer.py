@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 
 from tfmodels import keras_private
-from tfmodels.layers.attention import AttentionNames, MultiHeadAttention
+from tfmodels.layers.attention import (
+    AttentionContext,
+    AttentionNames,
+    CrossAttention,
+    CrossInputs,
+    FusedSelfAttention,
+    KVCache,
+    MultiHeadAttention,
+    SelfAttention,
+)
 from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_activation, make_linear
 from tfmodels.layers.normalization import RMSNorm
@@ -80,6 +90,14 @@ class LayerSpec:
     attention_output_bias: bool = True
 
 
+class Collect(NamedTuple):
+    """What a stack returns besides its last hidden state: every step's `hidden_states`, every layer's
+    `attentions` (each costs memory until the pass ends)."""
+
+    attentions: bool = False
+    hidden_states: bool = False
+
+
 class TransformerLayer(keras.layers.Layer):
     """Self-attention, optional cross-attention and the feed-forward block, each with a residual connection and a
     norm, at the paths of `names`.
@@ -98,12 +116,15 @@ class TransformerLayer(keras.layers.Layer):
         if spec.ffn == "gated" and names.ffn_gate is None:
             raise ConfigError("A gated feed-forward needs LayerNames.ffn_gate, the path of its gate projection.")
 
-        def attention(path: str) -> MultiHeadAttention:
-            return MultiHeadAttention(hidden, spec.num_heads, names.attention_projections, spec.attention_dropout,
-                                      spec.initializer_range, spec.linear, scale=spec.scale_attention,
-                                      head_dim=spec.head_dim, num_kv_heads=spec.num_kv_heads,
-                                      qkv_bias=spec.attention_bias, output_bias=spec.attention_output_bias,
-                                      name=leaf(path))
+        def attention(block: type[MultiHeadAttention], path: str, query_scale=None) -> MultiHeadAttention:
+            return block(hidden, spec.num_heads, names.attention_projections, spec.attention_dropout,
+                         spec.initializer_range, spec.linear, scale=spec.scale_attention, head_dim=spec.head_dim,
+                         num_kv_heads=spec.num_kv_heads, qkv_bias=spec.attention_bias,
+                         output_bias=spec.attention_output_bias, query_scale=query_scale, name=leaf(path))
+
+        # A fused query/key/value projection (GPT-2's `c_attn`) is its own block.
+        self_attention = FusedSelfAttention if names.attention_projections.qkv is not None else SelfAttention
+        query_scale = 1.0 / (index + 1) if spec.scale_by_inverse_layer_index else None
 
         def norm(path: str) -> keras.layers.Layer:
             if spec.norm == "rms":
@@ -115,11 +136,11 @@ class TransformerLayer(keras.layers.Layer):
 
         def make(block: str) -> None:  # attribute order is variable order, which the reference's files follow
             if block == "attention":
-                self.attention = attention(names.attention)
+                self.attention = attention(self_attention, names.attention, query_scale)
             elif block == "attention_norm":
                 self.attention_norm = norm(names.attention_norm)
             elif block == "cross_attention" and spec.cross_attention:
-                self.crossattention = attention(names.cross_attention)
+                self.crossattention = attention(CrossAttention, names.cross_attention)
             elif block == "cross_attention_norm" and spec.cross_attention:
                 self.cross_attention_norm = norm(names.cross_attention_norm)
             elif block == "ffn":
@@ -166,32 +187,23 @@ class TransformerLayer(keras.layers.Layer):
             output = self.dropout(output, training=training)
         return norm(hidden_states + output), extras
 
-    def call(self, hidden_states, attention_bias=None, head_mask=None, layer_past=None, cache_position=None,
-             use_cache=False, output_attentions=False, encoder_hidden_states=None, encoder_attention_bias=None,
-             rotary=None, cross_key_value=None, cross_head_mask=None, training=False):
+    def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_mask=None,
+             cache: KVCache | None = None, cross: CrossInputs | None = None, training=False):
         """Returns `(hidden_states, present, self-attention probabilities, cross-attention probabilities)`.
 
-        `rotary` (`(cos, sin)`) rotates the self-attention's queries and keys; cross-attention runs on
-        `encoder_hidden_states`, or on their projection `cross_key_value` (see `MultiHeadAttention`).
-        `head_mask` multiplies the self-attention's probabilities, `cross_head_mask` the cross-attention's."""
-        query_scale = 1.0 / (self.index + 1) if self.spec.scale_by_inverse_layer_index else None
+        `context` (the attention bias and rotary angles) and `head_mask` shape the self-attention, `cache` its
+        keys and values (see `SelfAttention`); cross-attention runs when the layer has one and `cross` is given
+        (see `CrossAttention`)."""
 
         def self_attention(x):
-            return self.attention(x, attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
-                                  cache_position=cache_position, use_cache=use_cache,
-                                  output_attentions=output_attentions, query_scale=query_scale, rotary=rotary,
-                                  training=training)
+            return self.attention(x, context=context, head_mask=head_mask, cache=cache, training=training)
 
         hidden_states, (present, probs) = self._residual(self_attention, self.attention_norm, hidden_states,
                                                          self.spec.dropout_after_attention, training)
         cross_probs = None
-        if self.spec.cross_attention and (encoder_hidden_states is not None or cross_key_value is not None):
+        if self.spec.cross_attention and cross is not None:
             def cross_attention(x):
-                output, _, p = self.crossattention(x, key_value_states=encoder_hidden_states,
-                                                   attention_bias=encoder_attention_bias, head_mask=cross_head_mask,
-                                                   output_attentions=output_attentions,
-                                                   cross_key_value=cross_key_value, training=training)
-                return output, p
+                return self.crossattention(x, cross=cross, training=training)
 
             hidden_states, (cross_probs,) = self._residual(cross_attention, self.cross_attention_norm,
                                                            hidden_states, True, training)
@@ -244,41 +256,41 @@ class TransformerStack(keras.layers.Layer):
         for layer, path in zip(self.layer, self.paths):
             build_at(layer, path)
 
-    def call(self, hidden_states, attention_bias=None, head_masks=None, past_key_values=None, cache_position=None,
-             use_cache=False, output_attentions=False, output_hidden_states=False, encoder_hidden_states=None,
-             encoder_attention_bias=None, rotary=None, cross_key_values=None, cross_head_masks=None,
+    def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_masks=None,
+             cache: KVCache | None = None, cross: CrossInputs | None = None, collect: Collect = Collect(),
              training=False) -> dict:
         """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
-        step), `attentions`, `cross_attentions` and `past_key_values` (one cache per application) when asked.
-        `rotary` goes to every layer; `cross_key_values` holds one cross-attention key/value per layer;
-        `head_masks` and `cross_head_masks` one mask (or None) per step for the self- and cross-attentions."""
+        step) and `attentions` (`cross_attentions` with `cross`) as `collect` asks, and `past_key_values` (one
+        cache per application) with `cache.keep`. `context` goes to every layer; `head_masks` holds one mask (or
+        None) per step; `cache.past` one cache per step; `cross.key_value` one projection per layer and
+        `cross.head_mask` one mask per step."""
         steps = len(self.schedule)
-        if past_key_values is not None and len(past_key_values) != steps:
-            raise ValueError(f"past_key_values holds {len(past_key_values)} layer caches; the model has {steps} "
+        cache = cache if cache is not None else KVCache()
+        if cache.past is not None and len(cache.past) != steps:
+            raise ValueError(f"past_key_values holds {len(cache.past)} layer caches; the model has {steps} "
                              "layers. Pass the past_key_values the model returned (use_cache=True).")
-        checkpointing = (self.gradient_checkpointing and training is True and past_key_values is None
-                         and not output_attentions)
-        if checkpointing and use_cache:
+        checkpointing = (self.gradient_checkpointing and training is True and cache.past is None
+                         and not collect.attentions)
+        if checkpointing and cache.keep:
             logger.warning("use_cache=True does not combine with gradient checkpointing while training: no cache "
                            "is returned (pass use_cache=False to silence this).")
-            use_cache = False
+            cache = dataclasses.replace(cache, keep=False)
         head_masks = head_masks if head_masks is not None else [None] * steps
-        cross_head_masks = cross_head_masks if cross_head_masks is not None else [None] * steps
-        pasts = past_key_values if past_key_values is not None else [None] * steps
-        all_hidden = (hidden_states,) if output_hidden_states else None
+        cross_head_masks = cross.head_mask if cross is not None and cross.head_mask is not None else [None] * steps
+        pasts = cache.past if cache.past is not None else [None] * steps
+        all_hidden = (hidden_states,) if collect.hidden_states else None
         attentions, cross_attentions, presents = (), (), ()
         for step, (blocks, head_mask, cross_head_mask, layer_past) in enumerate(
                 zip(self.schedule, head_masks, cross_head_masks, pasts)):
             for block in blocks:
                 if self.head_mask_rows is not None:
                     head_mask = head_masks[self.head_mask_rows[block]]
-                arguments = dict(
-                    attention_bias=attention_bias, head_mask=head_mask, layer_past=layer_past,
-                    cache_position=cache_position, use_cache=use_cache, output_attentions=output_attentions,
-                    encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_attention_bias,
-                    rotary=rotary, cross_key_value=None if cross_key_values is None else cross_key_values[block],
-                    cross_head_mask=cross_head_mask, training=training,
-                )
+                layer_cross = None
+                if cross is not None:
+                    key_value = None if cross.key_value is None else cross.key_value[block]
+                    layer_cross = cross._replace(key_value=key_value, head_mask=cross_head_mask)
+                arguments = dict(context=context, head_mask=head_mask, cache=dataclasses.replace(cache, past=layer_past),
+                                 cross=layer_cross, training=training)
                 if checkpointing:
                     hidden_states, present, probs, cross_probs = (
                         self._checkpointed(self.layer[block], hidden_states, arguments), None, None, None)
@@ -287,15 +299,14 @@ class TransformerStack(keras.layers.Layer):
                 attentions += (probs,)
                 cross_attentions += (cross_probs,)
             presents += (present,)
-            if output_hidden_states:
+            if collect.hidden_states:
                 all_hidden += (hidden_states,)
         return {
             "last_hidden_state": hidden_states,
             "hidden_states": all_hidden,
-            "attentions": attentions if output_attentions else None,
-            "cross_attentions": cross_attentions if output_attentions and (
-                encoder_hidden_states is not None or cross_key_values is not None) else None,
-            "past_key_values": presents if use_cache else None,
+            "attentions": attentions if collect.attentions else None,
+            "cross_attentions": cross_attentions if collect.attentions and cross is not None else None,
+            "past_key_values": presents if cache.keep else None,
         }
 
     @staticmethod

@@ -7,8 +7,12 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import (
+    AttentionContext,
     AttentionNames,
-    MultiHeadAttention,
+    CrossAttention,
+    CrossInputs,
+    KVCache,
+    SelfAttention,
     apply_rotary,
     merge_heads,
     scaled_dot_product_attention,
@@ -108,13 +112,14 @@ def test_llama_style_layer_gqa_no_bias_gated_ffn_and_variable_order():
 
 
 def test_projected_cross_key_value_equals_projecting_the_encoder_states():
-    attention = MultiHeadAttention(8, 2, AttentionNames(), name="cross")
+    attention = CrossAttention(8, 2, AttentionNames(), name="cross")
     rng = np.random.default_rng(5)
     hidden, encoder = (tf.constant(rng.normal(size=(2, n, 8)).astype(np.float32)) for n in (3, 4))
-    direct, present, _ = attention(hidden, key_value_states=encoder, use_cache=True)
-    cached, _, _ = attention(hidden, cross_key_value=attention.project_key_value(encoder))
-    assert present is None  # cross-attention keeps no self-attention cache
+    mask = tf.constant([[0.0, 0.0, -10000.0, 0.0], [0.0, 0.0, 0.0, -10000.0]])[:, None, None, :]
+    direct, probs = attention(hidden, CrossInputs(states=encoder, bias=mask))
+    cached, _ = attention(hidden, CrossInputs(key_value=attention.project_key_value(encoder), bias=mask))
     np.testing.assert_allclose(cached.numpy(), direct.numpy(), atol=1e-6)
+    assert probs.shape == (2, 2, 3, 4) and float(tf.reduce_max(probs[0, :, :, 2])) < 1e-4  # the bias applies
 
 
 def test_layer_spec_errors_name_what_is_wrong():
@@ -122,14 +127,14 @@ def test_layer_spec_errors_name_what_is_wrong():
     with pytest.raises(ConfigError, match="ffn_gate"):
         TransformerLayer(spec, LayerNames("a", AttentionNames(), "n1", "i", "o", "n2"))
     with pytest.raises(ConfigError, match="num_key_value_heads"):
-        MultiHeadAttention(8, 4, AttentionNames(), num_kv_heads=3)
+        SelfAttention(8, 4, AttentionNames(), num_kv_heads=3)
     with pytest.raises(ConfigError, match="order"):
         TransformerLayer(LayerSpec(hidden_size=8, num_heads=2, intermediate_size=8),
                          LayerNames("a", AttentionNames(), "n1", "i", "o", "n2", order=("attention",)))
 
 
 def test_pruning_a_projection_without_bias():
-    attention = MultiHeadAttention(8, 4, AttentionNames(), qkv_bias=False, output_bias=False, name="attention")
+    attention = SelfAttention(8, 4, AttentionNames(), qkv_bias=False, output_bias=False, name="attention")
     attention(tf.zeros([1, 2, 8]))
     assert attention.prune([1, 3]) == [1, 3]
     assert attention.query.kernel.shape == (8, 4) and attention.output_projection.kernel.shape == (4, 8)
@@ -236,16 +241,15 @@ def test_write_to_cache_writes_the_new_positions_only(dtype, mode):
 
 
 def test_a_preallocated_cache_is_written_at_its_position_and_equals_the_concatenated_one():
-    attention = MultiHeadAttention(8, 2, AttentionNames(), name="self")
+    attention = SelfAttention(8, 2, AttentionNames(), name="self")
     rng = np.random.default_rng(6)
     past, new = (tf.constant(rng.normal(size=(2, n, 8)).astype(np.float32)) for n in (3, 1))
-    _, concatenated_past, _ = attention(past, use_cache=True)  # [2, batch, heads, 3, dim]
-    grown, expected, _ = attention(new, layer_past=concatenated_past, use_cache=True)
+    _, concatenated_past, _ = attention(past, cache=KVCache(keep=True))  # [2, batch, heads, 3, dim]
+    grown, expected, _ = attention(new, cache=KVCache(concatenated_past, keep=True))
     slots = tf.pad(concatenated_past, [[0, 0]] * 3 + [[0, 2], [0, 0]])  # room for 5 positions
     bias = tf.reshape(tf.constant([0.0] * 4 + [-10000.0]), [1, 1, 1, 5])  # the unwritten last slot is masked
-    written, present, _ = attention(new, layer_past=slots, cache_position=tf.constant(3), attention_bias=bias,
-                                    use_cache=True)
+    written, present, _ = attention(new, AttentionContext(bias), cache=KVCache(slots, tf.constant(3), keep=True))
     np.testing.assert_allclose(written.numpy(), grown.numpy(), atol=1e-6)
     np.testing.assert_array_equal(present[:, :, :, :4].numpy(), expected.numpy())
     np.testing.assert_array_equal(present[:, :, :, 4].numpy(), np.zeros((2, 2, 2, 4), np.float32))
-    assert attention(new, layer_past=slots, cache_position=tf.constant(3), attention_bias=bias)[1] is None
+    assert attention(new, AttentionContext(bias), cache=KVCache(slots, tf.constant(3)))[1] is None  # not kept

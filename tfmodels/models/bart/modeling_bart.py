@@ -12,12 +12,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.layers.attention import AttentionContext, KVCache, cross_inputs
 from tfmodels.layers.core import head_mask_5d, padding_bias
 from tfmodels.layers.embeddings import TokenEmbedding, replace_variable
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.heads import ClassifierHead
 from tfmodels.layers.paths import Group, build_at, leaf
-from tfmodels.layers.transformer import GroupedTransformerStack, LayerNames, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames, LayerSpec
 from tfmodels.models.bart.configuration_bart import BartConfig
 from tfmodels.models.bart.weights_bart import BART_WEIGHTS, BartLayout
 from tfmodels.seq2seq import (
@@ -93,13 +94,12 @@ class BartStack(keras.layers.Layer):
         encoder_bias = None
         if encoder_attention_mask is not None:
             encoder_bias = padding_bias(encoder_attention_mask, hidden_states.dtype)
+        cross = cross_inputs(encoder_hidden_states if self.decoder else None, encoder_bias, cross_key_values,
+                             head_mask_5d(cross_attn_head_mask, len(self.layers)))
         return self.layers(
-            hidden_states, attention_bias=bias, head_masks=head_mask_5d(head_mask, len(self.layers)),
-            past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache and self.decoder,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            encoder_hidden_states=encoder_hidden_states if self.decoder else None,
-            encoder_attention_bias=encoder_bias, cross_key_values=cross_key_values,
-            cross_head_masks=head_mask_5d(cross_attn_head_mask, len(self.layers)), training=training,
+            hidden_states, context=AttentionContext(bias), head_masks=head_mask_5d(head_mask, len(self.layers)),
+            cache=KVCache(past_key_values, cache_position, bool(use_cache and self.decoder)), cross=cross,
+            collect=Collect(bool(output_attentions), bool(output_hidden_states)), training=training,
         )
 
 

@@ -7,11 +7,12 @@ import keras
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
+from tfmodels.layers.attention import AttentionContext, KVCache
 from tfmodels.layers.core import head_mask_5d, shape_dim
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.paths import build_at, leaf
-from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
 from tfmodels.modeling import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
@@ -100,10 +101,10 @@ class GPT2Backbone(keras.layers.Layer):
         hidden_states = self.drop(hidden_states, training=training)
         bias = self_attention_bias(hidden_states, attention_mask, past_length, past_key_values, cache_position,
                                    causal=True)
-        stacked = self.h(hidden_states, attention_bias=bias, head_masks=head_mask_5d(head_mask, self.num_steps),
-                         past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache,
-                         output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                         training=training)
+        stacked = self.h(hidden_states, context=AttentionContext(bias),
+                         head_masks=head_mask_5d(head_mask, self.num_steps),
+                         cache=KVCache(past_key_values, cache_position, bool(use_cache)),
+                         collect=Collect(bool(output_attentions), bool(output_hidden_states)), training=training)
         last = self.ln_f(stacked["last_hidden_state"])
         return TFBaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=last, past_key_values=stacked["past_key_values"],

@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from tfmodels.checkpoints.names import path_pattern
+from tfmodels.layers.attention import AttentionContext, KVCache, cross_inputs
 from tfmodels.layers.core import head_mask_5d, padding_bias
 from tfmodels.layers.decoder import LMHead
 from tfmodels.layers.embeddings import TokenEmbedding
@@ -15,7 +16,7 @@ from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_att
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.relative_position import RelativePositionBias
-from tfmodels.layers.transformer import GroupedTransformerStack, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
 from tfmodels.modeling import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.t5.configuration_t5 import T5Config
@@ -92,12 +93,11 @@ class T5Stack(keras.layers.Layer):
         if encoder_attention_mask is not None:
             encoder_bias = padding_bias(encoder_attention_mask, hidden_states.dtype)
         stacked = self.block(
-            hidden_states, attention_bias=bias, head_masks=head_mask_5d(head_mask, self.num_steps),
-            past_key_values=past_key_values, cache_position=cache_position, use_cache=use_cache and self.is_decoder,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            encoder_hidden_states=encoder_hidden_states, encoder_attention_bias=encoder_bias,
-            cross_key_values=cross_key_values, cross_head_masks=head_mask_5d(cross_attn_head_mask, self.num_steps),
-            training=training,
+            hidden_states, context=AttentionContext(bias), head_masks=head_mask_5d(head_mask, self.num_steps),
+            cache=KVCache(past_key_values, cache_position, bool(use_cache and self.is_decoder)),
+            cross=cross_inputs(encoder_hidden_states, encoder_bias, cross_key_values,
+                               head_mask_5d(cross_attn_head_mask, self.num_steps)),
+            collect=Collect(bool(output_attentions), bool(output_hidden_states)), training=training,
         )
         last = self.dropout(self.final_layer_norm(stacked["last_hidden_state"]), training=training)
         return TFBaseModelOutputWithPastAndCrossAttentions(
