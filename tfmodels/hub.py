@@ -208,3 +208,66 @@ def upload_folder(folder: str, repo_id: str, commit_message: str, token: str | b
     operations += [CommitOperationDelete(path_in_repo=name) for name in sorted(stale)]
     return api.create_commit(repo_id, operations=operations, commit_message=commit_message, revision=revision,
                              create_pr=create_pr)
+
+
+class HubMixin:
+    """`TFPreTrainedModel`'s Hub methods: the model card, uploading a saved folder, `push_to_hub`."""
+
+    def create_model_card(self, output_dir: str | os.PathLike, model_name: str, language=None, license=None,
+                          tags=None, finetuned_from=None, tasks=None, dataset_tags=None, dataset=None,
+                          dataset_args=None, **kwargs: Any) -> str:
+        """Write `output_dir/README.md` from this model and its last `fit` history; see
+        `keras_integration.model_card.create_model_card`. When `output_dir` holds a save in the PyTorch layout, the
+        card's `library_name` is `transformers`, so that the Hub offers transformers' snippet and widget.
+
+        Example:
+            >>> model.create_model_card("out", "my-model", license="apache-2.0", dataset_tags="imdb")
+        """
+        from keras_integration.model_card import create_model_card
+
+        if finetuned_from is None and self.name_or_path and not os.path.isdir(self.name_or_path):
+            finetuned_from = self.name_or_path  # a Hub id we started from
+        from tfmodels.checkpoints.writer import holds_pytorch_layout
+
+        kwargs.setdefault("library_name", "transformers" if holds_pytorch_layout(os.fspath(output_dir)) else "tfmodels")
+        return create_model_card(self, output_dir, model_name, language=language, license=license, tags=tags,
+                                 finetuned_from=finetuned_from, tasks=tasks, dataset_tags=dataset_tags,
+                                 dataset=dataset, dataset_args=dataset_args, **kwargs)
+
+    def upload_folder_to_hub(self, folder: str | os.PathLike, repo_id: str, commit_message: str = "Upload model",
+                             token: str | bool | None = None, private: bool | None = None, create_pr: bool = False,
+                             revision: str | None = None):
+        """Upload a saved folder in one commit (stale remote weight files deleted); see `tfmodels.hub`."""
+        return upload_folder(os.fspath(folder), repo_id, commit_message, token=token, private=private,
+                             create_pr=create_pr, revision=revision)
+
+    def push_to_hub(self, repo_id: str, use_temp_dir: bool | None = None, commit_message: str | None = None,
+                    private: bool | None = None, max_shard_size: int | str = "10GB", token: str | bool | None = None,
+                    create_pr: bool = False, revision: str | None = None, safe_serialization: bool = True,
+                    **model_card_kwargs: Any):
+        """Save the model (config, weights, model card) and upload it to `repo_id` in one commit; create the repo
+        if needed. Returns the commit info. Model-card arguments (`license`, `dataset_tags`, ...) go to the card.
+
+        The weights go up as safetensors in the PyTorch layout (what transformers, vLLM and the Hub's widgets and
+        snippets read); `safe_serialization=False` uploads `tf_model.h5` instead.
+
+        With `use_temp_dir=False` the files are saved in a local directory named after the repo (kept);
+        otherwise in a temporary one.
+
+        Example:
+            >>> model.push_to_hub("me/bert-imdb", license="apache-2.0", dataset_tags="imdb")
+        """
+        import tempfile
+
+        name = repo_id.split("/")[-1]
+
+        def save_and_upload(folder: str):
+            self.save_pretrained(folder, max_shard_size=max_shard_size, safe_serialization=safe_serialization)
+            self.create_model_card(folder, model_card_kwargs.pop("model_name", name), **model_card_kwargs)
+            return self.upload_folder_to_hub(folder, repo_id, commit_message or "Upload model", token=token,
+                                             private=private, create_pr=create_pr, revision=revision)
+
+        if use_temp_dir is False:
+            return save_and_upload(name)
+        with tempfile.TemporaryDirectory() as folder:
+            return save_and_upload(folder)

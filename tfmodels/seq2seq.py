@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels.layers import losses
-from tfmodels.modeling import float32_logits, unpack_inputs
+from tfmodels.call_inputs import float32_logits, unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.tasks import TaskModel
 

@@ -37,7 +37,8 @@ from tfmodels.layers.heads import (
     TokenHead,
     TokenScoreHead,
 )
-from tfmodels.modeling import TFPreTrainedModel, float32_logits, unpack_inputs
+from tfmodels.call_inputs import float32_logits, unpack_inputs
+from tfmodels.modeling import TFPreTrainedModel
 from tfmodels.modeling_outputs import (
     ModelOutput,
     TFCausalLMOutputWithCrossAttentions,

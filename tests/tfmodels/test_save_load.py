@@ -225,11 +225,11 @@ def test_many_weights_split_h5_name_attributes(tmp_path):
 
 @pytest.mark.parametrize("layout", ["tf_sharded_h5", "pt_sharded_safetensors", "pt_sharded_bin"])
 def test_sharded_checkpoints_are_read_one_shard_at_a_time(layout, monkeypatch):
-    from tfmodels import modeling
+    from tfmodels import save_load
 
     case = Case("bert_seqcls")
     open_now, most_open, opened = [0], [0], []
-    readers = dict(modeling._READERS)
+    readers = dict(save_load._READERS)
 
     def tracking(reader):
         def read(path):
@@ -247,7 +247,7 @@ def test_sharded_checkpoints_are_read_one_shard_at_a_time(layout, monkeypatch):
             return weight_file
         return read
 
-    monkeypatch.setattr(modeling, "_READERS", {kind: tracking(reader) for kind, reader in readers.items()})
+    monkeypatch.setattr(save_load, "_READERS", {kind: tracking(reader) for kind, reader in readers.items()})
     model = case.model_class.from_pretrained(case.path(layout))
     shards = [name for name in os.listdir(case.path(layout)) if "-of-" in name]
     assert sorted(opened) == sorted(shards) and len(shards) == 6
@@ -284,7 +284,7 @@ def test_a_fresh_pooler_is_reported_like_a_fresh_head(caplog):
     """A masked-LM checkpoint has no pooler: the bare model loads it with the pooler fresh, which is expected
     (reported as a head to train), unlike a fresh encoder weight (reported as a bug)."""
     case = Case("roberta_mlm")
-    with caplog.at_level("WARNING", logger="tfmodels.modeling"):
+    with caplog.at_level("WARNING", logger="tfmodels.save_load"):
         model, info = tfmodels.TFRobertaModel.from_pretrained(case.path("tf_h5"), output_loading_info=True)
     assert info["missing_keys"] == ["roberta/pooler/dense/kernel", "roberta/pooler/dense/bias"]
     assert info["unexpected_keys"] == []  # the masked-LM head is a pre-training head: expected unused

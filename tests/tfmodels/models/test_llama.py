@@ -22,7 +22,7 @@ from tests.helpers import Case, assert_matches_pytorch_model, random_ids_and_mas
 from tests.serving.test_export import _load_elsewhere
 from tfmodels.checkpoints.safetensors_format import read_header, read_safetensors, write_safetensors
 from tfmodels.errors import ConfigError
-from tfmodels.modeling import checkpoint_dtype
+from tfmodels.save_load import checkpoint_dtype
 
 TINY = dict(vocab_size=99, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=2)

@@ -9,7 +9,7 @@ from tfmodels.layers.encoder import EncoderBackbone
 from tfmodels.models.albert.configuration_albert import AlbertConfig
 from tfmodels.models.albert.weights_albert import ALBERT_WEIGHTS
 from tfmodels.models.bert.modeling_bert import bert_embedding_spec, bert_layer_spec
-from tfmodels.modeling import unpack_inputs
+from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFAlbertForPreTrainingOutput
 from tfmodels.tasks import (
     BaseModelTask,

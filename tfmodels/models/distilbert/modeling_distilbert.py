@@ -6,7 +6,7 @@ from typing import Any
 
 from tfmodels.layers.encoder import EmbeddingSpec, EncoderBackbone
 from tfmodels.layers.transformer import LayerSpec
-from tfmodels.modeling import unpack_inputs
+from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput
 from tfmodels.models.distilbert.configuration_distilbert import DistilBertConfig
 from tfmodels.models.distilbert.weights_distilbert import DISTILBERT_WEIGHTS

@@ -13,7 +13,7 @@ from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.paths import build_at, leaf
 from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
-from tfmodels.modeling import unpack_inputs
+from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
 from tfmodels.models.gpt2.weights_gpt2 import GPT2_WEIGHTS, DecoderLayout

@@ -10,7 +10,7 @@ from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.layers.transformer import LayerSpec
 from tfmodels.models.llama.configuration_llama import LlamaConfig
 from tfmodels.models.llama.weights_llama import LLAMA_WEIGHTS
-from tfmodels.modeling import unpack_inputs
+from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput
 from tfmodels.tasks import BaseModelTask, DecoderLMTask, LastTokenClassificationTask, TaskModel
 

@@ -17,7 +17,7 @@ from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.relative_position import RelativePositionBias
 from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
-from tfmodels.modeling import unpack_inputs
+from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.t5.configuration_t5 import T5Config
 from tfmodels.models.t5.weights_t5 import T5_WEIGHTS, T5Layout, t5_layer_names
