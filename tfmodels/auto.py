@@ -105,22 +105,64 @@ class _AutoModel:
                                                         **hub_kwargs, **kwargs)
 
 
-def _auto(name: str) -> type[_AutoModel]:
-    return type(name, (_AutoModel,), {"_auto_name": name, "__module__": __name__,
-                                      "__doc__": f"Auto class: the {name[len('TFAutoModel'):] or 'base'} model of "
-                                                 "a checkpoint's `model_type` (see `mapping()`)."})
+class TFAutoModel(_AutoModel):
+    """Auto class: the bare model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModel"
 
 
-TFAutoModel = _auto("TFAutoModel")
-TFAutoModelForPreTraining = _auto("TFAutoModelForPreTraining")
-TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM")
-TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM")
-TFAutoModelForSequenceClassification = _auto("TFAutoModelForSequenceClassification")
-TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification")
-TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering")
-TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice")
-TFAutoModelForNextSentencePrediction = _auto("TFAutoModelForNextSentencePrediction")
-TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM")
+class TFAutoModelForPreTraining(_AutoModel):
+    """Auto class: the pre-training model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForPreTraining"
+
+
+class TFAutoModelForMaskedLM(_AutoModel):
+    """Auto class: the masked-LM model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForMaskedLM"
+
+
+class TFAutoModelForCausalLM(_AutoModel):
+    """Auto class: the causal-LM model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForCausalLM"
+
+
+class TFAutoModelForSequenceClassification(_AutoModel):
+    """Auto class: the sequence classifier of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForSequenceClassification"
+
+
+class TFAutoModelForTokenClassification(_AutoModel):
+    """Auto class: the token classifier of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForTokenClassification"
+
+
+class TFAutoModelForQuestionAnswering(_AutoModel):
+    """Auto class: the question-answering model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForQuestionAnswering"
+
+
+class TFAutoModelForMultipleChoice(_AutoModel):
+    """Auto class: the multiple-choice model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForMultipleChoice"
+
+
+class TFAutoModelForNextSentencePrediction(_AutoModel):
+    """Auto class: the next-sentence model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForNextSentencePrediction"
+
+
+class TFAutoModelForSeq2SeqLM(_AutoModel):
+    """Auto class: the sequence-to-sequence LM of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForSeq2SeqLM"
 
 
 def load_pretrained(source: str | os.PathLike, **kwargs: Any):

@@ -75,6 +75,21 @@ def flatten_choices(inputs: dict) -> tuple[dict, tf.Tensor]:
     return flat, tf.shape(reference)[:2]
 
 
+class HeadAttribute:
+    """A head layer under the reference's attribute name: `model.classifier` is `model.head_layer("classifier")`.
+
+    Example:
+        >>> class TFDistilBertPreTrainedModel(TaskModel):
+        ...     pre_classifier = HeadAttribute()  # model.pre_classifier: the layer at `pre_classifier`
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, model, owner: type | None = None):
+        return self if model is None else model.head_layer(self.name)
+
+
 class TaskModel(TFPreTrainedModel):
     """A backbone (named `base_model_prefix`) and the heads of one task.
 
@@ -210,8 +225,8 @@ class TaskModel(TFPreTrainedModel):
 
     def head_layer(self, name: str) -> keras.layers.Layer:
         """A head's layer by the reference's attribute name for it (`classifier`, `qa_outputs`, `lm_head`,
-        `pre_classifier`, ...): the layer at that checkpoint path, or the head holding the layers under it. Tasks
-        expose the common names as properties (`model.classifier`).
+        `pre_classifier`, ...): the one layer at that checkpoint path, or the head holding the layers under it.
+        Tasks and architectures expose these names as attributes (`model.classifier`, see `HeadAttribute`).
 
         Example:
             >>> model.head_layer("pre_classifier").kernel.shape  # DistilBERT
@@ -219,10 +234,10 @@ class TaskModel(TFPreTrainedModel):
         """
         heads = [layer for layer in self.layers if hasattr(layer, "layer_paths")]
         for head in heads:
-            paths = head.layer_paths()
-            if name in {part for path in paths.values() for part in path.split("/")[0].split("___")}:
-                exact = [sub for sub, path in paths.items() if path == name]
-                return getattr(head, exact[0]) if exact else head
+            under = [sub for sub, path in head.layer_paths().items() if name in path.split("/")[0].split("___")]
+            if under:  # one layer at exactly that path (BERT's `classifier`), else the head holding them
+                exact = under == [sub for sub, path in head.layer_paths().items() if path == name]
+                return getattr(head, under[0]) if exact and len(under) == 1 else head
         known = sorted(path for head in heads for path in head.layer_paths().values())
         raise AttributeError(f"{type(self).__name__} has no head layer {name!r}; its heads' checkpoint paths are "
                              f"{known}.")
@@ -427,10 +442,7 @@ class SequenceClassificationTask(LabelledTaskModel):
                                               paths=self.head_paths("sequence_classification"), **settings,
                                               name="classifier_head")
 
-    @property
-    def classifier(self) -> keras.layers.Layer:
-        """The reference's `classifier`: the output projection, or the head holding it (RoBERTa's)."""
-        return self.head_layer("classifier")
+    classifier = HeadAttribute()
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -455,10 +467,7 @@ class MultipleChoiceTask(LabelledTaskModel):
                                               paths=self.head_paths("multiple_choice"),
                                               **self.head_settings("multiple_choice"), name="classifier_head")
 
-    @property
-    def classifier(self) -> keras.layers.Layer:
-        """The reference's `classifier`: the one-logit projection."""
-        return self.head_layer("classifier")
+    classifier = HeadAttribute()
 
     def forward(self, inputs, labels, training):
         flat, choices = flatten_choices(inputs)
@@ -486,10 +495,7 @@ class TokenClassificationTask(LabelledTaskModel):
                                          self.head_paths("token_classification")["classifier"],
                                          **self.head_settings("token_classification"), name="classifier_head")
 
-    @property
-    def classifier(self) -> keras.layers.Layer:
-        """The reference's `classifier`: the per-token projection."""
-        return self.head_layer("classifier")
+    classifier = HeadAttribute()
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -511,10 +517,7 @@ class QuestionAnsweringTask(TaskModel):
         self.qa_head = TokenHead(2, config.hidden_size, self.head_paths("question_answering")["qa_outputs"],
                                  **self.head_settings("question_answering"), name="qa_head")
 
-    @property
-    def qa_outputs(self) -> keras.layers.Layer:
-        """The reference's `qa_outputs`: the start/end projection."""
-        return self.head_layer("qa_outputs")
+    qa_outputs = HeadAttribute()
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)
@@ -650,10 +653,7 @@ class LastTokenClassificationTask(TaskModel):
                                          self.head_paths("sequence_classification")["score"], config.pad_token_id,
                                          config.initializer_range, name="score_head")
 
-    @property
-    def score(self) -> keras.layers.Layer:
-        """The reference's `score`: the projection onto the labels."""
-        return self.head_layer("score")
+    score = HeadAttribute()
 
     def forward(self, inputs, labels, training):
         encoded = self.encode(inputs, training)

@@ -13,6 +13,7 @@ from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFAlbertForPreTrainingOutput
 from tfmodels.tasks import (
     BaseModelTask,
+    HeadAttribute,
     MaskedLMAndSentenceTask,
     MaskedLMTask,
     MultipleChoiceTask,
@@ -47,6 +48,9 @@ class TFAlbertPreTrainedModel(TaskModel):
     config_class = AlbertConfig
     base_model_prefix = "albert"
     weight_table = ALBERT_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    predictions = HeadAttribute()
+    sop_classifier = HeadAttribute()
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         paths, schedule, head_mask_rows = albert_layer_plan(config)

@@ -29,6 +29,7 @@ from tfmodels.seq2seq import (
     Seq2SeqSequenceClassificationTask,
     Seq2SeqTaskModel,
 )
+from tfmodels.tasks import HeadAttribute
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,8 @@ class TFBartPreTrainedModel(Seq2SeqTaskModel):
     config_class = BartConfig
     base_model_prefix = "model"
     weight_table = BART_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    classification_head = HeadAttribute()
     shifts_input_ids = True  # without decoder inputs, the decoder reads the sources shifted right
     encoder_view = BartEncoderView
     decoder_view = BartDecoderView

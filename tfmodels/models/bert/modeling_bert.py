@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-
 from tfmodels.errors import ConfigError
 from tfmodels.layers.encoder import EmbeddingSpec, EncoderBackbone
 from tfmodels.layers.transformer import LayerSpec
@@ -14,6 +12,7 @@ from tfmodels.models.bert.weights_bert import BERT_WEIGHTS
 from tfmodels.tasks import (
     DecoderCapableModelTask,
     EncoderCausalLMTask,
+    HeadAttribute,
     MaskedLMAndSentenceTask,
     MaskedLMTask,
     MultipleChoiceTask,
@@ -51,16 +50,14 @@ class TFBertPreTrainedModel(TaskModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     weight_table = BERT_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    mlm = HeadAttribute()
+    nsp = HeadAttribute()
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config), bert_layer_spec(config),
                                config.num_hidden_layers, add_pooling_layer, causal=bool(config.is_decoder),
                                initializer_range=config.initializer_range, name=self.base_model_prefix)
-
-    @property
-    def mlm(self) -> keras.layers.Layer:
-        """The masked-LM head (the reference's `mlm`) of the masked-LM, causal-LM and pre-training classes."""
-        return self.head_layer("mlm")
 
     def head_settings(self, task: str) -> dict[str, Any]:
         config = self.config

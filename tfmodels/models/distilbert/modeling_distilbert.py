@@ -12,6 +12,7 @@ from tfmodels.models.distilbert.configuration_distilbert import DistilBertConfig
 from tfmodels.models.distilbert.weights_distilbert import DISTILBERT_WEIGHTS
 from tfmodels.tasks import (
     BaseModelTask,
+    HeadAttribute,
     MaskedLMTask,
     MultipleChoiceTask,
     QuestionAnsweringTask,
@@ -32,6 +33,11 @@ class TFDistilBertPreTrainedModel(TaskModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     weight_table = DISTILBERT_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    vocab_transform = HeadAttribute()
+    vocab_layer_norm = HeadAttribute()
+    vocab_projector = HeadAttribute()
+    pre_classifier = HeadAttribute()
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         embeddings = EmbeddingSpec(config.vocab_size, config.dim, config.max_position_embeddings,

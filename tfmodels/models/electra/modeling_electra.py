@@ -14,6 +14,7 @@ from tfmodels.models.electra.configuration_electra import ElectraConfig
 from tfmodels.models.electra.weights_electra import ELECTRA_WEIGHTS
 from tfmodels.tasks import (
     DecoderCapableModelTask,
+    HeadAttribute,
     MaskedLMTask,
     MultipleChoiceTask,
     QuestionAnsweringTask,
@@ -42,6 +43,11 @@ class TFElectraPreTrainedModel(TaskModel):
     config_class = ElectraConfig
     base_model_prefix = "electra"
     weight_table = ELECTRA_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    discriminator_predictions = HeadAttribute()
+    generator_predictions = HeadAttribute()
+    generator_lm_head = HeadAttribute()
+    sequence_summary = HeadAttribute()
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         layout = self.weight_table.blocks

@@ -13,6 +13,7 @@ from tfmodels.models.roberta.weights_roberta import ROBERTA_WEIGHTS
 from tfmodels.tasks import (
     DecoderCapableModelTask,
     EncoderCausalLMTask,
+    HeadAttribute,
     MaskedLMTask,
     MultipleChoiceTask,
     QuestionAnsweringTask,
@@ -29,6 +30,8 @@ class TFRobertaPreTrainedModel(TaskModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     weight_table = ROBERTA_WEIGHTS
+    # The reference's attribute names of this architecture's head layers (`head_layer`).
+    lm_head = HeadAttribute()
 
     def make_backbone(self, config, add_pooling_layer: bool) -> EncoderBackbone:
         return EncoderBackbone(self.weight_table.blocks, bert_embedding_spec(config, padding_idx=config.pad_token_id),
