@@ -9,7 +9,8 @@ it is still writing the export.
 Only TensorFlow (and the TF Serving protos, for the warm-up file) may be imported: keras and the project's own
 packages are blocked, so an export that secretly needs them fails here. For every signature named in CASES.npz
 (`<case>/<signature>/in/<input>` and `<case>/<signature>/out/<output>` arrays), the loaded signature is called and
-its outputs compared with the expected ones. Warm-up records, when present, are replayed. Prints one JSON line.
+its outputs compared with the expected ones (`compare`: floats within a tolerance scaled to each output, read as
+float32 whatever their dtype). Warm-up records, when present, are replayed. Prints one JSON line.
 """
 
 import json
@@ -17,6 +18,31 @@ import os
 import sys
 
 BLOCKED = ("keras", "tf_keras", "tfmodels", "serving", "keras_integration")
+
+
+def compare(got, expected, tolerance: float) -> str:
+    """'' when `got` matches `expected` (same shape), else what differs. Floats match within `tolerance` relative
+    to each value plus `tolerance` times the output's scale (its largest magnitude, at least 1): rounding between
+    two equivalent graphs grows with the values it rounds. Integers (token ids) must be equal.
+
+    Example:
+        >>> compare(np.array([100.0, 0.0]), np.array([100.0005, 0.0004]), 1e-5)  # scale 100: floor 1e-3
+        ''
+    """
+    import numpy as np
+
+    if not np.issubdtype(expected.dtype, np.floating):
+        wrong = int(np.sum(got != expected))
+        return f"differs at {wrong} of {expected.size} positions" if wrong else ""
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    floor = tolerance * scale
+    if np.allclose(got, expected, atol=floor, rtol=tolerance):
+        return ""
+    excess = np.abs(got - expected) - (floor + tolerance * np.abs(expected))
+    worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    return (f"differs by up to {float(np.max(np.abs(got - expected))):.3g}: at {tuple(int(i) for i in worst)} "
+            f"{float(got[worst]):.6g} instead of {float(expected[worst]):.6g}, beyond the tolerance "
+            f"{floor:.3g} + {tolerance:.3g} x |expected|")
 
 
 def main(export_dir: str | None, cases_path: str | None, atol: float = 1e-5) -> dict:
@@ -55,13 +81,15 @@ def main(export_dir: str | None, cases_path: str | None, atol: float = 1e-5) -> 
             if name not in outputs:
                 report["problems"].append(f"{signature} on {case}: output {name!r} is missing")
                 continue
-            got = outputs[name].numpy()
+            got = outputs[name]
+            got = (tf.cast(got, tf.float32) if got.dtype.is_floating else got).numpy()  # bfloat16 included
             if got.shape != expected.shape:
                 report["problems"].append(f"{signature} on {case}: {name} has shape {got.shape}, expected "
                                           f"{expected.shape}")
-            elif not np.allclose(got, expected, atol=atol, rtol=atol):
-                report["problems"].append(f"{signature} on {case}: {name} differs by up to "
-                                          f"{float(np.abs(got - expected).max()):.3g}")
+                continue
+            problem = compare(got, expected, atol)
+            if problem:
+                report["problems"].append(f"{signature} on {case}: {name} {problem}")
         report["checked"] += 1
 
     warmup = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")

@@ -239,3 +239,34 @@ def test_a_mixed_precision_model_exports_verified_with_a_tolerance_for_its_dtype
     served = tf.saved_model.load(path).signatures["serving_default"](**inputs)["logits"]
     assert served.dtype == tf.float32
     np.testing.assert_allclose(served.numpy(), model(inputs, training=False).logits.numpy(), atol=5e-2)
+
+
+def test_verification_scales_its_tolerance_to_each_output_and_says_what_differs():
+    from serving.verify_export import compare
+
+    logits = np.array([[12.5, -3.0, 0.0]], np.float32)
+    assert compare(logits + np.float32(1.55e-5), logits, 1e-5) == ""  # float32 rounding between two graphs
+    message = compare(logits + np.array([[0.0, 0.0, 2e-3]], np.float32), logits, 1e-5)
+    assert message.startswith("differs by up to 0.002: at (0, 2) 0.002 instead of 0") and "tolerance 0.000125 + 1e-05 x |expected|" in message
+    assert compare(np.array([[5, 7]]), np.array([[5, 8]]), 1e-5) == "differs at 1 of 2 positions"  # token ids
+
+
+def test_a_bfloat16_export_of_a_float32_model_leaves_the_model_unchanged(tmp_path):
+    from serving.export import copy_at_precision
+
+    model = tfmodels.TFLlamaForCausalLM(tfmodels.LlamaConfig(
+        vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2))
+    before = [np.asarray(weight.value) for weight in model.weights]
+    path = export_saved_model(model, tmp_path / "lm", dtype="bfloat16", generate=True,
+                              generation_kwargs={"max_new_tokens": 4})  # verified, tokens included
+    assert [str(weight.dtype) for weight in model.weights] == ["float32"] * len(before)
+    assert all(np.array_equal(a, np.asarray(w.value)) for a, w in zip(before, model.weights))
+    loaded = tf.saved_model.load(path)
+    ids = tf.constant([[3, 5, 7]], tf.int32)
+    tokens = loaded.signatures["generate"](input_ids=ids, attention_mask=tf.ones_like(ids))["sequences"]
+    expected = copy_at_precision(model, "bfloat16").generate(ids, max_new_tokens=4, jit_compile=True)
+    np.testing.assert_array_equal(tokens.numpy(), np.asarray(expected)[:, :tokens.shape[1]])
+    with pytest.raises(ValueError, match=r"dtype must be one of \('bfloat16', 'float16'\)"):
+        export_saved_model(model, tmp_path / "bad", dtype="int8")
+    assert not (tmp_path / "bad").exists()
