@@ -212,9 +212,10 @@ def export_saved_model(
     `serving_output` keeps; `signatures` (a tf.function or a dict of them) replace or add to those. Warm-up
     requests (`warmup_inputs`, by default the model's dummy inputs when `tensorflow-serving-api` is installed) go
     to `assets.extra/tf_serving_warmup_requests`. With `verify=True` the export is loaded in a fresh process that
-    imports only TensorFlow, every default signature must reproduce the model's outputs within 1e-5 on two input
-    batches (looser for a model computing in float16/bfloat16: `verification_tolerance`), and the warm-up records
-    must replay; otherwise nothing is left behind and `ExportError` says what differed. `version=None` takes the next free integer; an existing version is never overwritten.
+    imports only TensorFlow, every default signature must reproduce the model's outputs on two input batches (within
+    `verification_tolerance`, scaled to each output), and the warm-up records must replay; otherwise nothing is left
+    behind and `ExportError` says what differed. `version=None` takes the next free integer; an existing version is
+    never overwritten.
 
     With `generate=True` the model's `generation_serving_functions(**generation_kwargs)` add the signatures
     `generate` (`input_ids`, `attention_mask` -> `sequences`, `sequence_lengths`) and `generate_max_new_tokens`

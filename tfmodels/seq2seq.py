@@ -15,7 +15,7 @@ An architecture provides a backbone layer (named `base_model_prefix`) that imple
   `[2, batch, kv_heads, source_length, head_dim]` tensor per layer, from `decoder_cross_key_values`) replaces the
   projection of `encoder_hidden_states` in the cross-attentions.
 - `decoder_cross_key_values(encoder_hidden_states) -> tuple`: each decoder layer's cross-attention keys and values
-  (`MultiHeadAttention.project_key_value`), computed once per `generate`.
+  (`CrossAttention.project_key_value`), computed once per `generate`.
 - `decoder_stack` (property): the decoder's `TransformerStack` (its self-attentions size the generation cache).
 - `get_input_embeddings()`: the shared token embeddings.
 

@@ -134,8 +134,8 @@ class TaskModel(TFPreTrainedModel):
         return False
 
     def forward(self, inputs: dict, labels: dict, training) -> Any:
-        """The task's pass: `inputs` are the backbone's inputs and flags (`input_names`, `output_*`), `labels`
-        every name of `label_names` (None when not given); returns the task's `ModelOutput`."""
+        """The task's pass: `inputs` are the call's parameters but the labels, `training` and `return_dict`;
+        `labels` every name of `label_names` (None when not given); returns the task's `ModelOutput`."""
         raise NotImplementedError
 
     # ---- shared plumbing ---------------------------------------------------------------------------------------

@@ -289,8 +289,9 @@ class TransformerStack(keras.layers.Layer):
                 if cross is not None:
                     key_value = None if cross.key_value is None else cross.key_value[block]
                     layer_cross = cross._replace(key_value=key_value, head_mask=cross_head_mask)
-                arguments = dict(context=context, head_mask=head_mask, cache=dataclasses.replace(cache, past=layer_past),
-                                 cross=layer_cross, training=training)
+                layer_cache = dataclasses.replace(cache, past=layer_past)
+                arguments = dict(context=context, head_mask=head_mask, cache=layer_cache, cross=layer_cross,
+                                 training=training)
                 if checkpointing:
                     hidden_states, present, probs, cross_probs = (
                         self._checkpointed(self.layer[block], hidden_states, arguments), None, None, None)
