@@ -86,7 +86,7 @@ class HeadAttribute:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, model, owner: type | None = None):
+    def __get__(self, model, owner: type | None = None) -> "keras.layers.Layer | HeadAttribute":
         return self if model is None else model.head_layer(self.name)
 
 
