@@ -30,6 +30,14 @@ def _example(name):
     return module
 
 
+@pytest.mark.parametrize("flags, expected", [("fpu avx2 fma", "float32"), ("avx2 avx512f avx512_bf16", "mixed_bfloat16"),
+                                             ("avx512f amx_bf16 amx_tile", "mixed_bfloat16"), (None, "float32")])
+def test_main_example_trains_in_bfloat16_only_where_the_cpu_multiplies_it(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:  # None: no such file (not Linux)
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert _example("text_classification").default_precision(str(cpuinfo)) == expected
+
 def test_main_example_reduced_run_produces_every_artefact(tmp_path):
     out = tmp_path / "out"
     env = {key: value for key, value in ENV.items() if not key.startswith("TF_CPP")}  # the example sets its own
@@ -41,6 +49,8 @@ def test_main_example_reduced_run_produces_every_artefact(tmp_path):
     assert "retracing" not in printed and "absl::InitializeLog" not in printed
     assert not re.search(r"^[IWEF]\d{4} ", printed, re.MULTILINE), printed[-3000:]  # TensorFlow's C++ log lines
     assert "Validation accuracy before fine-tuning" in job.stdout and "confusion matrix" in job.stdout
+    precision = _example("text_classification").default_precision()
+    assert f"Training in {precision} (chosen for this CPU; --precision to override)" in job.stdout
     with open(out / "results.json", encoding="utf-8") as handle:
         results = json.load(handle)
     assert results["validation_examples"] == 48 and 0 <= results["accuracy_after"] <= 1

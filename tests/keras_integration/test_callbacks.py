@@ -1,4 +1,5 @@
-"""KerasMetricCallback and resumable training checkpoints."""
+"""KerasMetricCallback and resumable training checkpoints. The tiny BERTs train eagerly: the callbacks are what is
+checked, and tracing a training step costs more than their few steps."""
 
 import keras
 import numpy as np
@@ -15,7 +16,7 @@ def _data(class_name, n=16, batch_size=8):
 
 def test_metric_callback_values_reach_logs_history_and_early_stopping():
     model = tiny_model("TFBertForSequenceClassification")
-    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), run_eagerly=True)
     evaluation = _data("TFBertForSequenceClassification", n=12, batch_size=5)
     seen = []
 
@@ -36,7 +37,7 @@ def test_metric_callback_values_reach_logs_history_and_early_stopping():
 
 def test_metric_callback_on_token_labels_of_different_lengths():
     model = tiny_model("TFBertForTokenClassification")
-    model.compile(optimizer="sgd")
+    model.compile(optimizer="sgd", run_eagerly=True)
     batch = tiny_batch("TFBertForTokenClassification", n=4, seq=6)
     other = tiny_batch("TFBertForTokenClassification", n=4, seq=9, seed=1)
     data = tf.data.Dataset.from_tensor_slices(batch).batch(4).concatenate(
@@ -59,7 +60,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     def fresh():
         keras.utils.set_random_seed(0)
         model = tiny_model("TFBertForSequenceClassification")
-        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="auto")
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="auto", run_eagerly=True)
         return model
 
     uninterrupted = fresh()

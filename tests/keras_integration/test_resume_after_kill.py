@@ -1,6 +1,7 @@
 """Training survives a killed process: two MultiWorkerMirroredStrategy workers, one killed (SIGKILL) mid-epoch,
 restarted, end with the weights and history of an uninterrupted run; a single process killed while it writes a
-checkpoint leaves the previous one loadable."""
+checkpoint leaves the previous one loadable. The single-process runs train eagerly: what they check is the checkpoint
+callback's files, and tracing a training step costs more than the whole of their few steps on two cores."""
 
 import os
 import signal
@@ -85,7 +86,7 @@ CHILD = textwrap.dedent("""
     directory, kill_name, kill_count = sys.argv[1], sys.argv[2].split(":")[0], int(sys.argv[2].split(":")[1])
     keras.utils.set_random_seed(0)
     model = tiny_model("TFBertForSequenceClassification")
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto", run_eagerly=True)
     data = tiny_batch("TFBertForSequenceClassification", n=16)
     model.fit(data, batch_size=8, epochs=1, shuffle=False, verbose=0,
               callbacks=[callbacks.TrainingCheckpoint(directory)])
@@ -110,7 +111,7 @@ CHILD = textwrap.dedent("""
 def _reference_weights_per_epoch():
     keras.utils.set_random_seed(0)
     model = tiny_model("TFBertForSequenceClassification")
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto", run_eagerly=True)
     data = tiny_batch("TFBertForSequenceClassification", n=16)
     per_epoch = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: per_epoch.append(
@@ -123,8 +124,8 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_one_that_loads(tmp_p
     expected = _reference_weights_per_epoch()
     # The save writes weights, optimizer state and trainer state (savez, savez, dump), removes a stale
     # `.previous` (rmtree 1), moves the old checkpoint aside and the new one in (replace 1, 2), then removes the old
-    # one (rmtree 2). Killed while writing, between the two moves, before and during the removal:
-    kill_points = ["savez:1", "dump:1", "replace:1", "replace:2", "rmtree:2"]
+    # one (rmtree 2). Killed in each window: while writing, between the two moves, during the removal.
+    kill_points = ["savez:1", "replace:2", "rmtree:2"]
     epochs = set()
     for pair in range(0, len(kill_points), 2):  # two children at a time: one per core
         children = {kill_at: subprocess.Popen(
@@ -136,7 +137,7 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_one_that_loads(tmp_p
     for kill_at in kill_points:
         directory = tmp_path / kill_at.replace(":", "_") / "checkpoint"
         model = tiny_model("TFBertForSequenceClassification")
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto", run_eagerly=True)
         state = load_training_checkpoint(model, str(directory))
         epochs.add(state["epoch"])
         for ours, theirs in zip(model.weights, expected[state["epoch"]]):
@@ -153,7 +154,7 @@ def test_resume_continues_after_the_checkpoint_with_its_history(tmp_path):
     def run(epochs, directory):
         keras.utils.set_random_seed(0)
         model = tiny_model("TFBertForSequenceClassification")
-        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto")
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="auto", run_eagerly=True)
         checkpoint = TrainingCheckpoint(str(directory), resume=True)
         history = model.fit(data, batch_size=8, epochs=epochs, shuffle=False, verbose=0, callbacks=[checkpoint])
         return model, checkpoint, history

@@ -1,10 +1,12 @@
-"""Train a tiny classifier for two steps under a tf.distribute strategy, for every input form and compile setting;
-save each case's history and final weights.
+"""Train a tiny classifier for two steps under a tf.distribute strategy, in each case of `CASES`; save each case's
+history and final weights.
 
     python distributed_step.py single|mirrored|worker OUT.npz [WORKER_INDEX PORT0 PORT1]
 
 Input forms: labels inside the dict, `(x, y)`, `(x, y, sample_weight)`. Compile settings: the model's own loss with
-and without `metrics=["accuracy"]`, and a Keras loss with metrics.
+and without `metrics=["accuracy"]`, and a Keras loss with metrics. Each form and each setting is in some case (every
+pair would be nine cases, each a trace of the training step under the strategy: minutes on two cores); `xy` and `xyw`
+share a setting (the sample weights must change the loss) and `xyw` runs both losses (which must agree).
 """
 
 import json
@@ -52,19 +54,19 @@ keras.utils.set_random_seed(0)
 initial = [w.numpy() for w in tiny_model(CLASS).weights]
 options = tf.data.Options()
 options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+CASES = ("dict/internal", "xy/internal+metrics", "xyw/internal+metrics", "xyw/keras_loss+metrics")
 results = {}
-for form, tensors in FORMS.items():
-    for setting, compile_args in COMPILES.items():
-        with strategy.scope():
-            model = tiny_model(CLASS)
-            for variable, value in zip(model.weights, initial):
-                variable.assign(value)
-            model.compile(optimizer=keras.optimizers.SGD(0.5), **{"loss": "auto", **compile_args})
-        data = tf.data.Dataset.from_tensor_slices(tensors).batch(8).with_options(options)  # global batch 8
-        history = model.fit(data, epochs=1, verbose=0).history
-        case = f"{form}/{setting}"
-        for name, values in history.items():
-            results[f"{case}/history/{name}"] = np.array(values)
-        results[f"{case}/weights"] = np.concatenate([w.numpy().ravel() for w in model.weights])
+for case in CASES:
+    form, setting = case.split("/")
+    with strategy.scope():
+        model = tiny_model(CLASS)
+        for variable, value in zip(model.weights, initial):
+            variable.assign(value)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), **{"loss": "auto", **COMPILES[setting]})
+    data = tf.data.Dataset.from_tensor_slices(FORMS[form]).batch(8).with_options(options)  # global batch 8
+    history = model.fit(data, epochs=1, verbose=0).history
+    for name, values in history.items():
+        results[f"{case}/history/{name}"] = np.array(values)
+    results[f"{case}/weights"] = np.concatenate([w.numpy().ravel() for w in model.weights])
 np.savez(out, **results)
 print("DONE", strategy.num_replicas_in_sync)

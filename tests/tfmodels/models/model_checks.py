@@ -69,6 +69,7 @@ class Architecture:
     resizing: bool
     pretraining: str | None = None  # a key of PRETRAINING_TASKS when `classes` has a `...ForPreTraining`
     cases: dict[str, str] = dataclasses.field(default_factory=dict)
+    family: str | None = None  # the architecture whose classes this one's subclass (Mistral: "llama")
 
 
 def _classes(prefix: str, *suffixes: str) -> tuple[str, ...]:
@@ -118,11 +119,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     "xlm-roberta": Architecture(
         "XLMRobertaConfig", _ROBERTA, _classes("XLMRoberta", *_ROBERTA_HEADS),
         token_type_ids=True, pruning=True, resizing=True,
-        cases={"xlm_roberta_tokcls": "TFXLMRobertaForTokenClassification"},
+        cases={"xlm_roberta_tokcls": "TFXLMRobertaForTokenClassification"}, family="roberta",
     ),
     "camembert": Architecture(
         "CamembertConfig", _ROBERTA, _classes("Camembert", *_ROBERTA_HEADS),
-        token_type_ids=True, pruning=True, resizing=True,
+        token_type_ids=True, pruning=True, resizing=True, family="roberta",
     ),
     "distilbert": Architecture(
         "DistilBertConfig", dict(vocab_size=64, dim=16, n_layers=2, n_heads=2, hidden_dim=20,
@@ -153,10 +154,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "mistral": Architecture(  # a window shorter than the batches' sequences
         "MistralConfig", dict(_LLAMA, sliding_window=3), _classes("Mistral", *_LLAMA_HEADS), token_type_ids=False,
-        pruning=False, resizing=True, cases={"mistral_lm": "TFMistralForCausalLM"},
+        pruning=False, resizing=True, cases={"mistral_lm": "TFMistralForCausalLM"}, family="llama",
     ),
     "qwen2": Architecture(
         "Qwen2Config", _LLAMA, _classes("Qwen2", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+        family="llama",
     ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
@@ -174,7 +176,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "mt5": Architecture(
         "MT5Config", _T5, _classes("MT5", "Model", "ForConditionalGeneration", "EncoderModel"), token_type_ids=False,
-        pruning=False, resizing=True,
+        pruning=False, resizing=True, family="t5",
     ),
 }
 _ARCHITECTURE_OF = {name: model_type for model_type, entry in ARCHITECTURES.items() for name in entry.classes}
@@ -188,6 +190,25 @@ def table_classes() -> list[str]:
 def exported_classes() -> list[str]:
     """The table's classes that `tfmodels` exports (those the checks run on)."""
     return [name for name in table_classes() if name in tfmodels.__all__]
+
+
+def first_head(model_type: str) -> str:
+    """The first class of an architecture after its bare model: the class that runs the checks an architecture
+    needs once (every save format, an export at half precision)."""
+    return [name for name in ARCHITECTURES[model_type].classes if task_of(name) != "base"][0]
+
+
+def checked_classes() -> list[str]:
+    """The classes the training, serving and surgery checks run on: every exported class of an architecture with
+    code of its own, and the first head of a family member (its classes subclass the original's, whose classes run
+    the checks: only its config differs, as Mistral's sliding window, which the first head trains through).
+
+    Example:
+        >>> "TFMistralForCausalLM" in checked_classes(), "TFMistralModel" in checked_classes()
+        (True, False)
+    """
+    return [name for name in exported_classes()
+            if architecture_of(name).family is None or name == first_head(_ARCHITECTURE_OF[name])]
 
 
 def architecture_of(class_name: str) -> Architecture:

@@ -1,6 +1,10 @@
-"""Every check on every model class of `model_checks.ARCHITECTURES` that `tfmodels` exports: save/load in every
-format, two `fit` steps lowering the loss, `evaluate` equal to the mean loss, the `.keras` round trip, a verified
-serving export, resizing and pruning. Parity with PyTorch is checked on the fixtures by `test_parity.py`."""
+"""Every check on the model classes of `model_checks.ARCHITECTURES` that `tfmodels` exports: save/load (every
+class in the PyTorch layout, each architecture's first head in every format), the `.keras` round trip (every class),
+and on the classes with code of their own (`checked_classes`: a family member such as Mistral runs them on its first
+head, its other classes being its original's): `evaluate` equal to the mean loss, two `fit` steps lowering the loss,
+a serving export (verified in a TensorFlow-only process for each architecture's bare model in float32 and first head
+in bfloat16; the other classes' serving function traced on the export's input signature), resizing and pruning.
+Parity with PyTorch is checked on the fixtures by `test_parity.py`."""
 
 import os
 
@@ -12,14 +16,25 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import tfmodels
 from serving import export_saved_model
+from serving.signatures import default_signatures
 from tests.helpers import CASES, FIXTURES, Case, outputs_equal
 from tests.tfmodels.models.model_checks import (
-    ARCHITECTURES, BATCH, PRETRAINING_TASKS, SAVE_FORMATS, architecture_of, exported_classes, table_classes,
-    task_of, tiny_batch, tiny_model,
+    ARCHITECTURES, BATCH, PRETRAINING_TASKS, SAVE_FORMATS, architecture_of, checked_classes, exported_classes,
+    first_head, table_classes, task_of, tiny_batch, tiny_model,
 )
 
-pytestmark = pytest.mark.slow  # ~15 s a class, 6 s of it the verified serving export (a TensorFlow subprocess)
+pytestmark = pytest.mark.slow  # 2-8 s a test (tracing `fit`, a verified export: a TensorFlow subprocess)
 every_class = pytest.mark.parametrize("class_name", exported_classes())
+checked_class = pytest.mark.parametrize("class_name", checked_classes())
+FIRST_HEADS = [first_head(model_type) for model_type in ARCHITECTURES]
+# Every class in the PyTorch layout (its own weight names); the formats' code is the same for every class of an
+# architecture, so each architecture's first head runs the others.
+SAVE_CASES = [(name, "safetensors") for name in exported_classes()] + [
+    (name, save_format) for name in FIRST_HEADS for save_format in SAVE_FORMATS if save_format != "safetensors"]
+# Verified exports: each architecture's bare model in float32 and its first head in bfloat16 (a family member's
+# first head only: its bare model is its original's).
+VERIFIED_EXPORTS = {**{name: None for name in checked_classes() if task_of(name) == "base"},
+                    **dict.fromkeys(FIRST_HEADS, "bfloat16")}
 NO_LOADING_PROBLEMS = {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
 
 
@@ -28,13 +43,13 @@ def _batch(inputs, labels):
     return {**inputs, **labels} if isinstance(labels, dict) else inputs
 
 
-def _compiled(class_name):
+def _compiled(class_name, run_eagerly=False):
     """A tiny model compiled on its own loss (a bare model, which has none: mean squared error on its first output),
     with its `(x, y)` training data. Plain SGD: tracing Adam's update of every variable costs ~5 s a model."""
     model = tiny_model(class_name)
     inputs, labels = tiny_batch(model)
     own_loss = isinstance(labels, dict)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="auto" if own_loss else "mse")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="auto" if own_loss else "mse", run_eagerly=run_eagerly)
     return model, (_batch(inputs, labels), None) if own_loss else (inputs, labels)
 
 
@@ -78,8 +93,7 @@ def test_every_fixture_case_is_in_the_table():
 
 
 # ---- the checks -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("save_format", SAVE_FORMATS)
-@every_class
+@pytest.mark.parametrize("class_name, save_format", SAVE_CASES)
 def test_save_pretrained_reloads_identically(class_name, save_format, tmp_path):
     model = tiny_model(class_name)
     batch = _batch(*tiny_batch(model))
@@ -93,17 +107,41 @@ def test_save_pretrained_reloads_identically(class_name, save_format, tmp_path):
     outputs_equal(model(batch), reloaded(batch))
 
 
+def test_save_cases_cover_every_class_and_format():
+    assert {name for name, _ in SAVE_CASES} == set(exported_classes())
+    assert {save_format for _, save_format in SAVE_CASES} == set(SAVE_FORMATS)
+    assert len(FIRST_HEADS) == len(ARCHITECTURES) and all(task_of(name) != "base" for name in FIRST_HEADS)
+
+
+def test_family_members_subclass_their_original_classes():
+    """What lets a family member run the training, serving and surgery checks on its first head only: each of its
+    classes is a subclass of its original's class of the same task, with the original's `call`."""
+    members = [model_type for model_type, entry in ARCHITECTURES.items() if entry.family is not None]
+    assert sorted(members) == ["camembert", "mistral", "mt5", "qwen2", "xlm-roberta"]
+    for model_type in members:
+        original = ARCHITECTURES[ARCHITECTURES[model_type].family]
+        for name in ARCHITECTURES[model_type].classes:
+            twin = next(other for other in original.classes if task_of(other) == task_of(name)
+                        and other.endswith(name[name.index("Model") if name.endswith("Model") else name.index("For"):]))
+            assert issubclass(getattr(tfmodels, name), getattr(tfmodels, twin)), (name, twin)
+            assert getattr(tfmodels, name).call is getattr(tfmodels, twin).call, name
+    assert set(checked_classes()) - set(exported_classes()) == set()
+    assert [name for name in checked_classes() if architecture_of(name).family] == [
+        first_head(t) for t in members]
+
+
 @pytest.mark.filterwarnings("ignore:Gradients do not exist:UserWarning")  # a bare model's pooler: not in its loss
-@every_class
+@checked_class
 def test_fit_two_steps_lowers_the_loss(class_name):
     model, (x, y) = _compiled(class_name)
     losses = model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0).history["loss"]
     assert len(losses) == 2 and losses[1] < losses[0], losses
 
 
-@every_class
+@checked_class
 def test_evaluate_is_the_mean_model_loss(class_name):
-    model, (x, y) = _compiled(class_name)
+    # Eagerly: the aggregation of the model's loss is the same code in a graph (which `fit` above traces).
+    model, (x, y) = _compiled(class_name, run_eagerly=True)
     evaluated = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True)["loss"]
     output = model(x)
     expected = np.mean(output.loss) if y is None else np.mean(np.square(output.last_hidden_state - y))
@@ -130,19 +168,13 @@ def _signature_inputs(export_dir: str) -> dict[str, dict[str, str]]:
             for name, signature in saved_model.meta_graphs[0].signature_def.items() if not name.startswith("__")}
 
 
-def _export_dtype(class_name: str) -> str | None:
-    """Every other class of an architecture exports in bfloat16 (from its first head on), the others in the model's
-    float32: each architecture is exported and verified at both precisions."""
-    return "bfloat16" if architecture_of(class_name).classes.index(class_name) % 2 else None
-
-
-@every_class
+@pytest.mark.parametrize("class_name", VERIFIED_EXPORTS)
 def test_serving_export_is_verified_and_takes_the_input_signature(class_name, tmp_path):
     model = tiny_model(class_name)
     names = sorted(model.input_signature)
     assert ("token_type_ids" in names) == architecture_of(class_name).token_type_ids
-    dtype = _export_dtype(class_name)
-    # Verified in a TensorFlow-only process, against a bfloat16 copy of the model for half the classes.
+    dtype = VERIFIED_EXPORTS[class_name]
+    # Verified in a TensorFlow-only process, against a bfloat16 copy of the model for the first heads.
     path = export_saved_model(model, tmp_path / "export", dtype=dtype)
     assert path == str(tmp_path / "export" / "1") and model.compute_dtype == "float32"  # the model is unchanged
     loaded = tf.saved_model.load(path)
@@ -153,7 +185,26 @@ def test_serving_export_is_verified_and_takes_the_input_signature(class_name, tm
                                        "int64_serving": dict.fromkeys(names, "int64")}
 
 
-@every_class
+@pytest.mark.parametrize("class_name", [name for name in checked_classes() if name not in VERIFIED_EXPORTS])
+def test_serving_function_traces_on_the_export_signature(class_name):
+    """What an export traces, for the classes not exported above: the serving function on the input signature
+    (batch and length unknown), answering the eager model's outputs."""
+    model = tiny_model(class_name)
+    names = sorted(model.input_signature)
+    assert ("token_type_ids" in names) == architecture_of(class_name).token_type_ids
+    function, (specs,) = default_signatures(model)["serving_default"]
+    concrete = tf.function(function).get_concrete_function(specs)
+    assert sorted(concrete.structured_input_signature[0][0]) == names
+    inputs = {name: tf.constant(value, tf.int32) for name, value in model.dummy_inputs.items()}
+    assert sorted(inputs) == names
+    expected = model.serving_output(model(inputs, training=False))
+    served = concrete(inputs)
+    assert sorted(served) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(served[name], value, atol=1e-5, rtol=1e-5, err_msg=name)
+
+
+@checked_class
 def test_resize_token_embeddings(class_name, tmp_path):
     model = tiny_model(class_name)
     inputs, _ = tiny_batch(model)
@@ -184,7 +235,7 @@ def test_resize_token_embeddings(class_name, tmp_path):
     outputs_equal(model(inputs), reloaded(inputs))
 
 
-@every_class
+@checked_class
 def test_prune_heads_removes_one_head_as_masking_it_does(class_name, tmp_path):
     model = tiny_model(class_name)
     inputs, _ = tiny_batch(model)
