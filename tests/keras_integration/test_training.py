@@ -66,7 +66,9 @@ def test_labels_in_dict_tuple_or_separate_give_the_same_history():
     for name, data in forms.items():
         keras.utils.set_random_seed(0)
         model = tiny_model("TFBertForSequenceClassification")
-        model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
+        # The other forms eagerly (the same unpacking and loss as in a graph; each trace costs seconds): the same
+        # history from both is the stronger check.
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"], run_eagerly=name != "dict")
         histories[name] = model.fit(data.batch(8), validation_data=data.batch(8), epochs=2, verbose=0).history
     reference = histories["dict"]
     assert sorted(reference) == ["accuracy", "loss", "val_accuracy", "val_loss"]
@@ -128,7 +130,7 @@ def test_missing_labels_are_a_clear_error():
         model.fit(tf.data.Dataset.from_tensor_slices(inputs).batch(8), verbose=0)
 
 
-@pytest.mark.parametrize("class_name", ["TFBertForSequenceClassification", "TFGPT2LMHeadModel"])
+@pytest.mark.parametrize("class_name", ["TFGPT2LMHeadModel"])  # an XLA compilation of training: ~40 s a model
 def test_jit_compile_gives_the_same_loss(class_name):
     batch = tiny_batch(class_name)
     histories = []
@@ -148,7 +150,7 @@ def test_mixed_precision_trains_with_float32_loss_logits_and_checkpoint(policy, 
         keras.utils.set_random_seed(0)
         model = tiny_model("TFBertForSequenceClassification")
         batch = tiny_batch("TFBertForSequenceClassification")
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.compile(optimizer=keras.optimizers.SGD(0.5))  # Adam's traced update costs seconds a model
         if policy == "mixed_float16":
             assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         history = model.fit(_dataset(batch), epochs=3, verbose=0).history["loss"]
