@@ -10,8 +10,8 @@ safetensors, loaded without torch) on the SST-2 subset in `examples/data/sst2` (
 2. groups training rows of similar length into batches and pads every batch to a multiple of 16 tokens
    (`prepare_tf_dataset(..., pad_to_multiple_of=16)`), so four bucket lengths cover all batches;
 3. fine-tunes with AdamW and a warm-up + cosine-decay learning rate (`compile` + `fit`, Keras progress bar) in
-   `mixed_bfloat16` (float32 weights), printing validation accuracy before and after (the saved float32 model,
-   reloaded), then a per-class report and the confusion matrix;
+   `mixed_bfloat16` (float32 weights) on a CPU with bfloat16 units, in float32 elsewhere, printing validation
+   accuracy before and after (the saved float32 model, reloaded), then a per-class report and the confusion matrix;
 4. saves `training_curves.png`, the model (sharded safetensors in the PyTorch layout + tokenizer: transformers'
    `pipeline` reads it as it is), a verified TF Serving export and the model card, and classifies three sentences
    through the export's `serving_default` signature.
@@ -67,7 +67,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 def default_precision(cpuinfo: str = "/proc/cpuinfo") -> str:
     """`mixed_bfloat16` where the CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX: about 1.5x
     faster than float32 for this job), `float32` elsewhere: without those units TensorFlow emulates bfloat16 and
-    training is about twice as slow as in float32 (621 s against about 300 s an epoch on a 2-core AVX2 EPYC).
+    training is slower than in float32 (621 s against 384 s an epoch on a 2-core AVX2 EPYC).
 
     Example:
         >>> default_precision()  # 'float32' on an AVX2-only CPU

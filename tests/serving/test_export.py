@@ -23,8 +23,6 @@ VERIFY = os.path.join(ROOT, "serving", "verify_export.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 FIXTURE_HEADS = ["bert_base", "bert_mlm", "bert_seqcls", "bert_tokcls", "bert_qa", "gpt2_lm"]
-TINY_HEADS = ["TFBertForPreTraining", "TFBertForNextSentencePrediction", "TFBertForMultipleChoice",
-              "TFGPT2ForSequenceClassification"]
 
 
 def _model_and_inputs(name):
@@ -52,7 +50,10 @@ def _load_elsewhere(export_dir, cases, tmp_path):
     return json.loads(result.stdout.strip().splitlines()[-1][len("VERIFY "):])
 
 
-@pytest.mark.parametrize("name", FIXTURE_HEADS + TINY_HEADS)
+# Every architecture's export is verified by `export_saved_model` itself in test_every_model.py; these check the
+# loaded export independently of that verification, on trained weights and on the heads with the most outputs and
+# the 3-D inputs.
+@pytest.mark.parametrize("name", ["bert_seqcls", "gpt2_lm", "TFBertForPreTraining", "TFBertForMultipleChoice"])
 def test_export_answers_like_the_keras_model_without_keras(name, tmp_path):
     model, inputs = _model_and_inputs(name)
     path = export_saved_model(model, tmp_path / "export", verify=False)

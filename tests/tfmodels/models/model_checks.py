@@ -2,8 +2,9 @@
 
 Adding an architecture: its fixture cases go to `tests/fixtures/reference/` (and `index.json`, for the parity test
 in `test_parity.py`), and one `Architecture` entry goes to `ARCHITECTURES` below. `test_every_model.py` then runs
-every check (save/load in every format, `fit`, `evaluate`, `.keras`, serving export, resizing, pruning) on every
-class of the entry that `tfmodels` exports.
+its checks (save/load, `.keras`, `fit`, `evaluate`, serving export, resizing, pruning) on the entry's classes that
+`tfmodels` exports; a family member (`family=`: classes subclassing another architecture's) runs the training,
+serving and surgery checks on its first head only.
 
 Example:
     >>> model = tiny_model("TFBertForMaskedLM")
