@@ -30,13 +30,16 @@ def _example(name):
     return module
 
 
-@pytest.mark.parametrize("flags, expected", [("fpu avx2 fma", "float32"), ("avx2 avx512f avx512_bf16", "mixed_bfloat16"),
-                                             ("avx512f amx_bf16 amx_tile", "mixed_bfloat16"), (None, "float32")])
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu avx2 fma", "float32"), ("avx2 avx512f avx512_bf16", "mixed_bfloat16"),
+    ("avx512f amx_bf16 amx_tile", "mixed_bfloat16"), (None, "float32"),
+])
 def test_main_example_trains_in_bfloat16_only_where_the_cpu_multiplies_it(tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     if flags is not None:  # None: no such file (not Linux)
         cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
     assert _example("text_classification").default_precision(str(cpuinfo)) == expected
+
 
 def test_main_example_reduced_run_produces_every_artefact(tmp_path):
     out = tmp_path / "out"
