@@ -96,7 +96,7 @@ def test_sampling_is_seeded_and_compiled_draws_the_same_tokens(bart):
 
 def test_served_generate_function_gives_the_generate_tokens(bart):
     """The `generate` serving function (what `export_saved_model(..., generate=True)` exports; the default
-    signatures with decoder inputs are exported and verified for every class by test_every_model) returns
+    signatures with decoder inputs are exported and verified by test_every_model, traced for every class) returns
     `model.generate`'s sequences: the decoder start token first, then the new tokens."""
     model, ids, mask = bart
     functions = model.generation_serving_functions(max_new_tokens=4, min_new_tokens=4)

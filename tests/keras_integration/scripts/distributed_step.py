@@ -5,8 +5,9 @@ history and final weights.
 
 Input forms: labels inside the dict, `(x, y)`, `(x, y, sample_weight)`. Compile settings: the model's own loss with
 and without `metrics=["accuracy"]`, and a Keras loss with metrics. Each form and each setting is in some case (every
-pair would be nine cases, each a trace of the training step under the strategy: minutes on two cores); `xy` and `xyw`
-share a setting (the sample weights must change the loss) and `xyw` runs both losses (which must agree).
+pair would be nine cases, each a trace of the training step under the strategy: minutes on two cores). Labels in the
+dict come with metrics (Keras' symbolic build under a strategy calls compute_metrics on a batch without labels), `xy`
+and `xyw` compare their losses (the sample weights must change it), `xyw` runs both losses (which must agree).
 """
 
 import json
@@ -54,7 +55,7 @@ keras.utils.set_random_seed(0)
 initial = [w.numpy() for w in tiny_model(CLASS).weights]
 options = tf.data.Options()
 options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-CASES = ("dict/internal", "xy/internal+metrics", "xyw/internal+metrics", "xyw/keras_loss+metrics")
+CASES = ("dict/internal+metrics", "xy/internal", "xyw/internal+metrics", "xyw/keras_loss+metrics")
 results = {}
 for case in CASES:
     form, setting = case.split("/")

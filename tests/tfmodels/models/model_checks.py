@@ -202,7 +202,8 @@ def first_head(model_type: str) -> str:
 def checked_classes() -> list[str]:
     """The classes the training, serving and surgery checks run on: every exported class of an architecture with
     code of its own, and the first head of a family member (its classes subclass the original's, whose classes run
-    the checks: only its config differs, as Mistral's sliding window, which the first head trains through).
+    the checks: only its config differs, as Mistral's sliding window, and Qwen2's q/k/v biases, both of which the
+    first head runs through).
 
     Example:
         >>> "TFMistralForCausalLM" in checked_classes(), "TFMistralModel" in checked_classes()
