@@ -129,9 +129,6 @@ def test_family_members_subclass_their_original_classes():
             assert sorted(set(vars(getattr(tfmodels, name))) - {"__module__", "__qualname__", "__doc__"}) == [], name
         base = getattr(tfmodels, ARCHITECTURES[model_type].classes[0]).__mro__[1]  # the family's PreTrainedModel
         assert sorted(set(vars(base)) - {"__module__", "__qualname__", "__doc__"}) <= ["config_class", "qkv_bias"]
-    assert set(checked_classes()) - set(exported_classes()) == set()
-    assert [name for name in checked_classes() if architecture_of(name).family] == [
-        first_head(t) for t in members]
 
 
 @pytest.mark.filterwarnings("ignore:Gradients do not exist:UserWarning")  # a bare model's pooler: not in its loss
