@@ -13,10 +13,12 @@ import tensorflow as tf
 import tfmodels
 from tfmodels.keras_private import sublayers
 from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, tiny_batch, tiny_model
+from tfmodels.layers.decoder_layer import DecoderLayer, SandwichDecoderLayer
 from tfmodels.layers.transformer import TransformerLayer
 
-# Post-norm (BERT), pre-norm with GPT-2's grouped stack, Llama's rotary/gated/RMS layers.
-CLASSES = ["TFBertForSequenceClassification", "TFGPT2LMHeadModel", "TFLlamaForCausalLM"]
+# Post-norm (BERT), pre-norm with GPT-2's grouped stack, Llama's rotary/gated/RMS layers, Gemma 2's sandwich layers
+# of two kinds (sliding window, full attention).
+CLASSES = ["TFBertForSequenceClassification", "TFGPT2LMHeadModel", "TFLlamaForCausalLM", "TFGemma2ForCausalLM"]
 
 
 def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[np.ndarray]]:
@@ -30,16 +32,22 @@ def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[
 
 
 def layer_calls(monkeypatch) -> list:
-    """Records every `TransformerLayer.call` (at trace time inside a `tf.function`)."""
+    """Records every layer's call (`TransformerLayer`, `DecoderLayer`, `SandwichDecoderLayer`; at trace time inside
+    a `tf.function`)."""
     calls = []
-    original = TransformerLayer.call
 
-    @functools.wraps(original)  # Keras reads the signature of `call`
-    def spy(self, *args, **kwargs):
-        calls.append(self.name)
-        return original(self, *args, **kwargs)
+    def watch(layer_class):
+        original = layer_class.call
 
-    monkeypatch.setattr(TransformerLayer, "call", spy)
+        @functools.wraps(original)  # Keras reads the signature of `call`
+        def spy(self, *args, **kwargs):
+            calls.append(self.name)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(layer_class, "call", spy)
+
+    for layer_class in (TransformerLayer, DecoderLayer, SandwichDecoderLayer):
+        watch(layer_class)
     return calls
 
 

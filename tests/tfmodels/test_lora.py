@@ -29,6 +29,12 @@ CASES = {
     "bert": ("BertModel", "TFBertModel", "BertConfig", BERT, ["query", "value"], "last_hidden_state"),
     "llama": ("LlamaForCausalLM", "TFLlamaForCausalLM", "LlamaConfig", LLAMA,
               ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "logits"),
+    # Gemma 3: per-head q/k norms inside the attention (not adapted), sandwich norms, tied embeddings; a window
+    # longer than the inputs' padding (a query row seeing only padding is undefined, and filled differently)
+    "gemma3": ("Gemma3ForCausalLM", "TFGemma3ForCausalLM", "Gemma3TextConfig",
+               dict(LLAMA, head_dim=6, query_pre_attn_scalar=6, sliding_window=4, sliding_window_pattern=2,
+                    tie_word_embeddings=True),
+               ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "logits"),
     "bert_seqcls": ("BertForSequenceClassification", "TFBertForSequenceClassification", "BertConfig",
                     dict(BERT, num_labels=3), ["query", "key", "value", "dense"], "logits"),
 }
@@ -62,7 +68,7 @@ def randomize_adapters(model, seed: int = 1) -> None:
 def test_adapter_written_by_peft_loads_with_equal_outputs(case, tmp_path):
     pt_base, model = pytorch_base(case, tmp_path / "base")
     targets, output = CASES[case][4], CASES[case][5]
-    task = {"bert_seqcls": "SEQ_CLS", "llama": "CAUSAL_LM"}.get(case)
+    task = {"bert_seqcls": "SEQ_CLS", "llama": "CAUSAL_LM", "gemma3": "CAUSAL_LM"}.get(case)
     peft_model = peft.get_peft_model(pt_base, peft.LoraConfig(r=4, lora_alpha=8, target_modules=targets,
                                                               init_lora_weights=False, task_type=task)).eval()
     peft_model.save_pretrained(tmp_path / "adapter")
@@ -76,8 +82,8 @@ def test_adapter_written_by_peft_loads_with_equal_outputs(case, tmp_path):
     assert np.abs(expected - before).max() > 1e-2  # the adapter changes the outputs...
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)  # ...as PEFT's does
     # BERT: 2 layers x (query, value); the classifier: 2 x (query, key, value and 3 `dense`) + the pooler's `dense`;
-    # Llama: 2 x 7 projections
-    assert len(modules) == {"bert": 4, "bert_seqcls": 13, "llama": 14}[case]
+    # Llama and Gemma 3: 2 x 7 projections
+    assert len(modules) == {"bert": 4, "bert_seqcls": 13, "llama": 14, "gemma3": 14}[case]
 
 
 def test_adapter_in_peft_pickle_format_loads_without_torch_code(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
@@ -98,14 +99,16 @@ def scaled_dot_product_attention(
     head_mask: tf.Tensor | None = None,
     scale: bool | float = True,
     training: bool = False,
+    softcap: float | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Attention over `[batch, heads, seq, dim]` tensors. Returns `(context, probabilities)`.
 
     `key`/`value` may have fewer heads than `query` (grouped-query attention: query head `i` reads key/value head
     `i // (heads / kv_heads)`); the queries of a group are then stacked along the sequence axis so that no key or
     value tensor is repeated per query head. `scale`: True divides the scores by `sqrt(dim)`, False leaves them
-    (T5), a number multiplies them. `bias` is added to the scores (padding, causal and position biases); `dropout`
-    is a Keras Dropout applied to the probabilities; `head_mask` multiplies them.
+    (T5), a number multiplies them; `softcap` then caps them to `softcap * tanh(scores / softcap)` (Gemma 2).
+    `bias` is added to the scores (padding, causal and position biases); `dropout` is a Keras Dropout applied to
+    the probabilities; `head_mask` multiplies them.
     """
     heads, kv_heads, dim = query.shape[1], key.shape[1], query.shape[-1]
     grouped = heads != kv_heads
@@ -119,6 +122,8 @@ def scaled_dot_product_attention(
         scores = scores / math.sqrt(dim)
     elif scale is not False:
         scores = scores * scale
+    if softcap is not None:
+        scores = tf.tanh(scores / softcap) * softcap
     if bias is not None:
         scores = scores + tf.cast(bias, scores.dtype)
     probs = tf.nn.softmax(scores, axis=-1)
@@ -326,6 +331,50 @@ class SelfAttention(MultiHeadAttention):
                 present = written if written is not None else tf.stack([key, value], axis=0)
         output, probs = self.attend(query, key, value, context.bias, head_mask, training)
         return output, present, probs
+
+
+class QKNormSelfAttention(SelfAttention):
+    """Self-attention whose queries and keys are normalised over each head before the rotary positions (Qwen3's
+    and Gemma 3's `q_norm` / `k_norm`); `make_norm(name)` makes each norm (the family's RMSNorm).
+
+    Example:
+        >>> attention = QKNormSelfAttention(1024, 16, names, head_dim=128, num_kv_heads=8, qkv_bias=False,
+        ...                                 output_bias=False, make_norm=lambda name: RMSNorm(1e-6, name=name),
+        ...                                 name="self_attn")
+    """
+
+    def __init__(self, *args, make_norm: Callable[[str], keras.layers.Layer], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.q_norm, self.k_norm = make_norm("q_norm"), make_norm("k_norm")
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        for norm in (self.q_norm, self.k_norm):
+            build_at(norm, norm.name, (None, None, None, self.head_dim))
+
+    def project(self, hidden_states):
+        query, key, value = super().project(hidden_states)
+        return self.q_norm(query), self.k_norm(key), value
+
+
+class SoftCappedSelfAttention(SelfAttention):
+    """Self-attention whose scores are capped to `softcap * tanh(scores / softcap)` before the mask (Gemma 2's
+    `attn_logit_softcapping`).
+
+    Example:
+        >>> attention = SoftCappedSelfAttention(2304, 8, names, scale=256 ** -0.5, head_dim=256, num_kv_heads=4,
+        ...                                     qkv_bias=False, output_bias=False, softcap=50.0, name="self_attn")
+    """
+
+    def __init__(self, *args, softcap: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.softcap = float(softcap)
+
+    def attend(self, query, key, value, bias, head_mask, training):
+        context, probs = scaled_dot_product_attention(query, key, value, bias=bias, dropout=self.dropout,
+                                                      head_mask=head_mask, scale=self.scale, training=training,
+                                                      softcap=self.softcap)
+        return self.output_projection(merge_heads(context)), probs
 
 
 class FusedSelfAttention(SelfAttention):

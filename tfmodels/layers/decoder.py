@@ -1,6 +1,6 @@
-"""`CausalDecoderBackbone`: the decoder-only language model of Llama, Mistral and Qwen2 (token embeddings, pre-norm
-layers with rotary positions, grouped-query attention and a gated feed-forward, a final RMSNorm), and `LMHead`, its
-untied output projection.
+"""`CausalDecoderBackbone`: the decoder-only language model of the LLM families (token embeddings, pre-norm layers
+with rotary positions and grouped-query attention, a final norm), built from the parts each family chooses, with
+layers of several kinds (full attention, sliding window); and `LMHead`, its output projection.
 
 The causal, padding and sliding-window biases are computed once per pass; `past_key_values` (one
 `[2, batch, kv_heads, length, head_dim]` tensor per layer) is appended to, or with `cache_position` a preallocated
@@ -10,28 +10,31 @@ cache is written in place (what `generate` uses).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfmodels.errors import ConfigError
 from tfmodels.layers.attention import AttentionContext, KVCache
 from tfmodels.layers.core import Linear, get_initializer, shape_dim
+from tfmodels.layers.decoder_layer import DecoderLayerNames
 from tfmodels.layers.embeddings import TokenEmbedding, replace_variable, resized_rows
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
-from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.rotary import RotaryEmbedding
-from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPastAndCrossAttentions
 
 
 @dataclasses.dataclass(frozen=True)
 class CausalDecoderLayout:
     """Where a decoder-only backbone's blocks sit, relative to it: the token table, the layers (formatted with
-    `i`, directly under the backbone) and the final norm."""
+    `i`, directly under the backbone) and the final norm; `layer_names` are the names inside a layer
+    (`LayerNames` for Llama's `TransformerLayer`, `DecoderLayerNames` for the families built on `DecoderLayer`)."""
 
-    layer_names: LayerNames
+    layer_names: LayerNames | DecoderLayerNames
     tokens: str = "embed_tokens"
     layer: str = "layers.{i}"
     final_norm: str = "norm"
@@ -49,32 +52,98 @@ def sliding_window_bias(past_length, query_length, key_length, window: int, dtyp
     return (tf.cast(hidden, dtype) * tf.cast(-10000.0, dtype))[None, None]
 
 
-class CausalDecoderBackbone(keras.layers.Layer):
-    """A decoder-only transformer (`model` in Llama-family checkpoints): `embed_tokens`, the pre-norm layers
-    (`layer_spec`: RMSNorm, gated feed-forward, grouped-query attention) given rotary positions, and the final
-    RMSNorm `norm`.
+@dataclasses.dataclass(frozen=True)
+class AttentionKind:
+    """How the layers of one kind (`full_attention`, `sliding_attention`) attend: their rotary tables and their
+    `window` (None: every earlier position; else the position itself and the `window - 1` before it)."""
 
-    Position ids default to `past_length, past_length + 1, ...` as in the reference's forward pass (`generate`
-    passes positions counted over the attention mask, so left padding does not shift them); `sliding_window`
-    (Mistral) hides keys that far back or further.
+    rotary: RotaryEmbedding
+    window: int | None = None
+
+
+def layer_kinds(config) -> list[str]:
+    """Each layer's kind: the config's `layer_types` (Qwen2, Qwen3, Gemma 2 and 3), else `sliding_attention` for
+    every layer when the config has a `sliding_window` (Mistral), else `full_attention`.
 
     Example:
-        >>> backbone = CausalDecoderBackbone(LLAMA_WEIGHTS.blocks, 32000, layer_spec, 32, rotary, name="model")
+        >>> layer_kinds(MistralConfig(num_hidden_layers=2, sliding_window=4096))
+        ['sliding_attention', 'sliding_attention']
+    """
+    kinds = getattr(config, "layer_types", None)
+    if kinds is not None:
+        if len(kinds) != config.num_hidden_layers:
+            raise ConfigError(f"layer_types lists {len(kinds)} layers; the config has num_hidden_layers="
+                              f"{config.num_hidden_layers}.")
+        unknown = sorted(set(kinds) - {"full_attention", "sliding_attention"})
+        if unknown:
+            raise ConfigError(f"layer_types may hold 'full_attention' and 'sliding_attention'; received {unknown}.")
+        return list(kinds)
+    kind = "full_attention" if getattr(config, "sliding_window", None) is None else "sliding_attention"
+    return [kind] * config.num_hidden_layers
+
+
+class DecoderStack(GroupedTransformerStack):
+    """A decoder-only model's layers, directly under the backbone, each attending with the context of its kind
+    (`kinds[i]`): the backbone passes one `AttentionContext` per kind (Gemma 2's sliding and full layers
+    alternate).
+
+    Example:
+        >>> stack = DecoderStack(layers, ["layers.0", "layers.1"], ["sliding_attention", "full_attention"],
+        ...                      name="layers")
+    """
+
+    def __init__(self, layers: list[keras.layers.Layer], paths: list[str], kinds: list[str], **kwargs):
+        super().__init__(layers, paths, **kwargs)
+        if len(kinds) != len(layers):
+            raise ValueError(f"A decoder stack needs one kind per layer; received {len(kinds)} for {len(layers)}.")
+        self.kinds = list(kinds)
+
+    def context_of(self, context: dict[str, AttentionContext], block: int) -> AttentionContext:
+        """The context of layer `block`'s kind."""
+        return context[self.kinds[block]]
+
+
+def decoder_backbone(config, layout: CausalDecoderLayout, embed_tokens: TokenEmbedding,
+                     make_layer: Callable[[int, str], keras.layers.Layer], norm: keras.layers.Layer,
+                     kinds: dict[str, AttentionKind], name: str = "model") -> CausalDecoderBackbone:
+    """A family's backbone (named `name`, its weights' prefix): `make_layer(index, name)` makes each of `config.num_hidden_layers` layers, placed
+    at `layout.layer` and attending as their kind in `layer_kinds(config)` says.
+
+    Example:
+        >>> decoder_backbone(config, LLAMA_WEIGHTS.blocks, embed_tokens,
+        ...                  lambda i, name: TransformerLayer(spec, LLAMA_LAYER, i, name=name),
+        ...                  RMSNorm(1e-6, name="norm"), {"full_attention": AttentionKind(rotary)})
+    """
+    paths = [layout.layer.format(i=i) for i in range(config.num_hidden_layers)]
+    layers = DecoderStack([make_layer(i, leaf(path)) for i, path in enumerate(paths)], paths, layer_kinds(config),
+                          name="layers")
+    return CausalDecoderBackbone(layout, embed_tokens, layers, norm, kinds, name=name)
+
+
+class CausalDecoderBackbone(keras.layers.Layer):
+    """A decoder-only transformer (`model` in Llama-family checkpoints) from its parts: the token embeddings
+    `embed_tokens`, the layers (a `DecoderStack`), the final norm `norm`, and how each kind of layer attends
+    (`kinds`: rotary tables and sliding window).
+
+    Position ids default to `past_length, past_length + 1, ...` as in the reference's forward pass (`generate`
+    passes positions counted over the attention mask, so left padding does not shift them). The causal and padding
+    bias is computed once per pass, the window's and the rotary tables once per kind.
+
+    Example:
+        >>> backbone = CausalDecoderBackbone(LLAMA_WEIGHTS.blocks, embed_tokens, stack, RMSNorm(1e-6, name="norm"),
+        ...                                  {"full_attention": AttentionKind(rotary)}, name="model")
         >>> backbone(input_ids=ids, attention_mask=mask, use_cache=True)["past_key_values"]
     """
 
-    def __init__(self, layout: CausalDecoderLayout, vocab_size: int, layer_spec: LayerSpec, num_layers: int,
-                 rotary: RotaryEmbedding, norm_eps: float = 1e-6, sliding_window: int | None = None,
-                 initializer_range: float = 0.02, **kwargs):
+    def __init__(self, layout: CausalDecoderLayout, embed_tokens: TokenEmbedding, layers: DecoderStack,
+                 norm: keras.layers.Layer, kinds: dict[str, AttentionKind], **kwargs):
         super().__init__(**kwargs)
-        self.layout, self.layer_spec, self.num_steps = layout, layer_spec, num_layers
-        self.rotary, self.sliding_window = rotary, sliding_window
-        self.hidden_size = layer_spec.hidden_size
-        self.embed_tokens = TokenEmbedding(vocab_size, layer_spec.hidden_size, initializer_range,
-                                           name=leaf(layout.tokens))
-        paths = [layout.layer.format(i=i) for i in range(num_layers)]
-        self.layers = GroupedTransformerStack(layer_spec, layout.layer_names, paths, name="layers")
-        self.norm = RMSNorm(norm_eps, name=leaf(layout.final_norm))
+        missing = sorted(set(layers.kinds) - set(kinds))
+        if missing:
+            raise ConfigError(f"Layers of kinds {missing} have no AttentionKind; received kinds {sorted(kinds)}.")
+        self.layout, self.num_steps, self.kinds = layout, len(layers), dict(kinds)
+        self.hidden_size = embed_tokens.output_dim
+        self.embed_tokens, self.layers, self.norm = embed_tokens, layers, norm
 
     def build(self, input_shape=None):
         build_at(self.embed_tokens, self.layout.tokens)
@@ -82,13 +151,28 @@ class CausalDecoderBackbone(keras.layers.Layer):
         build_at(self.norm, self.layout.final_norm, (None, None, self.hidden_size))
 
     @property
-    def stack(self) -> GroupedTransformerStack:
+    def stack(self) -> DecoderStack:
         """The transformer layers (`layers`)."""
         return self.layers
 
     def get_input_embeddings(self) -> TokenEmbedding:
         """The token embeddings `embed_tokens`."""
         return self.embed_tokens
+
+    def contexts(self, bias: tf.Tensor, position_ids: tf.Tensor, past_length, query_length,
+                 dtype: tf.DType) -> dict[str, AttentionContext]:
+        """One `AttentionContext` per kind of layer: `bias` (causal and padding) plus the kind's window, and its
+        rotary tables (computed once per rotary embedding)."""
+        key_length = shape_dim(bias, -1)
+        tables, contexts = {}, {}
+        for name, kind in self.kinds.items():
+            if kind.rotary not in tables:
+                tables[kind.rotary] = kind.rotary(position_ids, dtype)
+            kind_bias = bias
+            if kind.window is not None:
+                kind_bias = bias + sliding_window_bias(past_length, query_length, key_length, kind.window, bias.dtype)
+            contexts[name] = AttentionContext(kind_bias, tables[kind.rotary])
+        return contexts
 
     def call(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, inputs_embeds=None,
              use_cache=False, output_attentions=False, output_hidden_states=False, training=False,
@@ -106,11 +190,8 @@ class CausalDecoderBackbone(keras.layers.Layer):
             position_ids = tf.range(past_length, past_length + query_length)[None, :]
         bias = self_attention_bias(hidden_states, attention_mask, past_length, past_key_values, cache_position,
                                    causal=True)
-        if self.sliding_window is not None:
-            bias = bias + sliding_window_bias(past_length, query_length, shape_dim(bias, -1), self.sliding_window,
-                                              bias.dtype)
-        rotary = self.rotary(position_ids, hidden_states.dtype)
-        stacked = self.layers(hidden_states, context=AttentionContext(bias, rotary),
+        contexts = self.contexts(bias, position_ids, past_length, query_length, hidden_states.dtype)
+        stacked = self.layers(hidden_states, context=contexts,
                               cache=KVCache(past_key_values, cache_position, bool(use_cache)),
                               collect=Collect(bool(output_attentions), bool(output_hidden_states)),
                               training=training)
@@ -195,3 +276,22 @@ class LMHead(Group):
 
     def resize_bias(self, new_num_tokens: int) -> None:
         """Nothing to resize: the head has no bias."""
+
+
+class SoftCappedLMHead(LMHead):
+    """An `LMHead` whose logits are capped to `softcap * tanh(logits / softcap)` (Gemma 2's
+    `final_logit_softcapping`), in training and generation alike.
+
+    Example:
+        >>> head = SoftCappedLMHead(256000, 2304, "lm_head", tied_embeddings=embed_tokens, softcap=30.0,
+        ...                         name="lm_head_layer")
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int, path: str, tied_embeddings: TokenEmbedding | None = None,
+                 initializer_range: float = 0.02, *, softcap: float, **kwargs):
+        super().__init__(vocab_size, hidden_size, path, tied_embeddings, initializer_range, **kwargs)
+        self.softcap = float(softcap)
+
+    def call(self, hidden_states):
+        logits = super().call(hidden_states)
+        return tf.tanh(logits / self.softcap) * self.softcap

@@ -65,6 +65,23 @@ class TokenEmbedding(keras.layers.Layer):
                                      self.initializer_range))
 
 
+class ScaledTokenEmbedding(TokenEmbedding):
+    """Token embeddings multiplied by `scale` in their output dtype (Gemma's `sqrt(hidden_size)`, rounded to the
+    compute dtype as the reference rounds it to the weights'); the tied output projection (`attend`) is unscaled.
+
+    Example:
+        >>> embed_tokens = ScaledTokenEmbedding(256000, 2048, scale=2048 ** 0.5, name="embed_tokens")
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, scale: float, initializer_range: float = 0.02, **kwargs):
+        super().__init__(input_dim, output_dim, initializer_range, **kwargs)
+        self.scale = float(scale)
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        embedded = super().call(ids)
+        return embedded * tf.cast(self.scale, embedded.dtype)
+
+
 def resized_rows(old: np.ndarray, new_num_tokens: int, initializer_range: float) -> np.ndarray:
     """`old`'s `[vocab, dim]` rows resized to `new_num_tokens`: the first ones kept, any new ones drawn like a fresh
     matrix's (`get_initializer(initializer_range)`), in `old`'s dtype.

@@ -14,7 +14,7 @@ from tfmodels.errors import ConfigError
 from tfmodels.layers.core import get_initializer, head_mask_5d, padding_bias, shape_dim
 from tfmodels.layers.embeddings import EmbeddingNames, TextEmbeddings, TokenEmbedding
 from tfmodels.layers.paths import build_at, leaf
-from tfmodels.layers.transformer import Collect, LayerNames, LayerSpec, TransformerStack
+from tfmodels.layers.transformer import Collect, LayerNames, LayerSpec, TransformerStack, transformer_layers
 from tfmodels.modeling_outputs import TFBaseModelOutputWithPoolingAndCrossAttentions
 
 
@@ -132,8 +132,8 @@ class EncoderBackbone(keras.layers.Layer):
                                                  kernel_initializer=get_initializer(initializer_range),
                                                  name=leaf(layout.projection))
         paths = layer_paths or [layout.layer.format(i=i) for i in range(num_layers)]
-        self.encoder = TransformerStack(layer_spec, layout.layer_names, paths, schedule, head_mask_rows,
-                                        name=leaf(layout.stack))
+        self.encoder = TransformerStack(transformer_layers(layer_spec, layout.layer_names, paths), paths, schedule,
+                                        head_mask_rows, name=leaf(layout.stack))
         self.pooler = None
         if add_pooling_layer and layout.pooler is not None:
             self.pooler = keras.layers.Dense(layer_spec.hidden_size, activation="tanh",

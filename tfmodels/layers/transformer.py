@@ -225,6 +225,11 @@ class TransformerLayer(keras.layers.Layer):
         self.attention.prune(heads)
 
 
+def transformer_layers(spec: LayerSpec, names: LayerNames, paths: list[str]) -> list[TransformerLayer]:
+    """One `TransformerLayer` per path (named by its last component), for a `TransformerStack`."""
+    return [TransformerLayer(spec, names, i, name=leaf(path)) for i, path in enumerate(paths)]
+
+
 class TransformerStack(keras.layers.Layer):
     """The layers of an encoder or decoder, at `paths` (relative to the stack), applied in `schedule` order: by
     default each once; ALBERT shares one group's parameters across several applications. The head mask's row for
@@ -233,17 +238,19 @@ class TransformerStack(keras.layers.Layer):
     `model.bert.encoder[0]` (or `.layer[0]`) is the first layer.
 
     Example:
-        >>> stack = TransformerStack(spec, BERT_LAYER, [f"layer_._{i}" for i in range(12)], name="encoder")
+        >>> paths = [f"layer_._{i}" for i in range(12)]
+        >>> stack = TransformerStack(transformer_layers(spec, BERT_LAYER, paths), paths, name="encoder")
     """
 
-    def __init__(self, spec: LayerSpec, names: LayerNames, paths: list[str], schedule: list[list[int]] | None = None,
+    def __init__(self, layers: list[keras.layers.Layer], paths: list[str], schedule: list[list[int]] | None = None,
                  head_mask_rows: list[int] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.spec = spec
+        if len(layers) != len(paths):
+            raise ValueError(f"A stack needs one path per layer; received {len(layers)} layers, {len(paths)} paths.")
         self.paths = list(paths)
         self.schedule = schedule if schedule is not None else [[i] for i in range(len(paths))]
         self.head_mask_rows = head_mask_rows
-        self.layer = [TransformerLayer(spec, names, i, name=leaf(path)) for i, path in enumerate(paths)]
+        self.layer = list(layers)
         self.gradient_checkpointing = False
 
     def __getitem__(self, index):
@@ -290,8 +297,8 @@ class TransformerStack(keras.layers.Layer):
                     key_value = None if cross.key_value is None else cross.key_value[block]
                     layer_cross = cross._replace(key_value=key_value, head_mask=cross_head_mask)
                 layer_cache = dataclasses.replace(cache, past=layer_past)
-                arguments = dict(context=context, head_mask=head_mask, cache=layer_cache, cross=layer_cross,
-                                 training=training)
+                arguments = dict(context=self.context_of(context, block), head_mask=head_mask,
+                                 cache=layer_cache, cross=layer_cross, training=training)
                 if checkpointing:
                     hidden_states, present, probs, cross_probs = (
                         self._checkpointed(self.layer[block], hidden_states, arguments), None, None, None)
@@ -309,6 +316,10 @@ class TransformerStack(keras.layers.Layer):
             "cross_attentions": cross_attentions if collect.attentions and cross is not None else None,
             "past_key_values": presents if cache.keep else None,
         }
+
+    def context_of(self, context: AttentionContext, block: int) -> AttentionContext:
+        """The context layer `block` attends with: the stack's one context (`DecoderStack` picks by layer kind)."""
+        return context
 
     @staticmethod
     def _checkpointed(layer: TransformerLayer, hidden_states, arguments: dict):

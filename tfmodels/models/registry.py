@@ -50,6 +50,27 @@ class Architecture:
         raise AttributeError(f"module {self.package!r} has no attribute {name!r}")
 
 
+# Class-name suffix -> the auto classes it serves, for a decoder-only LLM family.
+DECODER_AUTO_CLASSES = {
+    "Model": ("TFAutoModel",),
+    "ForCausalLM": ("TFAutoModelForCausalLM",),
+    "ForSequenceClassification": ("TFAutoModelForSequenceClassification",),
+}
+
+
+def decoder_architecture(model_type: str, prefix: str, package: str, **class_prefixes: str) -> Architecture:
+    """The declaration of a decoder-only LLM family: `TF<prefix>Model`, `TF<prefix>ForCausalLM` and
+    `TF<prefix>ForSequenceClassification`; `class_prefixes` gives a task its own prefix (Gemma 3's causal LM is
+    `TFGemma3ForCausalLM` beside `TFGemma3TextModel`).
+
+    Example:
+        >>> ARCHITECTURE = decoder_architecture("mistral", "Mistral", __name__)
+    """
+    return Architecture(model_type=model_type, config=f"{prefix}Config", package=package,
+                        classes={f"TF{class_prefixes.get(suffix, prefix)}{suffix}": autos
+                                 for suffix, autos in DECODER_AUTO_CLASSES.items()})
+
+
 @functools.cache
 def architectures() -> dict[str, Architecture]:
     """Every architecture folder's declaration, by `model_type`."""

@@ -161,6 +161,25 @@ ARCHITECTURES: dict[str, Architecture] = {
         "Qwen2Config", _LLAMA, _classes("Qwen2", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
         family="llama",
     ),
+    "qwen3": Architecture(  # per-head q/k norms, head_dim apart from hidden_size / heads
+        "Qwen3Config", dict(_LLAMA, head_dim=6), _classes("Qwen3", *_LLAMA_HEADS), token_type_ids=False,
+        pruning=False, resizing=True, cases={"qwen3_lm": "TFQwen3ForCausalLM"},
+    ),
+    "gemma": Architecture(  # scaled embeddings, tied head, GeGLU
+        "GemmaConfig", dict(_LLAMA, head_dim=6), _classes("Gemma", *_LLAMA_HEADS), token_type_ids=False,
+        pruning=False, resizing=True, cases={"gemma_lm": "TFGemmaForCausalLM"},
+    ),
+    "gemma2": Architecture(  # a sliding layer (window shorter than the batches' sequences), then a full one
+        "Gemma2Config", dict(_LLAMA, head_dim=6, query_pre_attn_scalar=6, sliding_window=3),
+        _classes("Gemma2", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+        cases={"gemma2_lm": "TFGemma2ForCausalLM"},
+    ),
+    "gemma3_text": Architecture(
+        "Gemma3TextConfig", dict(_LLAMA, head_dim=6, query_pre_attn_scalar=6, sliding_window=3,
+                                 sliding_window_pattern=2),
+        ("TFGemma3TextModel", "TFGemma3ForCausalLM", "TFGemma3TextForSequenceClassification"), token_type_ids=False,
+        pruning=False, resizing=True, cases={"gemma3_lm": "TFGemma3ForCausalLM"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,

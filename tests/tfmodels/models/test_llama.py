@@ -122,6 +122,19 @@ def test_sliding_window_matches_pytorch_mistral_beyond_the_window(tmp_path):
                                                      jit_compile=jit_compile).numpy(), expected)
 
 
+def test_qwen2_with_full_and_sliding_layers_matches_pytorch(tmp_path):
+    """Layer 0 attends to every earlier position, layer 1 within a window of 4 (of 11 positions)."""
+    pt_model = _pytorch_model("Qwen2ForCausalLM", use_sliding_window=True, sliding_window=4, max_window_layers=1)
+    assert pt_model.config.layer_types == ["full_attention", "sliding_attention"]
+    directory = _saved(pt_model, tmp_path)
+    ids, mask = _inputs()
+    model = assert_matches_pytorch_model("TFQwen2ForCausalLM", pt_model, directory, ids, mask, {}, ["logits"])
+    assert model.backbone.stack.kinds == ["full_attention", "sliding_attention"]
+    prompts, prompt_mask = _left_padded_prompts()
+    np.testing.assert_array_equal(model.generate(prompts, attention_mask=prompt_mask, max_new_tokens=8).numpy(),
+                                  _pytorch_generate(pt_model, prompts, prompt_mask, max_new_tokens=8))
+
+
 def test_sequence_classification_matches_pytorch(tmp_path):
     pt_model = _pytorch_model("LlamaForSequenceClassification", num_labels=3)
     ids, mask = _inputs()  # right-padded with pad_token_id: the score is read at each row's last real token
@@ -218,9 +231,11 @@ def test_unsupported_settings_are_refused_with_the_supported_ones():
         tfmodels.LlamaConfig(rope_scaling={"rope_type": "yarn", "factor": 4.0})
     with pytest.raises(ConfigError, match=r"needs \['low_freq_factor', 'high_freq_factor'"):
         tfmodels.LlamaConfig(rope_scaling={"rope_type": "llama3", "factor": 8.0})
-    mixed = tfmodels.Qwen2Config(**TINY, use_sliding_window=True, sliding_window=16, max_window_layers=1)
-    with pytest.raises(ConfigError, match="Layers with and without a sliding window"):
-        tfmodels.TFQwen2ForCausalLM(mixed)
+    with pytest.raises(ConfigError, match=r"layer_types may hold \['full_attention', 'sliding_attention'\]; "
+                                          r"received \['chunked_attention'\]"):
+        tfmodels.Qwen2Config(**TINY, layer_types=["full_attention", "chunked_attention"])
+    with pytest.raises(ConfigError, match=r"layer_types lists 1 layers; the config has num_hidden_layers=2"):
+        tfmodels.TFMistralForCausalLM(tfmodels.MistralConfig(**TINY, layer_types=["full_attention"]))
     with pytest.raises(ValueError, match=r"dtype='auto' reads the checkpoint's dtype from its config, which says "
                                          r"'int8'; pass one of \['float32', 'float16', 'bfloat16'\]"):
         checkpoint_dtype(tfmodels.LlamaConfig(torch_dtype="int8"))

@@ -18,7 +18,7 @@ from tfmodels.layers.embeddings import TokenEmbedding, replace_variable
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.heads import ClassifierHead
 from tfmodels.layers.paths import Group, build_at, leaf
-from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerNames, LayerSpec, transformer_layers
 from tfmodels.models.bart.configuration_bart import BartConfig
 from tfmodels.models.bart.weights_bart import BART_WEIGHTS, BartLayout
 from tfmodels.seq2seq import (
@@ -71,8 +71,9 @@ class BartStack(keras.layers.Layer):
         names: LayerNames = layout.decoder_layer if decoder else layout.encoder_layer
         self.embed_positions = TokenEmbedding(config.max_position_embeddings + POSITION_OFFSET, config.d_model,
                                               config.init_std, name=leaf(layout.positions))
-        self.layers = GroupedTransformerStack(bart_layer_spec(config, decoder), names,
-                                              [layout.layer.format(i=i) for i in range(num_layers)], name="layers")
+        paths = [layout.layer.format(i=i) for i in range(num_layers)]
+        self.layers = GroupedTransformerStack(transformer_layers(bart_layer_spec(config, decoder), names, paths), paths,
+                                              name="layers")
         self.layernorm_embedding = keras.layers.LayerNormalization(epsilon=1e-5, name=leaf(layout.embedding_norm))
         self.dropout = keras.layers.Dropout(config.dropout, name="dropout")
 

@@ -12,7 +12,7 @@ from tfmodels.layers.core import head_mask_5d, shape_dim
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_attention_bias
 from tfmodels.layers.paths import build_at, leaf
-from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec, transformer_layers
 from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.gpt2.configuration_gpt2 import GPT2Config
@@ -60,7 +60,8 @@ class GPT2Backbone(keras.layers.Layer):
         self.wpe = TokenEmbedding(config.n_positions, config.n_embd, init, name=leaf(layout.positions))
         self.drop = keras.layers.Dropout(config.embd_pdrop, name="drop")
         paths = [layout.layer.format(i=i) for i in range(config.n_layer)]
-        self.h = GroupedTransformerStack(gpt2_layer_spec(config), layout.layer_names, paths, name="h")
+        self.h = GroupedTransformerStack(transformer_layers(gpt2_layer_spec(config), layout.layer_names, paths), paths,
+                                         name="h")
         self.ln_f = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name=leaf(layout.final_norm))
 
     def build(self, input_shape=None):

@@ -4,10 +4,12 @@ them with their own config."""
 
 from __future__ import annotations
 
-from tfmodels.errors import ConfigError
-from tfmodels.layers.decoder import CausalDecoderBackbone
+from tfmodels.layers.decoder import AttentionKind, CausalDecoderBackbone, decoder_backbone
+from tfmodels.layers.embeddings import TokenEmbedding
+from tfmodels.layers.normalization import RMSNorm
+from tfmodels.layers.paths import leaf
 from tfmodels.layers.rotary import RotaryEmbedding
-from tfmodels.layers.transformer import LayerSpec
+from tfmodels.layers.transformer import LayerSpec, TransformerLayer
 from tfmodels.models.llama.configuration_llama import LlamaConfig
 from tfmodels.models.llama.weights_llama import LLAMA_WEIGHTS
 from tfmodels.call_inputs import unpack_inputs
@@ -35,17 +37,11 @@ def llama_layer_spec(config, qkv_bias: bool = False) -> LayerSpec:
     )
 
 
-def sliding_window_of(config) -> int | None:
-    """The attention window of every layer (None: full attention): Mistral's `sliding_window`, or Qwen2's when its
-    `layer_types` are all `sliding_attention`. Layers of both kinds in one model are refused."""
-    window = getattr(config, "sliding_window", None)
-    kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
-    if window is None or kinds == {"sliding_attention"}:
-        return window
-    if kinds == {"full_attention"}:
-        return None
-    raise ConfigError(f"Layers with and without a sliding window in one model (layer_types={config.layer_types}) "
-                      "are not supported; use max_window_layers=0 (every layer slides) or use_sliding_window=False.")
+def decoder_kinds(config, rotary: RotaryEmbedding) -> dict[str, AttentionKind]:
+    """How the family's layers attend: one rotary table for all, the sliding layers within `config.sliding_window`
+    (Mistral's every layer, Qwen2's from `max_window_layers` on)."""
+    return {"full_attention": AttentionKind(rotary),
+            "sliding_attention": AttentionKind(rotary, getattr(config, "sliding_window", None))}
 
 
 class TFLlamaPreTrainedModel(TaskModel):
@@ -59,12 +55,15 @@ class TFLlamaPreTrainedModel(TaskModel):
     qkv_bias = False
 
     def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
+        layout, spec = self.weight_table.blocks, llama_layer_spec(config, self.qkv_bias)
         rotary = RotaryEmbedding(head_dim_of(config), config.rope_theta, getattr(config, "rope_scaling", None),
                                  config.max_position_embeddings)
-        return CausalDecoderBackbone(self.weight_table.blocks, config.vocab_size,
-                                     llama_layer_spec(config, self.qkv_bias), config.num_hidden_layers, rotary,
-                                     config.rms_norm_eps, sliding_window_of(config), config.initializer_range,
-                                     name=self.base_model_prefix)
+        return decoder_backbone(
+            config, layout, TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
+                                           name=leaf(layout.tokens)),
+            lambda index, name: TransformerLayer(spec, layout.layer_names, index, name=name),
+            RMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), decoder_kinds(config, rotary),
+            name=self.base_model_prefix)
 
     def ignored_on_load(self) -> tuple[list[str], list[str]]:
         """With tied embeddings, a checkpoint's `lm_head` copy of them is not reported as unused."""

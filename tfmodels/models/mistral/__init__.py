@@ -1,6 +1,6 @@
 """Mistral: Llama's classes with a sliding attention window."""
 
-from tfmodels.models.llama import llama_family
+from tfmodels.models.registry import decoder_architecture
 
-ARCHITECTURE = llama_family("mistral", "Mistral", __name__)
+ARCHITECTURE = decoder_architecture("mistral", "Mistral", __name__)
 __getattr__ = ARCHITECTURE.module_getattr

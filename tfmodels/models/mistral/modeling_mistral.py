@@ -1,7 +1,7 @@
 """Mistral: Llama's classes with `MistralConfig` (a sliding attention window); the weight names are the reference's
 own `TFMistral` ones.
 
-Main diff with Llama: the config, whose `sliding_window` the Llama backbone already reads (`sliding_window_of`).
+Main diff with Llama: the config, whose `sliding_window` the Llama backbone already reads (`layer_kinds`).
 """
 
 from __future__ import annotations

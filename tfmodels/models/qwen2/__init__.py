@@ -1,6 +1,6 @@
 """Qwen2: Llama's classes with biases on the query, key and value projections."""
 
-from tfmodels.models.llama import llama_family
+from tfmodels.models.registry import decoder_architecture
 
-ARCHITECTURE = llama_family("qwen2", "Qwen2", __name__)
+ARCHITECTURE = decoder_architecture("qwen2", "Qwen2", __name__)
 __getattr__ = ARCHITECTURE.module_getattr

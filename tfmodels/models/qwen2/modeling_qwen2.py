@@ -1,7 +1,7 @@
 """Qwen2: Llama's classes with `Qwen2Config` and biases on the query, key and value projections.
 
 Main diff with Llama: `qkv_bias = True`, and the config's `layer_types` / `use_sliding_window` (read by
-`sliding_window_of`).
+`layer_kinds`: full-attention and sliding-window layers may mix).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tfmodels.layers.encoder import cached_length, check_ids_or_embeds, self_att
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import Group, build_at, leaf
 from tfmodels.layers.relative_position import RelativePositionBias
-from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec
+from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerSpec, transformer_layers
 from tfmodels.call_inputs import unpack_inputs
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput, TFBaseModelOutputWithPastAndCrossAttentions
 from tfmodels.models.t5.configuration_t5 import T5Config
@@ -60,8 +60,8 @@ class T5Stack(keras.layers.Layer):
             bidirectional=not decoder, initializer_range=config.initializer_factor * config.d_model ** -0.5,
             name=leaf(layout.relative_attention_bias))
         paths = [layout.layer.format(i=i) for i in range(self.num_steps)]
-        self.block = GroupedTransformerStack(t5_layer_spec(config, decoder),
-                                             t5_layer_names(decoder, config.is_gated_act), paths, name="block")
+        layers = transformer_layers(t5_layer_spec(config, decoder), t5_layer_names(decoder, config.is_gated_act), paths)
+        self.block = GroupedTransformerStack(layers, paths, name="block")
         self.final_layer_norm = RMSNorm(config.layer_norm_epsilon, name=leaf(layout.final_norm))
         self.dropout = keras.layers.Dropout(config.dropout_rate, name="dropout")
 
