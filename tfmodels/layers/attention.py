@@ -78,14 +78,19 @@ def write_to_cache(cache: tf.Tensor, new: tf.Tensor, cache_position: tf.Tensor) 
 
 
 def apply_rotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) -> tf.Tensor:
-    """Rotary position embedding of `x` (`[batch, heads, seq, dim]`) with `cos`/`sin` (`[batch, seq, dim]`), in
-    the reference's rotate-half convention: `x * cos + rotate_half(x) * sin`.
+    """Rotary position embedding of `x` (`[batch, heads, seq, dim]`) with `cos`/`sin` (`[batch, seq, rotated]`), in
+    the reference's rotate-half convention: `x * cos + rotate_half(x) * sin` on the first `rotated` dimensions of
+    each head (all of them, unless the model rotates part of each head: Phi-3's `partial_rotary_factor`); the rest
+    pass unchanged.
 
     Example:
         >>> apply_rotary(tf.ones([1, 2, 3, 4]), tf.ones([1, 3, 4]), tf.zeros([1, 3, 4])).shape
         TensorShape([1, 2, 3, 4])
     """
     cos, sin = tf.cast(cos, x.dtype)[:, None], tf.cast(sin, x.dtype)[:, None]
+    rotated = cos.shape[-1]
+    if rotated is not None and rotated < x.shape[-1]:
+        return tf.concat([apply_rotary(x[..., :rotated], cos[:, 0], sin[:, 0]), x[..., rotated:]], axis=-1)
     first, second = tf.split(x, 2, axis=-1)
     return x * cos + tf.concat([-second, first], axis=-1) * sin
 
@@ -378,18 +383,23 @@ class SoftCappedSelfAttention(SelfAttention):
 
 
 class FusedSelfAttention(SelfAttention):
-    """Self-attention with one fused query/key/value projection (`names.qkv`, GPT-2's `c_attn`); its heads cannot
-    be pruned."""
+    """Self-attention with one fused query/key/value projection (`names.qkv`: GPT-2's `c_attn`, Phi-3's
+    `qkv_proj`), whose outputs are the queries, then the keys and the values (of the key/value heads); its heads
+    cannot be pruned."""
 
     def make_projections(self, use_bias: bool) -> None:
-        self.qkv = self.linear_at(self.names.qkv, 3 * self.num_heads * self.head_dim, self.hidden_size, use_bias)
+        size = (self.num_heads + 2 * self.num_kv_heads) * self.head_dim
+        self.qkv = self.linear_at(self.names.qkv, size, self.hidden_size, use_bias)
 
     def build(self, input_shape=None):
         build_at(self.qkv, self.names.qkv, (None, None, self.hidden_size))
         build_at(self.output_projection, self.names.output, (None, None, self.num_heads * self.head_dim))
 
     def project(self, hidden_states):
-        return tuple(self._heads(t) for t in tf.split(self.qkv(hidden_states), 3, axis=-1))
+        kv_size = self.num_kv_heads * self.head_dim
+        query, key, value = tf.split(self.qkv(hidden_states), [self.num_heads * self.head_dim, kv_size, kv_size],
+                                     axis=-1)
+        return self._heads(query), self._heads(key, self.num_kv_heads), self._heads(value, self.num_kv_heads)
 
     def prune(self, heads) -> list[int]:
         raise NotImplementedError("Head pruning is not supported with a fused query/key/value projection.")

@@ -1,4 +1,4 @@
-"""The layer of the newer decoder-only families (Qwen3, Gemma 1-3), built from the blocks each family chooses: its
+"""The layer of the newer decoder-only families (Qwen3, Gemma 1-3, Phi-3), built from the blocks each family chooses: its
 attention (`SelfAttention` or a variant), its feed-forward block and its norms. `DecoderLayer` is Llama's pre-norm
 layer; `SandwichDecoderLayer` adds Gemma 2's norms after each block. `DecoderLayerNames` declares the names inside
 such a layer, which the families' weight tables give.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import tensorflow as tf
 
 from tfmodels.layers.attention import AttentionContext, AttentionNames, CrossInputs, KVCache, SelfAttention
 from tfmodels.layers.core import get_activation, make_linear
@@ -66,10 +67,38 @@ class GatedFeedForward(keras.layers.Layer):
         return self.down_proj(self.activation(self.gate_proj(hidden_states)) * self.up_proj(hidden_states))
 
 
+class FusedGatedFeedForward(keras.layers.Layer):
+    """A gated feed-forward whose gate and up projections are one (Phi-3's `gate_up_proj`: the gate's outputs first):
+    `down(act(gate) * up)`.
+
+    Example:
+        >>> mlp = FusedGatedFeedForward(3072, 8192, "silu", name="mlp")
+    """
+
+    def __init__(self, hidden_size: int, intermediate_size: int, activation: str, initializer_range: float = 0.02,
+                 names: tuple[str, str] = ("gate_up_proj", "down_proj"), **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size, self.intermediate_size = hidden_size, intermediate_size
+        self.activation = get_activation(activation)
+        gate_up, down = names
+        self.gate_up_proj = make_linear("dense", 2 * intermediate_size, hidden_size, gate_up, initializer_range,
+                                        use_bias=False)
+        self.down_proj = make_linear("dense", hidden_size, intermediate_size, down, initializer_range, use_bias=False)
+
+    def build(self, input_shape=None):
+        build_at(self.gate_up_proj, self.gate_up_proj.name, (None, None, self.hidden_size))
+        build_at(self.down_proj, self.down_proj.name, (None, None, self.intermediate_size))
+
+    def call(self, hidden_states):
+        gate, up = tf.split(self.gate_up_proj(hidden_states), 2, axis=-1)
+        return self.down_proj(up * self.activation(gate))
+
+
 class DecoderLayer(keras.layers.Layer):
     """Llama's pre-norm layer with the family's blocks: `x + attention(input_layernorm(x))`, then
-    `x + mlp(post_attention_layernorm(x))`. Each block is named as in the checkpoints; the call is the stack's
-    (`TransformerStack`), without cross-attention.
+    `x + mlp(post_attention_layernorm(x))`, each block's output dropped out at `residual_dropout` while training
+    (Phi-3's `resid_pdrop`). Each block is named as in the checkpoints; the call is the stack's (`TransformerStack`),
+    without cross-attention.
 
     Example:
         >>> layer = DecoderLayer(attention, GatedFeedForward(64, 172, "silu", name="mlp"),
@@ -78,11 +107,12 @@ class DecoderLayer(keras.layers.Layer):
     """
 
     def __init__(self, attention: SelfAttention, mlp: keras.layers.Layer, input_layernorm: keras.layers.Layer,
-                 post_attention_layernorm: keras.layers.Layer, **kwargs):
+                 post_attention_layernorm: keras.layers.Layer, residual_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.attention, self.mlp = attention, mlp  # attribute order is the checkpoints' variable order
         self.input_layernorm, self.post_attention_layernorm = input_layernorm, post_attention_layernorm
         self.hidden_size = attention.hidden_size
+        self.dropout = keras.layers.Dropout(residual_dropout, name="dropout")
 
     def norms(self) -> list[keras.layers.Layer]:
         """The layer's norms, in variable order."""
@@ -102,9 +132,9 @@ class DecoderLayer(keras.layers.Layer):
             raise ValueError(f"{type(self).__name__} has no cross-attention; received encoder inputs.")
         output, present, probs = self.attention(self.input_layernorm(hidden_states), context=context,
                                                 head_mask=head_mask, cache=cache, training=training)
-        hidden_states = hidden_states + output
-        hidden_states = hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
-        return hidden_states, present, probs, None
+        hidden_states = hidden_states + self.dropout(output, training=training)
+        output = self.mlp(self.post_attention_layernorm(hidden_states))
+        return hidden_states + self.dropout(output, training=training), present, probs, None
 
 
 class SandwichDecoderLayer(DecoderLayer):

@@ -1,6 +1,6 @@
 """Rotary position embeddings (RoPE): the `(cos, sin)` tables the attention block rotates queries and keys with, from
-position ids, `rope_theta` and the reference's `rope_scaling` types (`linear`, `dynamic`, `llama3`), computed as
-transformers' `ROPE_INIT_FUNCTIONS` and its dynamic update do (in float32, as PyTorch does)."""
+position ids, `rope_theta` and the reference's `rope_scaling` types (`linear`, `dynamic`, `llama3`, `longrope`),
+computed as transformers' `ROPE_INIT_FUNCTIONS` and its dynamic update do (in float32, as PyTorch does)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import tensorflow as tf
 
 from tfmodels.errors import ConfigError
 
-ROPE_TYPES = ("default", "linear", "dynamic", "llama3")
+ROPE_TYPES = ("default", "linear", "dynamic", "llama3", "longrope")
 _REQUIRED = {"linear": ("factor",), "dynamic": ("factor",),
-             "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
+             "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+             "longrope": ("short_factor", "long_factor")}
+_ALIASES = {"su": "longrope"}  # Phi-3's early configs
 
 
 def normalize_rope_scaling(rope_scaling: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -33,6 +35,7 @@ def normalize_rope_scaling(rope_scaling: Mapping[str, Any] | None) -> dict[str, 
                           f"received {rope_scaling!r}.")
     scaling = dict(rope_scaling)
     rope_type = scaling.get("rope_type", scaling.get("type"))
+    rope_type = _ALIASES.get(rope_type, rope_type)
     if rope_type not in ROPE_TYPES:
         raise ConfigError(f"rope_scaling type {rope_type!r} is not supported; supported types: {list(ROPE_TYPES)} "
                           f"(received rope_scaling={rope_scaling!r}).")
@@ -69,13 +72,26 @@ def _llama3_frequencies(inv_freq: np.ndarray, scaling: Mapping[str, Any]) -> np.
     return np.where(medium, smoothed, scaled).astype(np.float32)
 
 
+def _longrope_attention_factor(scaling: Mapping[str, Any], max_position_embeddings: int) -> float:
+    """LongRoPE's scale of the tables: the config's `attention_factor`, else `sqrt(1 + ln(factor) / ln(original))`
+    with `factor` the config's or `max_position_embeddings / original_max_position_embeddings`."""
+    if scaling.get("attention_factor") is not None:
+        return float(scaling["attention_factor"])
+    original = float(scaling["original_max_position_embeddings"])
+    factor = scaling.get("factor") or max_position_embeddings / original
+    return 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+
+
 class RotaryEmbedding:
     """The rotary tables of a model: `rotary(position_ids, dtype)` -> `(cos, sin)`, each `[batch, seq, head_dim]`
-    (`batch` is 1 for `[1, seq]` positions). No weights: the frequencies follow from the config.
+    (`batch` is 1 for `[1, seq]` positions). No weights: the frequencies follow from the config. `head_dim` is the
+    rotated width: a model rotating part of each head (Phi-3's `partial_rotary_factor`) passes that part's size.
 
     `scaling` is a config's `rope_scaling` (see `normalize_rope_scaling`): `linear` divides the frequencies by
     `factor`; `dynamic` (NTK) raises the base once the longest position exceeds `max_position_embeddings`, from the
-    positions of each call; `llama3` rescales the frequency bands.
+    positions of each call; `llama3` rescales the frequency bands; `longrope` (Phi-3) divides them by
+    `short_factor`, or by `long_factor` in a call whose longest position passes `original_max_position_embeddings`,
+    and scales the tables by its attention factor.
 
     Example:
         >>> rotary = RotaryEmbedding(head_dim=64, theta=500000.0, scaling={"rope_type": "llama3", "factor": 8.0,
@@ -92,14 +108,35 @@ class RotaryEmbedding:
         self.scaling = normalize_rope_scaling(scaling)
         self.rope_type = "default" if self.scaling is None else self.scaling["rope_type"]
         inv_freq = _inverse_frequencies(self.theta, head_dim)
+        self.attention_factor = 1.0
         if self.rope_type == "linear":
             inv_freq = (inv_freq / np.float32(self.scaling["factor"])).astype(np.float32)
         elif self.rope_type == "llama3":
             inv_freq = _llama3_frequencies(inv_freq, self.scaling)
+        elif self.rope_type == "longrope":
+            if self.scaling.get("original_max_position_embeddings") is None:
+                raise ConfigError("longrope scaling needs original_max_position_embeddings (Phi-3 configs keep it "
+                                  f"beside rope_scaling); received rope_scaling={scaling!r}.")
+            factors = {kind: np.asarray(self.scaling[f"{kind}_factor"], np.float32) for kind in ("short", "long")}
+            if any(f.shape != inv_freq.shape for f in factors.values()):
+                raise ConfigError(f"rope_scaling's short_factor and long_factor need {inv_freq.shape[0]} values each "
+                                  f"(half the rotated head dimension, {head_dim}); received "
+                                  f"{[len(f) for f in factors.values()]}.")
+            powers = np.power(np.float32(self.theta), np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(
+                head_dim)).astype(np.float32)
+            self.short_inv_freq, self.long_inv_freq = (
+                (np.float32(1.0) / (factors[kind] * powers)).astype(np.float32) for kind in ("short", "long"))
+            inv_freq = self.short_inv_freq
+            self.attention_factor = _longrope_attention_factor(self.scaling, self.max_position_embeddings)
         self.inv_freq = inv_freq
 
     def frequencies(self, position_ids: tf.Tensor) -> tf.Tensor:
-        """The inverse frequencies `[head_dim / 2]` for these positions (they depend on them for `dynamic` only)."""
+        """The inverse frequencies `[head_dim / 2]` for these positions (they depend on them for `dynamic` and
+        `longrope` only)."""
+        if self.rope_type == "longrope":
+            longest = tf.reduce_max(position_ids) + 1
+            original = int(self.scaling["original_max_position_embeddings"])
+            return tf.where(longest > original, tf.constant(self.long_inv_freq), tf.constant(self.short_inv_freq))
         if self.rope_type != "dynamic":
             return tf.constant(self.inv_freq)
         factor = float(self.scaling["factor"])
@@ -114,4 +151,7 @@ class RotaryEmbedding:
         inv_freq = self.frequencies(tf.cast(position_ids, tf.int32))
         freqs = tf.cast(position_ids, tf.float32)[..., None] * inv_freq
         angles = tf.concat([freqs, freqs], axis=-1)
-        return tf.cast(tf.cos(angles), dtype), tf.cast(tf.sin(angles), dtype)
+        cos, sin = tf.cos(angles), tf.sin(angles)
+        if self.attention_factor != 1.0:
+            cos, sin = cos * self.attention_factor, sin * self.attention_factor
+        return tf.cast(cos, dtype), tf.cast(sin, dtype)

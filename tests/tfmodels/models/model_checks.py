@@ -180,6 +180,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         ("TFGemma3TextModel", "TFGemma3ForCausalLM", "TFGemma3TextForSequenceClassification"), token_type_ids=False,
         pruning=False, resizing=True, cases={"gemma3_lm": "TFGemma3ForCausalLM"},
     ),
+    # Fused projections with grouped queries, half of each head rotated, LongRoPE's long factors (8 positions > 4)
+    "phi3": Architecture(
+        "Phi3Config", dict(_LLAMA, partial_rotary_factor=0.5, original_max_position_embeddings=4,
+                           rope_scaling={"rope_type": "longrope", "short_factor": [1.1], "long_factor": [2.5]}),
+        _classes("Phi3", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+        cases={"phi3_lm": "TFPhi3ForCausalLM"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,
