@@ -35,6 +35,20 @@ def sublayers(layer: keras.layers.Layer, include_self: bool = False) -> list[ker
     return list(layer._flatten_layers(include_self=include_self, recursive=True))
 
 
+def in_xla_compilation() -> bool:
+    """Whether the function being traced will be compiled by XLA (`tf.function(jit_compile=True)`, which
+    `generate(jit_compile=True)` and Keras' `jit_compile` use): TensorFlow enters an XLA control-flow context while
+    tracing such a function. Eagerly, False.
+
+    Example:
+        >>> tf.function(lambda: tf.constant(in_xla_compilation()), jit_compile=True)()  # True
+    """
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
 # name -> (where it is used, why, the public alternative considered)
 PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
     "_tracker": (
@@ -81,6 +95,14 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
 
 # TensorFlow's private attributes in use: name -> (where, why, the public alternative considered)
 PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
+    "GraphOrParentsInXlaContext": (
+        "tfmodels/keras_private.py",
+        "`in_xla_compilation` (here): a mixture of experts gathers each expert's tokens with `tf.where`, whose "
+        "dynamic shape XLA pads and then computes wrongly; under XLA it runs each expert in use on every token "
+        "instead (tfmodels/layers/moe.py).",
+        "none public: `tf.function` exposes no 'compiling with XLA' flag to the code it traces; a flag passed by "
+        "every caller would miss the user's own `tf.function(jit_compile=True)` and Keras' `jit_compile`.",
+    ),
     "_descriptor_cache": (
         "tfmodels/lora.py",
         "a `tf.function` method keeps its per-instance traced functions there; LoRA and gradient checkpointing "

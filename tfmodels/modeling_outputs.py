@@ -147,3 +147,16 @@ class TFCausalLMOutputWithCrossAttentions(ModelOutput):
     """Causal language modelling outputs."""
 
     _fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions", "cross_attentions")
+
+
+class TFMoeModelOutputWithPast(ModelOutput):
+    """Outputs of a decoder with a mixture of experts (Mixtral): its routers' logits besides the usual ones."""
+
+    _fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions", "router_logits")
+
+
+class TFMoeCausalLMOutputWithPast(ModelOutput):
+    """Causal language modelling outputs of a mixture of experts: the load-balancing `aux_loss` (with
+    `output_router_logits`) and the routers' logits."""
+
+    _fields = ("loss", "aux_loss", "logits", "past_key_values", "hidden_states", "attentions", "router_logits")

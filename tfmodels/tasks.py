@@ -50,6 +50,7 @@ from tfmodels.modeling_outputs import (
     TFBertForPreTrainingOutput,
     TFElectraForPreTrainingOutput,
     TFGPT2DoubleHeadsModelOutput,
+    TFMoeCausalLMOutputWithPast,
     TFSequenceClassifierOutputWithPast,
     TFTokenClassifierOutput,
 )
@@ -426,6 +427,27 @@ class DecoderLMTask(CausalLMTask):
     def get_output_embeddings(self):
         """The `lm_head` (or, tied, the token embeddings)."""
         return self.lm_head_layer.get_output_embeddings()
+
+
+class MoECausalLMTask(DecoderLMTask):
+    """Causal language modelling with a mixture of experts (Mixtral): when the backbone returns its routers' logits
+    (`output_router_logits`), the load-balancing `aux_loss`, added to the loss times `config.router_aux_loss_coef`
+    when labels are given, as the reference."""
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.lm_head_layer(encoded["last_hidden_state"])
+        loss = None if labels["labels"] is None else losses.causal_lm_loss(labels["labels"], logits)
+        aux_loss = None
+        if encoded.get("router_logits") is not None:
+            aux_loss = losses.load_balancing_loss(encoded["router_logits"], self.config.num_local_experts,
+                                                  self.config.num_experts_per_tok, inputs.get("attention_mask"))
+            if loss is not None:
+                loss = loss + self.config.router_aux_loss_coef * aux_loss
+        return TFMoeCausalLMOutputWithPast(
+            loss=loss, aux_loss=aux_loss, logits=float32_logits(logits),
+            past_key_values=encoded.get("past_key_values"), hidden_states=encoded.get("hidden_states"),
+            attentions=encoded.get("attentions"), router_logits=encoded.get("router_logits"))
 
 
 class SequenceClassificationTask(LabelledTaskModel):

@@ -14,11 +14,13 @@ import tfmodels
 from tfmodels.keras_private import sublayers
 from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, tiny_batch, tiny_model
 from tfmodels.layers.decoder_layer import DecoderLayer, SandwichDecoderLayer
+from tfmodels.layers.moe import MoEDecoderLayer
 from tfmodels.layers.transformer import TransformerLayer
 
 # Post-norm (BERT), pre-norm with GPT-2's grouped stack, Llama's rotary/gated/RMS layers, Gemma 2's sandwich layers
-# of two kinds (sliding window, full attention).
-CLASSES = ["TFBertForSequenceClassification", "TFGPT2LMHeadModel", "TFLlamaForCausalLM", "TFGemma2ForCausalLM"]
+# of two kinds (sliding window, full attention), Mixtral's experts (the router logits' loss flows through them).
+CLASSES = ["TFBertForSequenceClassification", "TFGPT2LMHeadModel", "TFLlamaForCausalLM", "TFGemma2ForCausalLM",
+           "TFMixtralForCausalLM"]
 
 
 def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[np.ndarray]]:
@@ -32,8 +34,8 @@ def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[
 
 
 def layer_calls(monkeypatch) -> list:
-    """Records every layer's call (`TransformerLayer`, `DecoderLayer`, `SandwichDecoderLayer`; at trace time inside
-    a `tf.function`)."""
+    """Records every layer's call (`TransformerLayer`, `DecoderLayer` and its subclasses; at trace time inside a
+    `tf.function`)."""
     calls = []
 
     def watch(layer_class):
@@ -46,7 +48,7 @@ def layer_calls(monkeypatch) -> list:
 
         monkeypatch.setattr(layer_class, "call", spy)
 
-    for layer_class in (TransformerLayer, DecoderLayer, SandwichDecoderLayer):
+    for layer_class in (TransformerLayer, DecoderLayer, SandwichDecoderLayer, MoEDecoderLayer):
         watch(layer_class)
     return calls
 

@@ -116,9 +116,10 @@ def test_every_class_saved_here_loads_in_transformers_with_equal_outputs(class_n
         theirs = pt_model(**torch_inputs(inputs), **pt_labels)
     compared = [name for name in ours.keys() if name not in ("loss", "past_key_values")]
     assert compared
-    for name in compared:
-        np.testing.assert_allclose(np.asarray(ours[name]), getattr(theirs, name).numpy(), atol=1e-5, rtol=1e-5,
-                                   err_msg=name)
+    for name in compared:  # per-layer outputs (a mixture of experts' router logits) stacked
+        got, expected = ours[name], getattr(theirs, name)
+        got, expected = (np.stack(got), torch.stack(expected)) if isinstance(got, tuple) else (got, expected)
+        np.testing.assert_allclose(np.asarray(got), expected.numpy(), atol=1e-5, rtol=1e-5, err_msg=name)
     if labels:  # GPT-2's double heads: one loss here, the LM's and the choice head's there
         expected = theirs.loss + getattr(theirs, "mc_loss", None) if "DoubleHeads" in class_name else theirs.loss
         np.testing.assert_allclose(np.mean(ours["loss"]), expected.numpy(), atol=1e-5, rtol=1e-5)

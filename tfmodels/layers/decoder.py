@@ -177,30 +177,40 @@ class CausalDecoderBackbone(keras.layers.Layer):
     def call(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None, inputs_embeds=None,
              use_cache=False, output_attentions=False, output_hidden_states=False, training=False,
              cache_position=None, encoder_hidden_states=None, encoder_attention_mask=None):
-        check_ids_or_embeds(input_ids, inputs_embeds)
+        self.refuse_encoder_states(encoder_hidden_states)
+        stacked = self.run_layers(input_ids, attention_mask, position_ids, past_key_values, inputs_embeds,
+                                  KVCache(past_key_values, cache_position, bool(use_cache)),
+                                  Collect(bool(output_attentions), bool(output_hidden_states)), training)
+        return TFBaseModelOutputWithPastAndCrossAttentions(
+            last_hidden_state=stacked["last_hidden_state"], past_key_values=stacked["past_key_values"],
+            hidden_states=stacked["hidden_states"], attentions=stacked["attentions"])
+
+    def refuse_encoder_states(self, encoder_hidden_states) -> None:
+        """A decoder-only model has no cross-attention: encoder states are refused."""
         if encoder_hidden_states is not None:
             raise ValueError(f"{type(self).__name__} is a decoder-only model without cross-attention: "
                              "encoder_hidden_states cannot be used.")
+
+    def run_layers(self, input_ids, attention_mask, position_ids, past_key_values, inputs_embeds, cache: KVCache,
+                   collect: Collect, training) -> dict:
+        """The pass: embeddings, the layers with each kind's context, the final norm. Returns the stack's dict
+        with `last_hidden_state` normed and `hidden_states` ending with it."""
+        check_ids_or_embeds(input_ids, inputs_embeds)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         hidden_states = inputs_embeds
-        past_length = cached_length(past_key_values, cache_position)
+        past_length = cached_length(past_key_values, cache.position)
         query_length = shape_dim(hidden_states, 1)
         if position_ids is None:
             position_ids = tf.range(past_length, past_length + query_length)[None, :]
-        bias = self_attention_bias(hidden_states, attention_mask, past_length, past_key_values, cache_position,
+        bias = self_attention_bias(hidden_states, attention_mask, past_length, past_key_values, cache.position,
                                    causal=True)
         contexts = self.contexts(bias, position_ids, past_length, query_length, hidden_states.dtype)
-        stacked = self.layers(hidden_states, context=contexts,
-                              cache=KVCache(past_key_values, cache_position, bool(use_cache)),
-                              collect=Collect(bool(output_attentions), bool(output_hidden_states)),
-                              training=training)
+        stacked = self.layers(hidden_states, context=contexts, cache=cache, collect=collect, training=training)
         last = self.norm(stacked["last_hidden_state"])
-        return TFBaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=last, past_key_values=stacked["past_key_values"],
-            hidden_states=stacked["hidden_states"][:-1] + (last,) if output_hidden_states else None,
-            attentions=stacked["attentions"],
-        )
+        if collect.hidden_states:
+            stacked["hidden_states"] = stacked["hidden_states"][:-1] + (last,)
+        return {**stacked, "last_hidden_state": last}
 
 
 class LMHead(Group):

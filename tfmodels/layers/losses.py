@@ -108,3 +108,27 @@ def replaced_token_loss(labels: tf.Tensor, logits: tf.Tensor, attention_mask: tf
     per_token = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
     active = tf.ones_like(labels) if attention_mask is None else tf.cast(tf.equal(attention_mask, 1), tf.float32)
     return _masked_mean(per_token, active)
+
+
+def load_balancing_loss(router_logits: tuple[tf.Tensor, ...], num_experts: int, top_k: int,
+                        attention_mask: tf.Tensor | None = None) -> tf.Tensor:
+    """The Switch Transformer's auxiliary loss over a mixture of experts' routers, as Mixtral's reference computes
+    it: `num_experts * sum_e(f_e * P_e)`, with `f_e` the share of top-`top_k` picks that went to expert `e` and
+    `P_e` its mean router probability, both over every layer's tokens (the real ones, with `attention_mask`).
+    `router_logits` holds one `[batch * seq, num_experts]` tensor per layer; returns a float32 scalar.
+
+    Example:
+        >>> load_balancing_loss((tf.zeros([6, 4]),), num_experts=4, top_k=2)  # uniform routing: 2 (top_k)
+    """
+    picks, probabilities, rows = tf.zeros([num_experts]), tf.zeros([num_experts]), 0.0
+    mask = None if attention_mask is None else tf.cast(tf.reshape(attention_mask, [-1]), tf.float32)
+    for logits in router_logits:
+        routing = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        _, selected = tf.math.top_k(routing, top_k)
+        chosen = tf.reduce_sum(tf.one_hot(selected, num_experts), axis=1)  # [tokens, experts]
+        if mask is not None:
+            chosen, routing = chosen * mask[:, None], routing * mask[:, None]
+        picks += tf.reduce_sum(chosen, axis=0)
+        probabilities += tf.reduce_sum(routing, axis=0)
+        rows += tf.cast(tf.shape(logits)[0], tf.float32) if mask is None else tf.reduce_sum(mask)
+    return tf.reduce_sum(picks / rows * probabilities / rows) * num_experts

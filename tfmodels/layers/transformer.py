@@ -92,10 +92,12 @@ class LayerSpec:
 
 class Collect(NamedTuple):
     """What a stack returns besides its last hidden state: every step's `hidden_states`, every layer's
-    `attentions` (each costs memory until the pass ends)."""
+    `attentions` (each costs memory until the pass ends), and the `router_logits` of layers with a mixture of
+    experts (Mixtral's `MoEDecoderLayer`)."""
 
     attentions: bool = False
     hidden_states: bool = False
+    router_logits: bool = False
 
 
 class TransformerLayer(keras.layers.Layer):
@@ -267,8 +269,9 @@ class TransformerStack(keras.layers.Layer):
              cache: KVCache | None = None, cross: CrossInputs | None = None, collect: Collect = Collect(),
              training=False) -> dict:
         """Runs the schedule. Returns `last_hidden_state`, and `hidden_states` (the input first, then each applied
-        step) and `attentions` (`cross_attentions` with `cross`) as `collect` asks, and `past_key_values` (one
-        cache per application) with `cache.keep`. `context` goes to every layer; `head_masks` holds one mask (or
+        step), `attentions` (`cross_attentions` with `cross`) and `router_logits` (from the layers that return
+        them after their four outputs) as `collect` asks, and `past_key_values` (one cache per application) with
+        `cache.keep`. `context` goes to every layer; `head_masks` holds one mask (or
         None) per step; `cache.past` one cache per step; `cross.key_value` one projection per layer and
         `cross.head_mask` one mask per step."""
         steps = len(self.schedule)
@@ -286,7 +289,7 @@ class TransformerStack(keras.layers.Layer):
         cross_head_masks = cross.head_mask if cross is not None and cross.head_mask is not None else [None] * steps
         pasts = cache.past if cache.past is not None else [None] * steps
         all_hidden = (hidden_states,) if collect.hidden_states else None
-        attentions, cross_attentions, presents = (), (), ()
+        attentions, cross_attentions, presents, router_logits = (), (), (), ()
         for step, (blocks, head_mask, cross_head_mask, layer_past) in enumerate(
                 zip(self.schedule, head_masks, cross_head_masks, pasts)):
             for block in blocks:
@@ -300,12 +303,14 @@ class TransformerStack(keras.layers.Layer):
                 arguments = dict(context=self.context_of(context, block), head_mask=head_mask,
                                  cache=layer_cache, cross=layer_cross, training=training)
                 if checkpointing:
-                    hidden_states, present, probs, cross_probs = (
+                    (hidden_states, *extras), present, probs, cross_probs = (
                         self._checkpointed(self.layer[block], hidden_states, arguments), None, None, None)
                 else:
-                    hidden_states, present, probs, cross_probs = self.layer[block](hidden_states, **arguments)
+                    hidden_states, present, probs, cross_probs, *extras = self.layer[block](hidden_states,
+                                                                                            **arguments)
                 attentions += (probs,)
                 cross_attentions += (cross_probs,)
+                router_logits += tuple(extras)
             presents += (present,)
             if collect.hidden_states:
                 all_hidden += (hidden_states,)
@@ -315,6 +320,7 @@ class TransformerStack(keras.layers.Layer):
             "attentions": attentions if collect.attentions else None,
             "cross_attentions": cross_attentions if collect.attentions and cross is not None else None,
             "past_key_values": presents if cache.keep else None,
+            "router_logits": router_logits if collect.router_logits else None,
         }
 
     def context_of(self, context: AttentionContext, block: int) -> AttentionContext:
@@ -323,8 +329,9 @@ class TransformerStack(keras.layers.Layer):
 
     @staticmethod
     def _checkpointed(layer: TransformerLayer, hidden_states, arguments: dict):
-        """`layer(hidden_states, **arguments)`'s hidden states, its activations recomputed in the backward pass
-        (`gradient_checkpointing`, through `tf.recompute_grad`) instead of kept. Tensor arguments go positionally,
+        """`layer(hidden_states, **arguments)`'s hidden states and any outputs after its four (a mixture of experts'
+        router logits), its activations recomputed in the backward pass (`gradient_checkpointing`, through
+        `tf.recompute_grad`) instead of kept. Tensor arguments go positionally,
         so gradients reach them (encoder states, a learned position bias); dropout draws the same masks again."""
         structure = tf.nest.flatten(arguments)
         tensor_slots = [i for i, value in enumerate(structure) if tf.is_tensor(value)]
@@ -341,7 +348,8 @@ class TransformerStack(keras.layers.Layer):
             flat = list(structure)
             for slot, tensor in zip(tensor_slots, tensors):
                 flat[slot] = tensor
-            return layer(hidden, **tf.nest.pack_sequence_as(arguments, flat))[0]
+            outputs = layer(hidden, **tf.nest.pack_sequence_as(arguments, flat))
+            return (outputs[0], *outputs[4:])
 
         return tf.recompute_grad(forward)(hidden_states, *(structure[i] for i in tensor_slots))
 

@@ -187,6 +187,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         _classes("Phi3", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
         cases={"phi3_lm": "TFPhi3ForCausalLM"},
     ),
+    # 4 experts, 2 per token; the router logits' load-balancing loss joins the loss (output_router_logits)
+    "mixtral": Architecture(
+        "MixtralConfig", dict(_LLAMA, num_local_experts=4, num_experts_per_tok=2, output_router_logits=True,
+                              router_aux_loss_coef=0.02),
+        _classes("Mixtral", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
+        cases={"mixtral_lm": "TFMixtralForCausalLM"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,

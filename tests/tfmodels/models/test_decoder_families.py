@@ -1,15 +1,18 @@
 """Today's decoder families beyond their fixtures (`test_parity.py` and `tests/tfmodels/generation/` compare every
-layout, hidden states and greedy/beam tokens of `gemma_lm`, `gemma2_lm`, `gemma3_lm`, `qwen3_lm` and `phi3_lm`):
-Phi-3's LongRoPE past `original_max_position_embeddings`, configs as transformers 5 writes them, half-precision
-loading, and the exported `generate` of a model with sliding-window and full-attention layers."""
+layout, hidden states and greedy/beam tokens of `gemma_lm`, `gemma2_lm`, `gemma3_lm`, `qwen3_lm`, `phi3_lm` and
+`mixtral_lm`): Phi-3's LongRoPE past `original_max_position_embeddings`, configs as transformers 5 writes them,
+half-precision loading, the exported `generate` of a model with sliding-window and full-attention layers, and
+Mixtral's router logits, load-balancing loss, expert computation and LoRA on its experts."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import ml_dtypes
 import numpy as np
 import pytest
+import tensorflow as tf
 import torch
 import transformers
 
@@ -17,6 +20,7 @@ import tfmodels
 from serving import export_saved_model
 from tests.helpers import Case
 from tests.serving.test_export import _load_elsewhere
+from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.errors import ConfigError
 
 
@@ -126,3 +130,77 @@ def test_exported_generate_of_sliding_and_full_layers_answers_without_keras(tmp_
                                     "a/generate/in/attention_mask": data["gen.attention_mask"],
                                     "a/generate/out/sequences": data["gen.pt.greedy"]}, tmp_path)
     assert report["problems"] == [] and report["checked"] == 1
+
+
+def test_mixtral_router_logits_and_load_balancing_loss_match_pytorch():
+    case = Case("mixtral_lm")
+    pt_model = _pytorch_fixture(case)
+    model = tfmodels.TFMixtralForCausalLM.from_pretrained(case.path("pt_safetensors"))
+    inputs = {**case.inputs, **case.labels}
+    with torch.no_grad():
+        expected = pt_model(**{k: torch.tensor(v, dtype=torch.long) for k, v in inputs.items()},
+                            output_router_logits=True)
+    out = model(inputs, output_router_logits=True)
+    assert len(out.router_logits) == 2 and out.router_logits[0].shape == (3 * 11, 4)
+    for ours, theirs in zip(out.router_logits, expected.router_logits):
+        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out.aux_loss, expected.aux_loss.numpy(), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(np.mean(out.loss), expected.loss.numpy(), atol=1e-5, rtol=0)
+    assert abs(float(np.mean(out.loss)) - float(case.reference["loss"])) > 1e-3  # the coefficient's share
+    plain = model(inputs)  # the config's output_router_logits (False): no router outputs, the LM loss alone
+    assert "aux_loss" not in plain and "router_logits" not in plain
+    np.testing.assert_allclose(np.mean(plain.loss), case.reference["loss"], atol=1e-5, rtol=0)
+
+
+def test_mixture_of_experts_computes_the_same_tokens_gathered_and_under_xla():
+    """Each expert gathers its tokens eagerly and in a traced function; under XLA (no data-dependent shapes) each
+    expert in use runs on every token: the same outputs, and the experts nobody picked are skipped."""
+    model = tfmodels.TFMixtralForCausalLM.from_pretrained(Case("mixtral_lm").path("pt_safetensors"))
+    moe = model.backbone.stack[0].mlp
+    tokens = np.random.default_rng(0).normal(size=(3, 7, 32)).astype(np.float32)
+    eager, logits = moe(tokens)
+    traced = tf.function(lambda x: moe(x)[0])(tokens)
+    compiled = tf.function(lambda x: moe(x)[0], jit_compile=True)(tokens)
+    np.testing.assert_allclose(traced, eager, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(compiled, eager, atol=1e-6, rtol=0)
+    # The reference's sum, densely: every expert on every token, weighted by its renormalised top-2 probability.
+    probabilities = tf.nn.softmax(logits).numpy()
+    top2 = np.argsort(-probabilities, axis=-1)[:, :2]
+    weights = np.zeros_like(probabilities)
+    np.put_along_axis(weights, top2, np.take_along_axis(probabilities, top2, -1), -1)
+    weights /= weights.sum(-1, keepdims=True)
+    flat = tokens.reshape(-1, 32)
+    dense = sum(weights[:, [j]] * expert(flat).numpy() for j, expert in enumerate(moe.experts))
+    np.testing.assert_allclose(np.asarray(eager).reshape(-1, 32), dense, atol=1e-6, rtol=0)
+
+
+def test_lora_on_mixtral_experts_saves_peft_module_names_and_merges_into_a_transformers_checkpoint(tmp_path):
+    case = Case("mixtral_lm")
+    model = tfmodels.TFMixtralForCausalLM.from_pretrained(case.path("pt_safetensors"))
+    modules = model.enable_lora(4, target_modules=["q_proj", "w1", "w2", "w3"], alpha=8)
+    rng = np.random.default_rng(1)
+    for variable in model.trainable_weights:
+        if "lora_kernel" in variable.path:
+            variable.assign(rng.normal(0, 0.3, variable.shape).astype(np.float32))
+    ours = np.asarray(model(case.inputs).logits)
+    assert np.abs(ours - case.reference["logits"]).max() > 1e-2  # the adapters act on the experts
+    model.save_pretrained(tmp_path / "adapter", adapter_only=True)
+    assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())["target_modules"] == [
+        "q_proj", "w1", "w2", "w3"]
+    experts = [f"model.layers.{i}.block_sparse_moe.experts.{j}.{w}" for i in (0, 1) for j in range(4)
+               for w in ("w1", "w2", "w3")]
+    assert sorted(modules) == sorted(experts + [f"model.layers.{i}.self_attn.q_proj" for i in (0, 1)])
+    saved = read_safetensors(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    keys = set(saved.tensors)
+    saved.close()
+    assert {f"base_model.model.{name}.lora_{part}.weight" for name in modules for part in "AB"} == keys
+    reloaded = tfmodels.TFMixtralForCausalLM.from_pretrained(case.path("pt_safetensors"))
+    reloaded.load_adapter(tmp_path / "adapter")
+    np.testing.assert_allclose(reloaded(case.inputs).logits, ours, atol=1e-5, rtol=0)
+
+    model.merge_lora()
+    model.save_pretrained(tmp_path / "merged", safe_serialization=True)
+    pt_model = transformers.MixtralForCausalLM.from_pretrained(tmp_path / "merged").eval()
+    with torch.no_grad():
+        theirs = pt_model(**{k: torch.tensor(v, dtype=torch.long) for k, v in case.inputs.items()}).logits
+    np.testing.assert_allclose(theirs.numpy(), ours, atol=1e-5, rtol=0)
