@@ -1,13 +1,17 @@
-"""Greedy generation speed of a GPT-2-small-sized TFGPT2LMHeadModel (124M parameters, random weights).
+"""Greedy generation speed (random weights): a GPT-2-small-sized TFGPT2LMHeadModel (124M parameters, the default),
+a Gemma-2-shaped model (sliding-window and full layers, soft-capping) or a Mixtral-shaped one (8 experts, 2 per
+token).
 
-    python benchmarks/generation.py [--new-tokens 64] [--prompt 32] [--batches 1,8] [--dtypes float32,bfloat16]
-                                    [--repeats 3]
+    python benchmarks/generation.py [--model gpt2|gemma2|mixtral] [--new-tokens 64] [--prompt 32] [--batches 1,8]
+                                    [--dtypes float32,bfloat16] [--repeats 3]
 
 For each weight dtype (one fresh process each: fp32, bf16 weights) and each batch size: eager `generate` (each model
-pass one graph, the loop in Python) and compiled `generate(jit_compile=True)` (the whole loop one XLA program).
-The first call's time (tracing and compilation included) and the new tokens per second of the best of the next
-`--repeats` calls (all rows together; the median too: this shared machine's memory bandwidth varies from run to run)
-are printed as one JSON line per measurement. `min_new_tokens` keeps every run at exactly --new-tokens.
+pass one graph, the loop in Python) and compiled `generate(jit_compile=True)` (the whole loop one XLA program);
+for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights (saved here, loaded there in the same
+dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
+tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
+machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
+keeps every run at exactly --new-tokens.
 """
 
 from __future__ import annotations
@@ -22,41 +26,97 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measure(dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int) -> list[dict]:
+# Shapes that fit this machine: Gemma 2's layer (head_dim apart, soft-capping, a window the 96 positions pass) and
+# Mixtral's (8 experts of which 2 per token), with a 32k vocabulary.
+SHAPES = {
+    "gemma2": ("Gemma2Config", "TFGemma2ForCausalLM", dict(
+        vocab_size=32000, hidden_size=768, intermediate_size=3072, num_hidden_layers=8, num_attention_heads=8,
+        num_key_value_heads=4, head_dim=128, query_pre_attn_scalar=128, sliding_window=64,
+        max_position_embeddings=1024)),
+    "mixtral": ("MixtralConfig", "TFMixtralForCausalLM", dict(
+        vocab_size=32000, hidden_size=512, intermediate_size=1408, num_hidden_layers=6, num_attention_heads=8,
+        num_key_value_heads=2, num_local_experts=8, num_experts_per_tok=2, max_position_embeddings=1024)),
+}
+
+
+def build(name: str):
+    """The model to measure, from a fresh seeded init."""
+    import tfmodels
+
+    if name == "gpt2":
+        return tfmodels.TFGPT2LMHeadModel(tfmodels.GPT2Config())
+    config, model_class, sizes = SHAPES[name]
+    return getattr(tfmodels, model_class)(getattr(tfmodels, config)(**sizes, pad_token_id=0, bos_token_id=1,
+                                                                     eos_token_id=2))
+
+
+def timed(generate, repeats: int) -> tuple[float, list[float], object]:
+    """The first call's seconds, the next `repeats` calls' seconds, and the first call's tokens."""
+    start = time.perf_counter()
+    first = generate()
+    first_call = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        generate()
+        times.append(time.perf_counter() - start)
+    return first_call, times, first
+
+
+def record(results: list, row: dict, batch: int, new_tokens: int, first_call: float, times: list[float]) -> None:
+    import numpy as np
+
+    seconds = min(times)
+    results.append({**row, "batch": batch, "first_call_s": round(first_call, 2),
+                    "new_tokens_per_s": round(batch * new_tokens / seconds, 1),
+                    "median_new_tokens_per_s": round(batch * new_tokens / float(np.median(times)), 1),
+                    "s_per_token_step": round(seconds / new_tokens, 4)})
+    print(json.dumps(results[-1]), flush=True)
+
+
+def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int) -> list[dict]:
+    import tempfile
+
     import keras
     import numpy as np
 
-    from tfmodels import GPT2Config, TFGPT2LMHeadModel
-
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(dtype)  # bfloat16: weights, activations and cache in bf16; logits float32
-    model = TFGPT2LMHeadModel(GPT2Config())
+    model = build(name)
+    pt_model = None
+    if name != "gpt2":  # transformers on the same weights, in the same dtype
+        import torch
+        import transformers
+
+        with tempfile.TemporaryDirectory() as directory:
+            model.save_pretrained(directory, safe_serialization=True)
+            pt_model = transformers.AutoModelForCausalLM.from_pretrained(
+                directory, dtype=torch.bfloat16 if dtype == "bfloat16" else torch.float32).eval()
     rng = np.random.default_rng(0)
     results = []
+    lengths = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
     for batch in batches:
-        ids = rng.integers(0, 50000, (batch, prompt)).astype(np.int32)
+        ids = rng.integers(3, 30000, (batch, prompt)).astype(np.int32)
+        ours = {}
         for mode in ("eager", "compiled"):
-            kwargs = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "jit_compile": mode == "compiled"}
-            start = time.perf_counter()
-            first = model.generate(ids, **kwargs).numpy()
-            first_call = time.perf_counter() - start
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                again = model.generate(ids, **kwargs).numpy()
-                times.append(time.perf_counter() - start)
-                assert again.shape == first.shape == (batch, prompt + new_tokens)
-            seconds = min(times)
-            results.append({"dtype": dtype, "batch": batch, "mode": mode, "first_call_s": round(first_call, 2),
-                            "new_tokens_per_s": round(batch * new_tokens / seconds, 1),
-                            "median_new_tokens_per_s": round(batch * new_tokens / float(np.median(times)), 1),
-                            "s_per_token_step": round(seconds / new_tokens, 4), "params": model.num_parameters()})
-            print(json.dumps(results[-1]), flush=True)
+            first_call, times, ours[mode] = timed(
+                lambda: model.generate(ids, jit_compile=mode == "compiled", **lengths).numpy(), repeats)
+            assert ours[mode].shape == (batch, prompt + new_tokens)
+            record(results, {"model": name, "dtype": dtype, "mode": mode, "params": model.num_parameters()}, batch,
+                   new_tokens, first_call, times)
+        if pt_model is not None:
+            with torch.no_grad():
+                first_call, times, theirs = timed(lambda: pt_model.generate(
+                    torch.tensor(ids, dtype=torch.long), do_sample=False, pad_token_id=0, **lengths).numpy(), repeats)
+            record(results, {"model": name, "dtype": dtype, "mode": "transformers (PyTorch)",
+                             "same_tokens_as_ours": bool((theirs == ours["eager"]).all())}, batch, new_tokens,
+                   first_call, times)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gpt2", choices=["gpt2", *SHAPES])
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--prompt", type=int, default=32)
     parser.add_argument("--batches", default="1,8")
@@ -66,12 +126,13 @@ def main() -> None:
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     if args.dtype is not None:
-        measure(args.dtype, batches, args.prompt, args.new_tokens, args.repeats)
+        measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats)
         return
     for dtype in args.dtypes.split(","):  # a fresh process per dtype: the global dtype policy and memory
-        subprocess.run([sys.executable, __file__, "--dtype", dtype, "--batches", args.batches, "--prompt",
-                        str(args.prompt), "--new-tokens", str(args.new_tokens), "--repeats", str(args.repeats)],
-                       check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        subprocess.run([sys.executable, __file__, "--model", args.model, "--dtype", dtype, "--batches", args.batches,
+                        "--prompt", str(args.prompt), "--new-tokens", str(args.new_tokens), "--repeats",
+                        str(args.repeats)],
+                       check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
 
 
 if __name__ == "__main__":

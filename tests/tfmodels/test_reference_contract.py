@@ -18,21 +18,38 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "reference_contract"
 REFERENCE = json.loads((FIXTURES / "call_signatures.json").read_text())
 CLASSES = sorted(name for name in dir(tfmodels) if name.startswith("TF") and "PreTrained" not in name
                  and not name.startswith("TFAuto"))
-# The reference has no TF Llama or Qwen2: they follow TFMistral's signature, as their PyTorch classes do.
-STAND_INS = {"TFLlama": "TFMistral", "TFQwen2": "TFMistral"}
+# The reference has no TF class for the LLM families after Mistral: they follow TFMistral's signature, as their
+# PyTorch classes follow MistralForCausalLM's, Mixtral's bare and causal-LM classes with PyTorch's
+# `output_router_logits` after `output_hidden_states`.
+STAND_INS = {prefix: "TFMistral" for prefix in ("TFLlama", "TFQwen2", "TFQwen3", "TFGemma3Text", "TFGemma3",
+                                                  "TFGemma2", "TFGemma", "TFPhi3", "TFMixtral")}
+ROUTER_LOGITS = ("TFMixtralModel", "TFMixtralForCausalLM")
 # Fields the reference lacks: a loss where its TF class computes none (PyTorch's class has it, first).
 EXTRA_FIELDS = {"TFElectraForPreTrainingOutput": ["loss"], "TFGPT2DoubleHeadsModelOutput": ["loss"]}
+# Outputs of classes the reference had only in PyTorch: transformers 4's fields (transformers 5 renames
+# `past_key_values` to `cache`).
+PYTORCH_FIELDS = {
+    "TFMoeModelOutputWithPast": ["last_hidden_state", "past_key_values", "hidden_states", "attentions",
+                                 "router_logits"],
+    "TFMoeCausalLMOutputWithPast": ["loss", "aux_loss", "logits", "past_key_values", "hidden_states", "attentions",
+                                    "router_logits"],
+}
 
 
 def reference_parameters(name: str) -> list[str]:
+    reference = name
     for ours, theirs in STAND_INS.items():
         if name.startswith(ours):
-            name = name.replace(ours, theirs)
-    return REFERENCE["call_parameters"][name]
+            reference = name.replace(ours, theirs)
+            break
+    parameters = list(REFERENCE["call_parameters"][reference])
+    if name in ROUTER_LOGITS:
+        parameters.insert(parameters.index("output_hidden_states") + 1, "output_router_logits")
+    return parameters
 
 
 def test_every_exported_class_has_a_reference_signature():
-    assert len(CLASSES) == 72
+    assert len(CLASSES) == 90
     assert [name for name in CLASSES if reference_parameters(name) is None] == []
 
 
@@ -62,8 +79,18 @@ def fields_of(cls) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(output_classes()))
 def test_output_fields_are_the_reference_ones_in_order(name):
-    theirs = REFERENCE["output_fields"][name]
+    theirs = PYTORCH_FIELDS[name] if name in PYTORCH_FIELDS else REFERENCE["output_fields"][name]
     assert fields_of(output_classes()[name]) == EXTRA_FIELDS.get(name, []) + theirs
+
+
+def test_pytorch_output_fields_are_transformers_5_s_but_for_the_cache_s_name():
+    import dataclasses
+
+    import transformers.modeling_outputs
+
+    for name, fields in PYTORCH_FIELDS.items():
+        theirs = [f.name for f in dataclasses.fields(getattr(transformers.modeling_outputs, name[2:]))]
+        assert theirs == ["cache" if field == "past_key_values" else field for field in fields]
 
 
 # ---- encoder-decoders as the reference's code drives them ------------------------------------------------------
