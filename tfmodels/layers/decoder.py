@@ -10,7 +10,6 @@ cache is written in place (what `generate` uses).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -101,23 +100,6 @@ class DecoderStack(GroupedTransformerStack):
     def context_of(self, context: dict[str, AttentionContext], block: int) -> AttentionContext:
         """The context of layer `block`'s kind."""
         return context[self.kinds[block]]
-
-
-def decoder_backbone(config, layout: CausalDecoderLayout, embed_tokens: TokenEmbedding,
-                     make_layer: Callable[[int, str], keras.layers.Layer], norm: keras.layers.Layer,
-                     kinds: dict[str, AttentionKind], name: str = "model") -> CausalDecoderBackbone:
-    """A family's backbone (named `name`, its weights' prefix): `make_layer(index, name)` makes each of `config.num_hidden_layers` layers, placed
-    at `layout.layer` and attending as their kind in `layer_kinds(config)` says.
-
-    Example:
-        >>> decoder_backbone(config, LLAMA_WEIGHTS.blocks, embed_tokens,
-        ...                  lambda i, name: TransformerLayer(spec, LLAMA_LAYER, i, name=name),
-        ...                  RMSNorm(1e-6, name="norm"), {"full_attention": AttentionKind(rotary)})
-    """
-    paths = [layout.layer.format(i=i) for i in range(config.num_hidden_layers)]
-    layers = DecoderStack([make_layer(i, leaf(path)) for i, path in enumerate(paths)], paths, layer_kinds(config),
-                          name="layers")
-    return CausalDecoderBackbone(layout, embed_tokens, layers, norm, kinds, name=name)
 
 
 class CausalDecoderBackbone(keras.layers.Layer):

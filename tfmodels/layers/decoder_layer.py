@@ -125,13 +125,19 @@ class DecoderLayer(keras.layers.Layer):
         for norm in self.norms():
             build_at(norm, norm.name, hidden)
 
+    def attend(self, hidden_states, context: AttentionContext, head_mask, cache: KVCache | None,
+               cross: CrossInputs | None, training) -> tuple:
+        """The attention block on the input norm's output: `(output, present, probabilities)`. There is no
+        cross-attention: `cross` must be None."""
+        if cross is not None:
+            raise ValueError(f"{type(self).__name__} has no cross-attention; received encoder inputs.")
+        return self.attention(self.input_layernorm(hidden_states), context=context, head_mask=head_mask, cache=cache,
+                              training=training)
+
     def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_mask=None,
              cache: KVCache | None = None, cross: CrossInputs | None = None, training=False):
         """Returns `(hidden_states, present, attention probabilities, None)`; `cross` must be None."""
-        if cross is not None:
-            raise ValueError(f"{type(self).__name__} has no cross-attention; received encoder inputs.")
-        output, present, probs = self.attention(self.input_layernorm(hidden_states), context=context,
-                                                head_mask=head_mask, cache=cache, training=training)
+        output, present, probs = self.attend(hidden_states, context, head_mask, cache, cross, training)
         hidden_states = hidden_states + self.dropout(output, training=training)
         output = self.mlp(self.post_attention_layernorm(hidden_states))
         return hidden_states + self.dropout(output, training=training), present, probs, None
@@ -160,10 +166,7 @@ class SandwichDecoderLayer(DecoderLayer):
 
     def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_mask=None,
              cache: KVCache | None = None, cross: CrossInputs | None = None, training=False):
-        if cross is not None:
-            raise ValueError(f"{type(self).__name__} has no cross-attention; received encoder inputs.")
-        output, present, probs = self.attention(self.input_layernorm(hidden_states), context=context,
-                                                head_mask=head_mask, cache=cache, training=training)
+        output, present, probs = self.attend(hidden_states, context, head_mask, cache, cross, training)
         hidden_states = hidden_states + self.post_attention_layernorm(output)
         output = self.mlp(self.pre_feedforward_layernorm(hidden_states))
         return hidden_states + self.post_feedforward_layernorm(output), present, probs, None

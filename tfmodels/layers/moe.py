@@ -109,10 +109,7 @@ class MoEDecoderLayer(DecoderLayer):
     def call(self, hidden_states, context: AttentionContext = AttentionContext(), head_mask=None,
              cache: KVCache | None = None, cross: CrossInputs | None = None, training=False):
         """Returns `(hidden_states, present, attention probabilities, None, router_logits)`."""
-        if cross is not None:
-            raise ValueError(f"{type(self).__name__} has no cross-attention; received encoder inputs.")
-        output, present, probs = self.attention(self.input_layernorm(hidden_states), context=context,
-                                                head_mask=head_mask, cache=cache, training=training)
+        output, present, probs = self.attend(hidden_states, context, head_mask, cache, cross, training)
         hidden_states = hidden_states + self.dropout(output, training=training)
         output, router_logits = self.mlp(self.post_attention_layernorm(hidden_states), training=training)
         return hidden_states + self.dropout(output, training=training), present, probs, None, router_logits

@@ -227,7 +227,7 @@ def test_configs_read_and_write_transformers_rope_fields(tmp_path):
 
 def test_unsupported_settings_are_refused_with_the_supported_ones():
     with pytest.raises(ConfigError, match=r"rope_scaling type 'yarn' is not supported; supported types: "
-                                          r"\['default', 'linear', 'dynamic', 'llama3'\]"):
+                                          r"\['default', 'linear', 'dynamic', 'llama3', 'longrope'\]"):
         tfmodels.LlamaConfig(rope_scaling={"rope_type": "yarn", "factor": 4.0})
     with pytest.raises(ConfigError, match=r"needs \['low_freq_factor', 'high_freq_factor'"):
         tfmodels.LlamaConfig(rope_scaling={"rope_type": "llama3", "factor": 8.0})

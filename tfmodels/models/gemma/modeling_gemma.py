@@ -8,12 +8,10 @@ the config's, and the LM head is tied to the embeddings by default.
 from __future__ import annotations
 
 from tfmodels.layers.attention import SelfAttention
-from tfmodels.layers.decoder import AttentionKind, CausalDecoderBackbone, decoder_backbone
 from tfmodels.layers.decoder_layer import DecoderLayer, DecoderLayerNames, GatedFeedForward
 from tfmodels.layers.embeddings import ScaledTokenEmbedding
 from tfmodels.layers.normalization import GemmaRMSNorm
 from tfmodels.layers.paths import leaf
-from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.models.gemma.configuration_gemma import GemmaConfig
 from tfmodels.models.gemma.weights_gemma import GEMMA_WEIGHTS
 from tfmodels.models.llama.modeling_llama import (
@@ -21,30 +19,23 @@ from tfmodels.models.llama.modeling_llama import (
     TFLlamaForSequenceClassification,
     TFLlamaModel,
     TFLlamaPreTrainedModel,
-    decoder_kinds,
 )
 
 
 class TFGemmaPreTrainedModel(TFLlamaPreTrainedModel):
-    """Gemma's architecture: scaled embeddings, Gemma's norms and `make_layer`'s layers. Gemma 2 and Gemma 3
-    override `make_layer`, `make_attention` and `attention_kinds`."""
+    """Gemma's architecture: Llama's backbone with scaled embeddings, Gemma's norms and layers. Gemma 2 and Gemma 3
+    override `make_layer` and `make_attention`, Gemma 3 also `attention_kinds`."""
 
     config_class = GemmaConfig
     weight_table = GEMMA_WEIGHTS
 
-    def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
-        layout = self.weight_table.blocks
-        embed_tokens = ScaledTokenEmbedding(config.vocab_size, config.hidden_size, config.hidden_size ** 0.5,
-                                            config.initializer_range, name=leaf(layout.tokens))
-        return decoder_backbone(
-            config, layout, embed_tokens, lambda index, name: self.make_layer(config, layout.layer_names, name),
-            GemmaRMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), self.attention_kinds(config),
-            name=self.base_model_prefix)
+    def make_embeddings(self, config) -> ScaledTokenEmbedding:
+        """The token embeddings, times `sqrt(hidden_size)`."""
+        return ScaledTokenEmbedding(config.vocab_size, config.hidden_size, config.hidden_size ** 0.5,
+                                    config.initializer_range, name=leaf(self.weight_table.blocks.tokens))
 
-    def attention_kinds(self, config) -> dict[str, AttentionKind]:
-        """One rotary table for every layer (and Gemma 2's sliding window for its sliding layers)."""
-        return decoder_kinds(config, RotaryEmbedding(config.head_dim, config.rope_theta, config.rope_scaling,
-                                                     config.max_position_embeddings))
+    def make_final_norm(self, config) -> GemmaRMSNorm:
+        return GemmaRMSNorm(config.rms_norm_eps, name=leaf(self.weight_table.blocks.final_norm))
 
     def make_attention(self, config, names: DecoderLayerNames) -> SelfAttention:
         """Grouped-query self-attention scaled by `head_dim ** -0.5`."""
@@ -59,8 +50,9 @@ class TFGemmaPreTrainedModel(TFLlamaPreTrainedModel):
                                 initializer_range=config.initializer_range, names=names.mlp_projections,
                                 name=names.mlp)
 
-    def make_layer(self, config, names: DecoderLayerNames, name: str) -> DecoderLayer:
+    def make_layer(self, config, index: int, name: str) -> DecoderLayer:
         """Llama's pre-norm layer with Gemma's blocks."""
+        names = self.weight_table.blocks.layer_names
         return DecoderLayer(self.make_attention(config, names), self.make_mlp(config, names, config.hidden_act),
                             GemmaRMSNorm(config.rms_norm_eps, name=names.input_norm),
                             GemmaRMSNorm(config.rms_norm_eps, name=names.post_attention_norm), name=name)

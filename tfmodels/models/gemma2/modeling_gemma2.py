@@ -37,8 +37,9 @@ class TFGemma2PreTrainedModel(TFGemmaPreTrainedModel):
             return SelfAttention(*sizes, **arguments)
         return SoftCappedSelfAttention(*sizes, softcap=config.attn_logit_softcapping, **arguments)
 
-    def make_layer(self, config, names: DecoderLayerNames, name: str) -> SandwichDecoderLayer:
+    def make_layer(self, config, index: int, name: str) -> SandwichDecoderLayer:
         """Norms before and after the attention and the feed-forward."""
+        names = self.weight_table.blocks.layer_names
         norms = [GemmaRMSNorm(config.rms_norm_eps, name=norm) for norm in (
             names.input_norm, names.post_attention_norm, names.pre_feedforward_norm, names.post_feedforward_norm)]
         return SandwichDecoderLayer(self.make_attention(config, names),

@@ -4,7 +4,9 @@ them with their own config."""
 
 from __future__ import annotations
 
-from tfmodels.layers.decoder import AttentionKind, CausalDecoderBackbone, decoder_backbone
+import keras
+
+from tfmodels.layers.decoder import AttentionKind, CausalDecoderBackbone, DecoderStack, layer_kinds
 from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.normalization import RMSNorm
 from tfmodels.layers.paths import leaf
@@ -37,33 +39,53 @@ def llama_layer_spec(config, qkv_bias: bool = False) -> LayerSpec:
     )
 
 
-def decoder_kinds(config, rotary: RotaryEmbedding) -> dict[str, AttentionKind]:
-    """How the family's layers attend: one rotary table for all, the sliding layers within `config.sliding_window`
-    (Mistral's every layer, Qwen2's from `max_window_layers` on)."""
-    return {"full_attention": AttentionKind(rotary),
-            "sliding_attention": AttentionKind(rotary, getattr(config, "sliding_window", None))}
-
-
 class TFLlamaPreTrainedModel(TaskModel):
-    """Llama's architecture: the `model` backbone and its weight table. `qkv_bias` (Qwen2) gives the query, key and
-    value projections biases whatever the config says. The classes take the reference's inputs (TFMistral's) in
-    its order, `labels` at its slot; `cache_position` is for preallocated caches (`generate`)."""
+    """Llama's architecture: the `model` backbone and its weight table. The backbone is built from parts a family
+    overrides (`make_embeddings`, `make_layer`, `make_final_norm`, `make_rotary`, `attention_kinds`,
+    `backbone_class`), as transformers' modular files override modules. `qkv_bias` (Qwen2) gives the query, key
+    and value projections biases whatever the config says. The classes take the reference's inputs (TFMistral's)
+    in its order, `labels` at its slot; `cache_position` is for preallocated caches (`generate`)."""
 
     config_class = LlamaConfig
     base_model_prefix = "model"
     weight_table = LLAMA_WEIGHTS
+    backbone_class = CausalDecoderBackbone
     qkv_bias = False
 
     def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
-        layout, spec = self.weight_table.blocks, llama_layer_spec(config, self.qkv_bias)
-        rotary = RotaryEmbedding(head_dim_of(config), config.rope_theta, getattr(config, "rope_scaling", None),
-                                 config.max_position_embeddings)
-        return decoder_backbone(
-            config, layout, TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
-                                           name=leaf(layout.tokens)),
-            lambda index, name: TransformerLayer(spec, layout.layer_names, index, name=name),
-            RMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), decoder_kinds(config, rotary),
-            name=self.base_model_prefix)
+        """The decoder from its parts: one `make_layer` per layer, each attending as its kind (`layer_kinds`)."""
+        layout = self.weight_table.blocks
+        paths = [layout.layer.format(i=i) for i in range(config.num_hidden_layers)]
+        layers = DecoderStack([self.make_layer(config, index, leaf(path)) for index, path in enumerate(paths)],
+                              paths, layer_kinds(config), name="layers")
+        return self.backbone_class(layout, self.make_embeddings(config), layers, self.make_final_norm(config),
+                                   self.attention_kinds(config), name=self.base_model_prefix)
+
+    def make_embeddings(self, config) -> TokenEmbedding:
+        """The token embeddings `embed_tokens`."""
+        return TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
+                              name=leaf(self.weight_table.blocks.tokens))
+
+    def make_final_norm(self, config) -> keras.layers.Layer:
+        """The norm after the last layer."""
+        return RMSNorm(config.rms_norm_eps, name=leaf(self.weight_table.blocks.final_norm))
+
+    def make_layer(self, config, index: int, name: str) -> keras.layers.Layer:
+        """Layer `index`, named `name`: Llama's pre-norm `TransformerLayer`."""
+        return TransformerLayer(llama_layer_spec(config, self.qkv_bias), self.weight_table.blocks.layer_names, index,
+                                name=name)
+
+    def make_rotary(self, config) -> RotaryEmbedding:
+        """The rotary tables over each head (`rope_theta`, `rope_scaling`)."""
+        return RotaryEmbedding(head_dim_of(config), config.rope_theta, getattr(config, "rope_scaling", None),
+                               config.max_position_embeddings)
+
+    def attention_kinds(self, config) -> dict[str, AttentionKind]:
+        """How each kind of layer attends: one rotary table for all, the sliding layers within
+        `config.sliding_window` (Mistral's every layer, Qwen2's from `max_window_layers` on, Gemma 2's every other)."""
+        rotary = self.make_rotary(config)
+        return {"full_attention": AttentionKind(rotary),
+                "sliding_attention": AttentionKind(rotary, getattr(config, "sliding_window", None))}
 
     def ignored_on_load(self) -> tuple[list[str], list[str]]:
         """With tied embeddings, a checkpoint's `lm_head` copy of them is not reported as unused."""

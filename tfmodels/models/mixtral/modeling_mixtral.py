@@ -9,57 +9,39 @@ from __future__ import annotations
 
 from tfmodels.call_inputs import unpack_inputs
 from tfmodels.layers.attention import SelfAttention
-from tfmodels.layers.decoder import CausalDecoderBackbone, decoder_backbone
-from tfmodels.layers.decoder_layer import DecoderLayerNames
-from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.moe import MoEDecoderBackbone, MoEDecoderLayer, SparseMoEFeedForward
 from tfmodels.layers.normalization import RMSNorm
-from tfmodels.layers.paths import leaf
-from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.modeling_outputs import ModelOutput
 from tfmodels.models.llama.modeling_llama import (
     TFLlamaForSequenceClassification,
     TFLlamaModel,
     TFLlamaPreTrainedModel,
-    decoder_kinds,
 )
 from tfmodels.models.mixtral.configuration_mixtral import MixtralConfig
 from tfmodels.models.mixtral.weights_mixtral import MIXTRAL_WEIGHTS
 from tfmodels.tasks import MoECausalLMTask
 
 
-def mixtral_layer(config: MixtralConfig, names: DecoderLayerNames, name: str) -> MoEDecoderLayer:
-    """One Mixtral layer: RMSNorms, grouped-query attention, the sparse mixture of experts."""
-    attention = SelfAttention(config.hidden_size, config.num_attention_heads, names.attention_projections,
-                              config.attention_dropout, config.initializer_range, head_dim=config.head_dim,
-                              num_kv_heads=config.num_key_value_heads, qkv_bias=False, output_bias=False,
-                              name=names.attention)
-    moe = SparseMoEFeedForward(config.hidden_size, config.intermediate_size, config.num_local_experts,
-                               config.num_experts_per_tok, config.hidden_act, config.router_jitter_noise,
-                               config.initializer_range, name=names.mlp)
-    return MoEDecoderLayer(attention, moe, RMSNorm(config.rms_norm_eps, name=names.input_norm),
-                           RMSNorm(config.rms_norm_eps, name=names.post_attention_norm), name=name)
-
-
 class TFMixtralPreTrainedModel(TFLlamaPreTrainedModel):
-    """Mixtral's architecture: Mistral's backbone shape with mixture-of-experts layers; `output_router_logits`
-    defaults to the config's."""
+    """Mixtral's architecture: Mistral's backbone shape with mixture-of-experts layers (`MoEDecoderBackbone`);
+    `output_router_logits` defaults to the config's."""
 
     config_class = MixtralConfig
     weight_table = MIXTRAL_WEIGHTS
+    backbone_class = MoEDecoderBackbone
 
-    def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
-        layout = self.weight_table.blocks
-        rotary = RotaryEmbedding(config.head_dim, config.rope_theta, config.rope_scaling,
-                                 config.max_position_embeddings)
-        backbone = decoder_backbone(
-            config, layout, TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
-                                           name=leaf(layout.tokens)),
-            lambda index, name: mixtral_layer(config, layout.layer_names, name),
-            RMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), decoder_kinds(config, rotary),
-            name=self.base_model_prefix)
-        return MoEDecoderBackbone(backbone.layout, backbone.embed_tokens, backbone.layers, backbone.norm,
-                                  backbone.kinds, name=self.base_model_prefix)
+    def make_layer(self, config, index: int, name: str) -> MoEDecoderLayer:
+        """RMSNorms, grouped-query attention, the sparse mixture of experts."""
+        names = self.weight_table.blocks.layer_names
+        attention = SelfAttention(config.hidden_size, config.num_attention_heads, names.attention_projections,
+                                  config.attention_dropout, config.initializer_range, head_dim=config.head_dim,
+                                  num_kv_heads=config.num_key_value_heads, qkv_bias=False, output_bias=False,
+                                  name=names.attention)
+        moe = SparseMoEFeedForward(config.hidden_size, config.intermediate_size, config.num_local_experts,
+                                   config.num_experts_per_tok, config.hidden_act, config.router_jitter_noise,
+                                   config.initializer_range, name=names.mlp)
+        return MoEDecoderLayer(attention, moe, RMSNorm(config.rms_norm_eps, name=names.input_norm),
+                               RMSNorm(config.rms_norm_eps, name=names.post_attention_norm), name=name)
 
     def encode(self, inputs: dict, training) -> dict:
         if inputs.get("output_router_logits") is None:

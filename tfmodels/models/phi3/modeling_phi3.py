@@ -8,59 +8,46 @@ them; LongRoPE scaling and partial rotary positions; each block's output dropped
 from __future__ import annotations
 
 from tfmodels.layers.attention import FusedSelfAttention
-from tfmodels.layers.decoder import CausalDecoderBackbone, decoder_backbone
-from tfmodels.layers.decoder_layer import DecoderLayer, DecoderLayerNames, FusedGatedFeedForward
-from tfmodels.layers.embeddings import TokenEmbedding
+from tfmodels.layers.decoder_layer import DecoderLayer, FusedGatedFeedForward
 from tfmodels.layers.normalization import RMSNorm
-from tfmodels.layers.paths import leaf
 from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.models.llama.modeling_llama import (
     TFLlamaForCausalLM,
     TFLlamaForSequenceClassification,
     TFLlamaModel,
     TFLlamaPreTrainedModel,
-    decoder_kinds,
 )
 from tfmodels.models.phi3.configuration_phi3 import Phi3Config
 from tfmodels.models.phi3.weights_phi3 import PHI3_WEIGHTS
 
 
-def phi3_rotary(config: Phi3Config) -> RotaryEmbedding:
-    """The rotary tables over the rotated part of each head, with LongRoPE's factors when the config has them."""
-    head_dim = config.hidden_size // config.num_attention_heads
-    scaling = config.rope_scaling
-    if scaling is not None:
-        scaling = {"original_max_position_embeddings": config.original_max_position_embeddings, **scaling}
-    return RotaryEmbedding(int(head_dim * config.partial_rotary_factor), config.rope_theta, scaling,
-                           config.max_position_embeddings)
-
-
-def phi3_layer(config: Phi3Config, names: DecoderLayerNames, name: str) -> DecoderLayer:
-    """One Phi-3 layer: RMSNorms, the fused attention and feed-forward, residual dropout."""
-    attention = FusedSelfAttention(config.hidden_size, config.num_attention_heads, names.attention_projections,
-                                   config.attention_dropout, config.initializer_range,
-                                   num_kv_heads=config.num_key_value_heads, qkv_bias=False, output_bias=False,
-                                   name=names.attention)
-    mlp = FusedGatedFeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
-                                config.initializer_range, names.mlp_projections, name=names.mlp)
-    return DecoderLayer(attention, mlp, RMSNorm(config.rms_norm_eps, name=names.input_norm),
-                        RMSNorm(config.rms_norm_eps, name=names.post_attention_norm), config.resid_pdrop, name=name)
-
-
 class TFPhi3PreTrainedModel(TFLlamaPreTrainedModel):
-    """Phi-3's architecture: Llama's backbone shape with Phi-3's layers, rotary tables and weight table."""
+    """Phi-3's architecture: Llama's backbone with Phi-3's layers, rotary tables and weight table."""
 
     config_class = Phi3Config
     weight_table = PHI3_WEIGHTS
 
-    def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
-        layout = self.weight_table.blocks
-        return decoder_backbone(
-            config, layout, TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
-                                           name=leaf(layout.tokens)),
-            lambda index, name: phi3_layer(config, layout.layer_names, name),
-            RMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), decoder_kinds(config, phi3_rotary(config)),
-            name=self.base_model_prefix)
+    def make_rotary(self, config) -> RotaryEmbedding:
+        """The rotary tables over the rotated part of each head, with LongRoPE's factors when the config has them."""
+        head_dim = config.hidden_size // config.num_attention_heads
+        scaling = config.rope_scaling
+        if scaling is not None:
+            scaling = {"original_max_position_embeddings": config.original_max_position_embeddings, **scaling}
+        return RotaryEmbedding(int(head_dim * config.partial_rotary_factor), config.rope_theta, scaling,
+                               config.max_position_embeddings)
+
+    def make_layer(self, config, index: int, name: str) -> DecoderLayer:
+        """RMSNorms, the fused attention and feed-forward, residual dropout."""
+        names = self.weight_table.blocks.layer_names
+        attention = FusedSelfAttention(config.hidden_size, config.num_attention_heads, names.attention_projections,
+                                       config.attention_dropout, config.initializer_range,
+                                       num_kv_heads=config.num_key_value_heads, qkv_bias=False, output_bias=False,
+                                       name=names.attention)
+        mlp = FusedGatedFeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
+                                    config.initializer_range, names.mlp_projections, name=names.mlp)
+        return DecoderLayer(attention, mlp, RMSNorm(config.rms_norm_eps, name=names.input_norm),
+                            RMSNorm(config.rms_norm_eps, name=names.post_attention_norm), config.resid_pdrop,
+                            name=name)
 
 
 class TFPhi3Model(TFPhi3PreTrainedModel, TFLlamaModel):

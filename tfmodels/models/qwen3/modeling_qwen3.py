@@ -8,54 +8,40 @@ full-attention and sliding-window layers may mix (`layer_types`).
 from __future__ import annotations
 
 from tfmodels.layers.attention import QKNormSelfAttention
-from tfmodels.layers.decoder import CausalDecoderBackbone, decoder_backbone
 from tfmodels.layers.decoder_layer import DecoderLayer, GatedFeedForward
-from tfmodels.layers.embeddings import TokenEmbedding
 from tfmodels.layers.normalization import RMSNorm
-from tfmodels.layers.paths import leaf
-from tfmodels.layers.rotary import RotaryEmbedding
 from tfmodels.models.llama.modeling_llama import (
     TFLlamaForCausalLM,
     TFLlamaForSequenceClassification,
     TFLlamaModel,
     TFLlamaPreTrainedModel,
-    decoder_kinds,
 )
 from tfmodels.models.qwen3.configuration_qwen3 import Qwen3Config
 from tfmodels.models.qwen3.weights_qwen3 import QWEN3_WEIGHTS
 
 
-def qwen3_layer(config: Qwen3Config, names, name: str) -> DecoderLayer:
-    """One Qwen3 layer: RMSNorms, grouped-query attention with per-head q/k norms, a gated SiLU feed-forward."""
-
-    def rms_norm(norm_name: str) -> RMSNorm:
-        return RMSNorm(config.rms_norm_eps, name=norm_name)
-
-    attention = QKNormSelfAttention(
-        config.hidden_size, config.num_attention_heads, names.attention_projections, config.attention_dropout,
-        config.initializer_range, head_dim=config.head_dim, num_kv_heads=config.num_key_value_heads,
-        qkv_bias=config.attention_bias, output_bias=config.attention_bias, make_norm=rms_norm, name=names.attention)
-    mlp = GatedFeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
-                           initializer_range=config.initializer_range, names=names.mlp_projections, name=names.mlp)
-    return DecoderLayer(attention, mlp, rms_norm(names.input_norm), rms_norm(names.post_attention_norm), name=name)
-
-
 class TFQwen3PreTrainedModel(TFLlamaPreTrainedModel):
-    """Qwen3's architecture: Llama's backbone shape with Qwen3's layers and weight table."""
+    """Qwen3's architecture: Llama's backbone with Qwen3's layers and weight table."""
 
     config_class = Qwen3Config
     weight_table = QWEN3_WEIGHTS
 
-    def make_backbone(self, config, add_pooling_layer: bool) -> CausalDecoderBackbone:
-        layout = self.weight_table.blocks
-        rotary = RotaryEmbedding(config.head_dim, config.rope_theta, config.rope_scaling,
-                                 config.max_position_embeddings)
-        return decoder_backbone(
-            config, layout, TokenEmbedding(config.vocab_size, config.hidden_size, config.initializer_range,
-                                           name=leaf(layout.tokens)),
-            lambda index, name: qwen3_layer(config, layout.layer_names, name),
-            RMSNorm(config.rms_norm_eps, name=leaf(layout.final_norm)), decoder_kinds(config, rotary),
-            name=self.base_model_prefix)
+    def make_layer(self, config, index: int, name: str) -> DecoderLayer:
+        """RMSNorms, grouped-query attention with per-head q/k norms, a gated SiLU feed-forward."""
+        names = self.weight_table.blocks.layer_names
+
+        def rms_norm(norm_name: str) -> RMSNorm:
+            return RMSNorm(config.rms_norm_eps, name=norm_name)
+
+        attention = QKNormSelfAttention(
+            config.hidden_size, config.num_attention_heads, names.attention_projections, config.attention_dropout,
+            config.initializer_range, head_dim=config.head_dim, num_kv_heads=config.num_key_value_heads,
+            qkv_bias=config.attention_bias, output_bias=config.attention_bias, make_norm=rms_norm,
+            name=names.attention)
+        mlp = GatedFeedForward(config.hidden_size, config.intermediate_size, config.hidden_act,
+                               initializer_range=config.initializer_range, names=names.mlp_projections, name=names.mlp)
+        return DecoderLayer(attention, mlp, rms_norm(names.input_norm), rms_norm(names.post_attention_norm),
+                            name=name)
 
 
 class TFQwen3Model(TFQwen3PreTrainedModel, TFLlamaModel):
