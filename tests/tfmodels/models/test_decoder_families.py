@@ -22,6 +22,7 @@ from tests.helpers import Case
 from tests.serving.test_export import _load_elsewhere
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.errors import ConfigError
+from tfmodels.layers.rotary import normalize_rope_scaling
 
 
 def _pytorch_fixture(case: Case):
@@ -80,8 +81,9 @@ def test_configs_as_transformers_5_writes_them_are_read(tmp_path):
     phi3.save_pretrained(tmp_path / "phi3")
     ours = tfmodels.AutoConfig.from_pretrained(tmp_path / "phi3")
     assert ours.partial_rotary_factor == 0.75 and {key: ours.rope_scaling[key] for key in scaling} == scaling
-    assert tfmodels.Phi3Config(rope_scaling={"type": "su", "short_factor": [1.0], "long_factor": [1.0]}
-                               ).rope_scaling["rope_type"] == "longrope"  # Phi-3's early name
+    early = tfmodels.Phi3Config(rope_scaling={"type": "su", "short_factor": [1.0], "long_factor": [1.0]})
+    assert early.rope_scaling == {"type": "su", "short_factor": [1.0], "long_factor": [1.0]}  # kept as written
+    assert normalize_rope_scaling(early.rope_scaling)["rope_type"] == "longrope"  # Phi-3's early name
     with pytest.raises(ConfigError, match="Phi-3's rope_scaling is None or of type 'longrope'"):
         tfmodels.Phi3Config(rope_scaling={"rope_type": "linear", "factor": 2.0})
     with pytest.raises(ConfigError, match="use_bidirectional_attention=True"):

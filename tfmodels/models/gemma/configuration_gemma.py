@@ -61,7 +61,9 @@ class GemmaConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
-        self.rope_theta, self.rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
+        self.rope_theta, rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
+        if rope_scaling is not None:  # the reference's Gemma configs have no such field otherwise
+            self.rope_scaling = rope_scaling
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,

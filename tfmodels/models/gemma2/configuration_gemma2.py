@@ -66,7 +66,9 @@ class Gemma2Config(PretrainedConfig):
         self.initializer_range = initializer_range
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
-        self.rope_theta, self.rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
+        self.rope_theta, rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
+        if rope_scaling is not None:  # the reference's Gemma 2 configs have no such field otherwise
+            self.rope_scaling = rope_scaling
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         self.query_pre_attn_scalar = query_pre_attn_scalar

@@ -87,8 +87,8 @@ class Gemma3TextConfig(PretrainedConfig):
         self.attention_dropout = attention_dropout
         self.query_pre_attn_scalar = query_pre_attn_scalar
         self.sliding_window = sliding_window
-        kwargs.pop("_sliding_window_pattern", None)
         self.sliding_window_pattern = sliding_window_pattern
+        kwargs.setdefault("_sliding_window_pattern", sliding_window_pattern)  # the reference writes both
         self.final_logit_softcapping = final_logit_softcapping
         self.attn_logit_softcapping = attn_logit_softcapping
         self.use_bidirectional_attention = use_bidirectional_attention

@@ -16,6 +16,7 @@ from tfmodels.models.llama.modeling_llama import (
     TFLlamaForSequenceClassification,
     TFLlamaModel,
     TFLlamaPreTrainedModel,
+    head_dim_of,
 )
 from tfmodels.models.mixtral.configuration_mixtral import MixtralConfig
 from tfmodels.models.mixtral.weights_mixtral import MIXTRAL_WEIGHTS
@@ -34,7 +35,7 @@ class TFMixtralPreTrainedModel(TFLlamaPreTrainedModel):
         """RMSNorms, grouped-query attention, the sparse mixture of experts."""
         names = self.weight_table.blocks.layer_names
         attention = SelfAttention(config.hidden_size, config.num_attention_heads, names.attention_projections,
-                                  config.attention_dropout, config.initializer_range, head_dim=config.head_dim,
+                                  config.attention_dropout, config.initializer_range, head_dim=head_dim_of(config),
                                   num_kv_heads=config.num_key_value_heads, qkv_bias=False, output_bias=False,
                                   name=names.attention)
         moe = SparseMoEFeedForward(config.hidden_size, config.intermediate_size, config.num_local_experts,

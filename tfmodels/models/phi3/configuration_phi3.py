@@ -86,8 +86,11 @@ class Phi3Config(PretrainedConfig):
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
         self.rope_theta, self.rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
-        if self.rope_scaling is not None and self.rope_scaling["rope_type"] != "longrope":
-            raise ConfigError(f"Phi-3's rope_scaling is None or of type 'longrope'; received {rope_scaling!r}.")
+        if self.rope_scaling is not None:
+            if self.rope_scaling["rope_type"] != "longrope":
+                raise ConfigError(f"Phi-3's rope_scaling is None or of type 'longrope'; received {rope_scaling!r}.")
+            if rope_scaling is not None and "rope_type" not in rope_scaling:  # kept as written (`type` alone)
+                self.rope_scaling.pop("rope_type")
         if not 0.0 < partial_rotary_factor <= 1.0:
             raise ConfigError(f"partial_rotary_factor must be in (0, 1]; received {partial_rotary_factor}.")
         self.partial_rotary_factor = partial_rotary_factor
