@@ -22,6 +22,7 @@ from tests.helpers import Case
 from tests.serving.test_export import _load_elsewhere
 from tfmodels.checkpoints.safetensors_format import read_safetensors
 from tfmodels.errors import ConfigError
+from tfmodels.layers.moe import SparseMoEFeedForward
 from tfmodels.layers.rotary import normalize_rope_scaling
 
 
@@ -174,6 +175,12 @@ def test_mixture_of_experts_computes_the_same_tokens_gathered_and_under_xla():
     flat = tokens.reshape(-1, 32)
     dense = sum(weights[:, [j]] * expert(flat).numpy() for j, expert in enumerate(moe.experts))
     np.testing.assert_allclose(np.asarray(eager).reshape(-1, 32), dense, atol=1e-6, rtol=0)
+    # Router jitter (training only): the tokens are scaled by noise in [0.5, 1.5] before routing.
+    jittered = SparseMoEFeedForward(32, 16, num_experts=4, top_k=2, activation="silu", jitter_noise=0.5,
+                                    name="block_sparse_moe")
+    plain = np.asarray(jittered(tokens)[0])
+    assert np.abs(np.asarray(jittered(tokens, training=True)[0]) - plain).max() > 0.1 * np.abs(plain).max()
+    np.testing.assert_array_equal(np.asarray(jittered(tokens, training=False)[0]), plain)
 
 
 def test_lora_on_mixtral_experts_saves_peft_module_names_and_merges_into_a_transformers_checkpoint(tmp_path):
