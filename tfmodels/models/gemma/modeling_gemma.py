@@ -35,6 +35,7 @@ class TFGemmaPreTrainedModel(TFLlamaPreTrainedModel):
                                     config.initializer_range, name=leaf(self.weight_table.blocks.tokens))
 
     def make_final_norm(self, config) -> GemmaRMSNorm:
+        """Gemma's norm after the last layer."""
         return GemmaRMSNorm(config.rms_norm_eps, name=leaf(self.weight_table.blocks.final_norm))
 
     def make_attention(self, config, names: DecoderLayerNames) -> SelfAttention:
