@@ -11,6 +11,24 @@ from tfmodels.models.llama.configuration_llama import rope_settings
 LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
+def qwen_layer_types(layer_types: list[str] | None, sliding_window: int | None, max_window_layers: int,
+                     num_hidden_layers: int) -> list[str]:
+    """Each layer's kind, as Qwen2's and Qwen3's references derive it: the given `layer_types` (checked), else
+    sliding-window layers from `max_window_layers` on when there is a window, full attention before.
+
+    Example:
+        >>> qwen_layer_types(None, 4096, 1, 2)
+        ['full_attention', 'sliding_attention']
+    """
+    if layer_types is None:
+        layer_types = ["sliding_attention" if sliding_window is not None and i >= max_window_layers
+                       else "full_attention" for i in range(num_hidden_layers)]
+    unknown = sorted(set(layer_types) - set(LAYER_TYPES))
+    if unknown:
+        raise ConfigError(f"layer_types may hold {list(LAYER_TYPES)}; received {unknown}.")
+    return list(layer_types)
+
+
 class Qwen2Config(PretrainedConfig):
     """Configuration of a Qwen2 model; the defaults are the reference's (Qwen2-7B-like).
 
@@ -67,11 +85,5 @@ class Qwen2Config(PretrainedConfig):
         self.use_cache = use_cache
         self.rope_theta, self.rope_scaling = rope_settings(rope_theta, rope_scaling, kwargs)
         self.attention_dropout = attention_dropout
-        if layer_types is None:
-            layer_types = ["sliding_attention" if self.sliding_window is not None and i >= max_window_layers
-                           else "full_attention" for i in range(num_hidden_layers)]
-        unknown = sorted(set(layer_types) - set(LAYER_TYPES))
-        if unknown:
-            raise ConfigError(f"layer_types may hold {list(LAYER_TYPES)}; received {unknown}.")
-        self.layer_types = list(layer_types)
+        self.layer_types = qwen_layer_types(layer_types, self.sliding_window, max_window_layers, num_hidden_layers)
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)

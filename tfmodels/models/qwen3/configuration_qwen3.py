@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tfmodels.configuration import PretrainedConfig
-from tfmodels.errors import ConfigError
 from tfmodels.models.llama.configuration_llama import rope_settings
-from tfmodels.models.qwen2.configuration_qwen2 import LAYER_TYPES
+from tfmodels.models.qwen2.configuration_qwen2 import qwen_layer_types
 
 
 class Qwen3Config(PretrainedConfig):
@@ -70,11 +69,5 @@ class Qwen3Config(PretrainedConfig):
         self.sliding_window = sliding_window if use_sliding_window else None
         self.max_window_layers = max_window_layers
         self.attention_dropout = attention_dropout
-        if layer_types is None:
-            layer_types = ["sliding_attention" if self.sliding_window is not None and i >= max_window_layers
-                           else "full_attention" for i in range(num_hidden_layers)]
-        unknown = sorted(set(layer_types) - set(LAYER_TYPES))
-        if unknown:
-            raise ConfigError(f"layer_types may hold {list(LAYER_TYPES)}; received {unknown}.")
-        self.layer_types = list(layer_types)
+        self.layer_types = qwen_layer_types(layer_types, self.sliding_window, max_window_layers, num_hidden_layers)
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
