@@ -28,7 +28,7 @@ _EXPORTS = {
         "TFAutoModelForCausalLM",
         "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
         "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
-        "TFAutoModelForSeq2SeqLM",
+        "TFAutoModelForSeq2SeqLM", "TFAutoModelForImageClassification",
     ],
 }
 for _architecture in _architectures().values():  # each architecture folder declares its own names

@@ -165,6 +165,12 @@ class TFAutoModelForSeq2SeqLM(_AutoModel):
     _auto_name = "TFAutoModelForSeq2SeqLM"
 
 
+class TFAutoModelForImageClassification(_AutoModel):
+    """Auto class: the image classifier of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForImageClassification"
+
+
 def load_pretrained(source: str | os.PathLike, **kwargs: Any):
     """Load a checkpoint with the class its config names in `architectures` (e.g. `BertForSequenceClassification`
     -> `TFBertForSequenceClassification`), else the bare model of its `model_type`.
@@ -186,4 +192,5 @@ AUTO_CLASS_NAMES = [
     "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
     "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification", "TFAutoModelForQuestionAnswering",
     "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction", "TFAutoModelForSeq2SeqLM",
+    "TFAutoModelForImageClassification",
 ]

@@ -205,3 +205,58 @@ def check_model_inputs(arguments: dict, vocab_size: int, embedding_dim: int, max
         if token_types is not None and type_vocab_size is not None:
             assertions += check_token_ids(token_types, "token_type_ids", type_vocab_size)
     return with_assertions(arguments, assertions)
+
+
+def check_pixel_values(arguments: dict, num_channels: int, image_size: int, patch_size: int) -> dict:
+    """`pixel_values` checked: floats `[batch, channels, height, width]` with the model's channels, and the
+    config's image size unless `interpolate_pos_encoding` (then at least one patch each way). Shapes the trace
+    knows raise a ValueError; in a graph, unknown sizes become assertions.
+
+    Example:
+        >>> check_pixel_values({"pixel_values": np.zeros((1, 224, 224, 3), np.float32)}, 3, 224, 16)
+        ValueError: pixel_values must be [batch, channels, height, width] with 3 channels; received [1, 224, 224, 3]...
+    """
+    arguments = dict(arguments)
+    pixels = arguments.get("pixel_values")
+    if pixels is None:
+        raise ValueError("Pass pixel_values: images as floats [batch, channels, height, width] (the image "
+                         "processor's output).")
+    if not tf.is_tensor(pixels):
+        array = np.asarray(pixels)
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise TypeError(f"pixel_values must hold numbers; received dtype {array.dtype}. Decode and preprocess "
+                            "images with the model's image processor first (or serve encoded images through "
+                            "the export's serving_image_bytes signature).")
+        pixels = tf.convert_to_tensor(array)
+    if not _dtype(pixels).is_floating:
+        raise TypeError(f"pixel_values must be floats (rescaled and normalised by the image processor); received "
+                        f"dtype {_dtype(pixels).name}.")
+    shape = pixels.shape
+    layout = f"[batch, channels, height, width] with {num_channels} channels"
+    if shape.rank is not None and (shape.rank != 4 or shape[1] not in (None, num_channels)):
+        hint = " Channels come first: tf.transpose(images, [0, 3, 1, 2])." if (
+            shape.rank == 4 and shape[-1] == num_channels) else ""
+        raise ValueError(f"pixel_values must be {layout}; received {shape.as_list()}.{hint}")
+    interpolate = bool(arguments.get("interpolate_pos_encoding"))
+    assertions = []
+    for axis, side in ((2, "height"), (3, "width")):
+        size = shape[axis] if shape.rank == 4 else None
+        if interpolate:
+            message = f"pixel_values is narrower than one patch ({patch_size} pixels) in {side}."
+            if size is not None and size < patch_size:
+                raise ValueError(message + f" Received shape {shape.as_list()}.")
+            if size is None:
+                assertions.append(tf.debugging.assert_greater_equal(tf.shape(pixels)[axis], patch_size,
+                                                                    message=message))
+            continue
+        message = (f"pixel_values must be {image_size} pixels in {side} (config.image_size); resize the images with "
+                   "the image processor, or pass interpolate_pos_encoding=True to resample the positions.")
+        if size is not None and size != image_size:
+            raise ValueError(message + f" Received shape {shape.as_list()}.")
+        if size is None:
+            assertions.append(tf.debugging.assert_equal(tf.shape(pixels)[axis], image_size, message=message))
+    if assertions:
+        with tf.control_dependencies(assertions):
+            pixels = tf.identity(pixels)
+    arguments["pixel_values"] = pixels
+    return arguments

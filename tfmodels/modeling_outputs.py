@@ -65,6 +65,12 @@ class TFBaseModelOutputWithPoolingAndCrossAttentions(ModelOutput):
     )
 
 
+class TFBaseModelOutputWithPooling(ModelOutput):
+    """Outputs of an encoder with a pooler and no cache (ViT, CLIP's towers)."""
+
+    _fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
+
+
 class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
     """Outputs of a decoder with a key/value cache (GPT-2)."""
 

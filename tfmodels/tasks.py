@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfmodels.keras_private import sublayers
@@ -740,3 +741,77 @@ class DoubleHeadsTask(TaskModel):
             hidden_states=None if all_hidden is None else all_hidden[:-1] + (hidden,),
             attentions=encoded.get("attentions"),
         )
+
+
+class ImageTaskModel(TaskModel):
+    """A model on images: `pixel_values` `[batch, channels, height, width]` (floats, as the image processor
+    writes them) instead of token ids. The architecture's config has `image_size`, `patch_size`, `num_channels`.
+
+    Example:
+        >>> model({"pixel_values": processor(images)["pixel_values"]}).logits
+    """
+
+    main_input_name = "pixel_values"
+
+    def check_inputs(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        config = self.config
+        return input_checks.check_pixel_values(arguments, config.num_channels, config.image_size, config.patch_size)
+
+    def max_sequence_length(self) -> int | None:
+        return None
+
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """`pixel_values`: float32 `[batch, channels, image_size, image_size]`."""
+        config = self.config
+        return {"pixel_values": tf.TensorSpec([None, config.num_channels, config.image_size, config.image_size],
+                                              tf.float32, name="pixel_values")}
+
+    def make_dummy_inputs(self, batch_size: int = 1, length: int = 2, num_choices: int = 2) -> dict[str, tf.Tensor]:
+        """`batch_size` images of the config's size, a ramp of values from -1 to 1 (`length` and `num_choices`
+        are for text models and unused here)."""
+        spec = self.input_signature["pixel_values"]
+        shape = [batch_size, *spec.shape[1:]]
+        ramp = tf.linspace(-1.0, 1.0, int(np.prod(shape)))
+        return {"pixel_values": tf.reshape(ramp, shape)}
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None):
+        raise NotImplementedError(f"{type(self).__name__} reads images: it has no token embeddings to resize.")
+
+    def get_input_embeddings(self) -> keras.layers.Layer:
+        """The patch embeddings (as the reference's `get_input_embeddings` of vision models)."""
+        return self.backbone.embeddings.patch_embeddings
+
+
+class ImageBaseModelTask(ImageTaskModel):
+    """The bare vision backbone: its hidden states and pooled output."""
+
+    bare_backbone = True
+
+    def uses_pooler(self) -> bool:
+        return True
+
+    def forward(self, inputs, labels, training):
+        return self.encode(inputs, training)
+
+
+class ImageClassificationTask(ImageTaskModel):
+    """A classifier (or regressor) on the class token's final state; the loss follows `config.problem_type`."""
+
+    label_names = ("labels",)
+    tasks = ("image_classification",)
+
+    def make_heads(self, config) -> None:
+        self.classifier_head = TokenHead(config.num_labels, config.hidden_size,
+                                         self.head_paths("image_classification")["classifier"],
+                                         name="classifier_head")
+
+    classifier = HeadAttribute()
+
+    def forward(self, inputs, labels, training):
+        encoded = self.encode(inputs, training)
+        logits = self.classifier_head(encoded["last_hidden_state"][:, 0], training=training)
+        loss = None
+        if labels["labels"] is not None:
+            loss = losses.sequence_classification_loss(labels["labels"], logits, self.config.problem_type)
+        return self.finish(TFSequenceClassifierOutput, encoded, loss=loss, logits=logits)
