@@ -157,7 +157,7 @@ EXPORT_DTYPES = ("bfloat16", "float16")
 def copy_at_precision(model: keras.Model, dtype: str) -> keras.Model:
     """A copy of `model` (same class and config) whose weights and computation are in `dtype` (`"bfloat16"` or
     `"float16"`), its weights cast from the model's; the model itself is unchanged. The copy takes the model's
-    `generation_config` where it has one.
+    `generation_config` and `image_processor` where it has them.
 
     Example:
         >>> copy_at_precision(model, "bfloat16").get_layer(index=0).compute_dtype
@@ -180,8 +180,9 @@ def copy_at_precision(model: keras.Model, dtype: str) -> keras.Model:
                           "is, or merge its adapters first.")
     for target, source in zip(ours, theirs):
         target.assign(tf.cast(source.value, target.dtype) if target.dtype != source.dtype else source.value)
-    if hasattr(model, "generation_config"):
-        copy.generation_config = model.generation_config
+    for setting in ("generation_config", "image_processor"):  # what travels with the model besides its config
+        if hasattr(model, setting):
+            setattr(copy, setting, getattr(model, setting))
     return copy
 
 
@@ -205,6 +206,7 @@ def export_saved_model(
     generate: bool = False,
     generation_kwargs: Mapping[str, Any] | None = None,
     dtype: str | None = None,
+    raw_inputs: bool = True,
 ) -> str:
     """Export `model` as `export_base/<version>/`, the layout TF Serving loads (`--model_base_path=export_base`).
 
@@ -221,6 +223,10 @@ def export_saved_model(
     `generate` (`input_ids`, `attention_mask` -> `sequences`, `sequence_lengths`) and `generate_max_new_tokens`
     (also `max_new_tokens`, capped by the export's), with the generation settings fixed at export time; their
     tokens are verified too (for sampling, only that they load and answer).
+
+    Models that take images add signatures on raw inputs (`raw_input_serving_functions`, with `raw_inputs=True`):
+    `serving_image_bytes` takes encoded images (`images`, `tf.string` `[batch]`) and runs the model's image
+    processor in the graph; it is verified on the model's `raw_check_inputs()`.
 
     `dtype="bfloat16"` (or `"float16"`) exports a copy of the model at that precision (weights and computation;
     logits stay float32) and verifies the export against that copy; the model in memory is not changed. A model
@@ -254,6 +260,10 @@ def export_saved_model(
     elif generation_kwargs:
         raise ValueError("generation_kwargs are only used with generate=True.")
     check_inputs = _check_inputs(model)
+    raw = getattr(model, "raw_input_serving_functions", None)
+    if raw_inputs and raw is not None:  # signatures on what clients have: encoded images, audio samples
+        resolved.update(raw())
+        check_inputs += model.raw_check_inputs()
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
     verifier = _start_verifier() if verify else None
     try:

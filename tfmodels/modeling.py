@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -165,6 +166,15 @@ class TFPreTrainedModel(PretrainedIO, HubMixin, TrainingGlue, ModelSurgery, Inte
             fill = tf.zeros if name == "token_type_ids" else tf.ones
             dummies[name] = fill(shape, dtype=spec.dtype)
         return dummies
+
+    def side_files(self) -> dict[str, str]:
+        """Files `save_pretrained` writes beside `config.json`, `{file name: text}`: none here (image models write
+        their `preprocessor_config.json`)."""
+        return {}
+
+    def read_side_files(self, find: Callable[[str], str | None]) -> None:
+        """Called by `from_pretrained` with `find(file name)`, the file's local path or None when the checkpoint
+        has none: nothing to read here (image models read their `preprocessor_config.json`)."""
 
     def after_load(self, unloaded: list[str]) -> None:
         """Called by `from_pretrained` with the weights the checkpoint did not provide (model-name-free keys),

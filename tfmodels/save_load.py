@@ -115,6 +115,7 @@ class PretrainedIO:
         extra_files = {CONFIG_NAME: self.config.to_json_string(use_diff=True)}
         if self.can_generate():
             extra_files[GENERATION_CONFIG_NAME] = self.generation_config.to_json_string()
+        extra_files.update(self.side_files())
         save_checkpoint(self, save_directory, max_shard_size, layout, extra_files, tensors)
         logger.info("Model weights saved in %s (%s)", save_directory, layout)
         if saved_model:
@@ -218,6 +219,7 @@ class PretrainedIO:
         _log_loading_info(cls.__name__, path, info, cls.base_model_prefix)
         if model.can_generate():
             model.generation_config = _load_generation_config(model.config, local, hub if remote else None)
+        model.read_side_files(functools.partial(_optional_file, local, hub=hub if remote else None))
         if output_loading_info:
             return model, info.as_dict()
         return model
@@ -297,15 +299,21 @@ def _initialize_unloaded(model: keras.Model, info) -> None:
             initialize_like_fresh(variable, initializer_range)
 
 
-def _load_generation_config(config: PretrainedConfig, path: str, hub=None) -> GenerationConfig:
-    """`generation_config.json` of a local directory or Hub repo, else the model config's generation fields."""
+def _optional_file(path: str, name: str, hub=None) -> str | None:
+    """The local path of file `name` of a checkpoint directory or Hub repo, or None when it has none."""
     if hub is not None:
         from tfmodels.hub import fetch_optional
 
-        file = fetch_optional(path, GENERATION_CONFIG_NAME, hub)
+        file = fetch_optional(path, name, hub)
     else:
-        file = os.path.join(path, GENERATION_CONFIG_NAME) if os.path.isdir(path) else None
-    if file is not None and os.path.isfile(file):
+        file = os.path.join(path, name) if os.path.isdir(path) else None
+    return file if file is not None and os.path.isfile(file) else None
+
+
+def _load_generation_config(config: PretrainedConfig, path: str, hub=None) -> GenerationConfig:
+    """`generation_config.json` of a local directory or Hub repo, else the model config's generation fields."""
+    file = _optional_file(path, GENERATION_CONFIG_NAME, hub)
+    if file is not None:
         return GenerationConfig.from_pretrained(file)
     return GenerationConfig.from_model_config(config)
 

@@ -14,6 +14,7 @@ reference's parameters. Every `call` hands its arguments to `run_task`, which ru
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from typing import Any
 
@@ -39,6 +40,7 @@ from tfmodels.layers.heads import (
     TokenScoreHead,
 )
 from tfmodels.call_inputs import float32_logits, unpack_inputs
+from tfmodels.image_processing import PREPROCESSOR_CONFIG, ImageProcessor
 from tfmodels.modeling import TFPreTrainedModel
 from tfmodels.modeling_outputs import (
     ModelOutput,
@@ -781,6 +783,65 @@ class ImageTaskModel(TaskModel):
     def get_input_embeddings(self) -> keras.layers.Layer:
         """The patch embeddings (as the reference's `get_input_embeddings` of vision models)."""
         return self.backbone.embeddings.patch_embeddings
+
+    # ---- the image processor that travels with the model --------------------------------------------------------
+    def default_image_processor(self) -> ImageProcessor:
+        """The processor of a checkpoint without `preprocessor_config.json`: the architecture's reference defaults
+        at the config's image size (architectures override it)."""
+        return ImageProcessor(size=self.config.image_size)
+
+    @property
+    def image_processor(self) -> ImageProcessor:
+        """The checkpoint's image processor (`preprocessor_config.json`), else `default_image_processor()`; set it
+        to change what `save_pretrained` writes and what the export's `serving_image_bytes` runs.
+
+        Example:
+            >>> model.image_processor = ImageProcessor(size=384, image_mean=[0.485, 0.456, 0.406],
+            ...                                        image_std=[0.229, 0.224, 0.225])
+        """
+        processor = self.runtime_state.image_processor
+        return processor if processor is not None else self.default_image_processor()
+
+    @image_processor.setter
+    def image_processor(self, processor: ImageProcessor) -> None:
+        if not isinstance(processor, ImageProcessor):
+            raise TypeError(f"image_processor must be a tfmodels ImageProcessor; received {type(processor).__name__}.")
+        self.runtime_state.image_processor = processor
+
+    def side_files(self) -> dict[str, str]:
+        return {PREPROCESSOR_CONFIG: json.dumps(self.image_processor.to_dict(), indent=2, sort_keys=True) + "\n"}
+
+    def read_side_files(self, find) -> None:
+        file = find(PREPROCESSOR_CONFIG)
+        if file is not None:
+            self.image_processor = ImageProcessor.from_pretrained(file)
+
+    def raw_input_serving_functions(self) -> dict[str, tuple]:
+        """Export signatures on what a client has: `serving_image_bytes` takes encoded images (`images`, `tf.string`
+        `[batch]`: PNG, JPEG, GIF, BMP), processes them with `image_processor` in the graph and returns
+        `serving_default`'s outputs. `serving.export_saved_model` adds it to the export."""
+        processor = self.image_processor
+        if processor.output_size is None:
+            logger.warning("%s's image processor resizes to each image's own size (shortest_edge without a crop); "
+                           "the export has no serving_image_bytes signature.", type(self).__name__)
+            return {}
+
+        def serving_image_bytes(inputs):
+            return self.serving({"pixel_values": processor.process_encoded(inputs["images"])})
+
+        return {"serving_image_bytes": (serving_image_bytes, [{"images": tf.TensorSpec([None], tf.string,
+                                                                                     name="images")}])}
+
+    def raw_check_inputs(self) -> list[dict[str, np.ndarray]]:
+        """Inputs the export verifies `serving_image_bytes` on: two generated images (gradients with a block of
+        colour, of two sizes other than the model's), PNG-encoded."""
+        images = []
+        for height, width in ((37, 52), (61, 45)):
+            rows, columns = np.mgrid[0:height, 0:width]
+            image = np.stack([rows * 255 // height, columns * 255 // width, (rows + columns) % 256], -1)
+            image[height // 4:height // 2, width // 3:width // 2] = [250, 30, 30]
+            images.append(tf.io.encode_png(image.astype(np.uint8)).numpy())
+        return [{"images": np.array(images)}]
 
 
 class ImageBaseModelTask(ImageTaskModel):

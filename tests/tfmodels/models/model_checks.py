@@ -45,6 +45,7 @@ TASKS = {
     "ForTokenClassification": "token_classification",
     "ForQuestionAnswering": "question_answering",
     "ForMultipleChoice": "multiple_choice",
+    "ForImageClassification": "image_classification",
     "EncoderModel": "encoder",  # an encoder-decoder's encoder alone (T5): checked as a bare model
     "Model": "base",
 }
@@ -89,6 +90,10 @@ _ROBERTA = dict(_BERT_LIKE, vocab_size=64, max_position_embeddings=SEQUENCE + 24
 _LLAMA_HEADS = ("Model", "ForCausalLM", "ForSequenceClassification")
 _LLAMA = dict(vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=4,
               num_key_value_heads=2, max_position_embeddings=32, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+
+# 30 x 30 images in 6 x 6 patches: a class token and 25 patches.
+_VIT = dict(image_size=30, patch_size=6, num_channels=3, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=20)
 
 _T5 = dict(vocab_size=64, d_model=16, d_kv=6, d_ff=20, num_layers=2, num_heads=2, relative_attention_num_buckets=8,
            relative_attention_max_distance=16, dropout_rate=0.0, feed_forward_proj="gated-gelu",
@@ -194,6 +199,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         _classes("Mixtral", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
         cases={"mixtral_lm": "TFMixtralForCausalLM"},
     ),
+    "vit": Architecture(
+        "ViTConfig", _VIT, _classes("ViT", "Model", "ForImageClassification"), token_type_ids=False, pruning=False,
+        resizing=False, cases={"vit_base": "TFViTModel", "vit_imgcls": "TFViTForImageClassification"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,
@@ -268,7 +277,8 @@ def tiny_model(class_name: str, seed: int = 0) -> keras.Model:
     """
     entry = architecture_of(class_name)
     task = task_of(class_name)
-    overrides = {"num_labels": NUM_LABELS} if task in ("sequence_classification", "token_classification") else {}
+    classifies = task in ("sequence_classification", "token_classification", "image_classification")
+    overrides = {"num_labels": NUM_LABELS} if classifies else {}
     if task == "causal_lm":
         overrides["is_decoder"] = True
     keras.utils.set_random_seed(seed)
@@ -287,6 +297,8 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
     config = model.config
     task = task_of(class_name)
     rng = np.random.default_rng(seed)
+    if "pixel_values" in model.input_signature:
+        return _image_batch(model, task, rng)
     shape = (BATCH, CHOICES, SEQUENCE) if task in ("multiple_choice", "double_heads") else (BATCH, SEQUENCE)
     low = 4  # above the special tokens (padding, start, end)
     ids = low + (rng.integers(0, config.vocab_size - low, shape[:-1] + (1,)) + np.arange(SEQUENCE)) % (
@@ -335,3 +347,20 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
             sentence_label = PRETRAINING_TASKS[pretraining][1]
             labels = {"labels": every_third, sentence_label: (first % 2).astype(np.int32)}
     return inputs, labels
+
+
+def _image_batch(model: keras.Model, task: str, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], Any]:
+    """`BATCH` images whose class a few steps learn: each image's brightness is its class (plus noise). A bare
+    model's target is a regression of its `last_hidden_state` on the pixels' mean."""
+    config = model.config
+    classes = np.arange(BATCH) % NUM_LABELS
+    size = config.image_size
+    pixels = (classes[:, None, None, None] - 1.0 + 0.3 * rng.normal(
+        size=(BATCH, config.num_channels, size, size))).astype(np.float32)
+    inputs = {"pixel_values": pixels}
+    if task == "base":
+        patches = (size // config.patch_size) ** 2 + 1
+        level = pixels.mean(axis=(1, 2, 3))[:, None, None]
+        target = np.sin(level * (1 + np.arange(config.hidden_size)) + np.arange(patches)[:, None] * 0.1)
+        return inputs, target.astype(np.float32)
+    return inputs, {"labels": classes.astype(np.int32)}
