@@ -174,6 +174,24 @@ def _default_dtype(dtype: np.dtype) -> np.dtype:
     return dtype
 
 
+def _image_column(model, dataset, arguments: list[str]) -> str | None:
+    """The dataset's column of images (a `datasets.Image` feature) that becomes `pixel_values` through the model's
+    `image_processor`, when the model takes `pixel_values` and the dataset has none; None otherwise."""
+    if "pixel_values" not in arguments or "pixel_values" in dataset.column_names:
+        return None
+    features = getattr(dataset, "features", None) or {}
+    images = [name for name, feature in features.items() if type(feature).__name__ == "Image"]
+    if not images:
+        return None
+    if len(images) > 1:
+        raise ValueError(f"The dataset has several image columns {images}; keep the one the model should see "
+                         "(dataset.remove_columns([...])) or make pixel_values yourself.")
+    if getattr(model, "image_processor", None) is None:
+        raise ValueError(f"{type(model).__name__} has no image_processor to turn the {images[0]!r} column into "
+                         "pixel_values; set model.image_processor, or map the images to pixel_values first.")
+    return images[0]
+
+
 def prepare_tf_dataset(
     model,
     dataset,
@@ -193,7 +211,8 @@ def prepare_tf_dataset(
     as a bare tensor, several as a dict keyed by label name), else the dict of features alone.
 
     Keeps the columns `model.call` accepts plus its label columns (`label` becomes `labels`) and logs which
-    columns it drops. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
+    columns it drops. A column of images (a `datasets.Image` feature) becomes `pixel_values` through the model's
+    `image_processor`, batch by batch. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
     or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
     dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch
     (`batch` is `batch_size` with `drop_remainder`, which defaults to `shuffle`, else unknown).
@@ -221,9 +240,10 @@ def prepare_tf_dataset(
     arguments = call_argument_names(model)
     labels = label_names(model)
     rename = {"label": "labels"} if "labels" in labels and "labels" not in dataset.column_names else {}
+    image_column = _image_column(model, dataset, arguments)
     kept, dropped = [], []
     for column in dataset.column_names:
-        if column in arguments or column in rename:
+        if column in arguments or column in rename or column == image_column:
             kept.append(column)
         else:
             dropped.append(column)
@@ -252,8 +272,10 @@ def prepare_tf_dataset(
 
     def make_batch(indices: np.ndarray) -> dict[str, np.ndarray]:
         rows = dataset[[int(i) for i in indices]]
-        samples = [{rename.get(c, c): rows[c][i] for c in kept} for i in range(len(indices))]
-        batch = collate(samples)
+        samples = [{rename.get(c, c): rows[c][i] for c in kept if c != image_column} for i in range(len(indices))]
+        batch = collate(samples) if samples[0] else {}
+        if image_column is not None:  # decoded images -> the model's processor -> pixel_values
+            batch["pixel_values"] = model.image_processor(list(rows[image_column]), return_tensors="np")["pixel_values"]
         return {name: np.asarray(value, dtype=dtypes.get(name, _default_dtype(np.asarray(value).dtype)))
                 for name, value in batch.items()}
 

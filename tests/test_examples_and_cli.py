@@ -146,6 +146,29 @@ def test_seq2seq_example_trains_generates_and_exports(tmp_path):
         assert json.load(handle) == json.loads(json.dumps(result))
 
 
+def test_image_classification_example_trains_on_png_files_and_serves_encoded_images(tmp_path):
+    import torch
+    import transformers
+    from PIL import Image
+
+    result = _example("image_classification").main(["--quick", "--output-dir", str(tmp_path)])
+    assert len(result["loss"]) == 1 and result["loss"][0] < np.log(3) + 0.1  # about a uniform guess, or below
+    assert 0 <= result["accuracy_before"] <= 1 and 0 <= result["accuracy_after"] <= 1
+    assert result["served"] == result["model"]  # the export, sent the PNG files' bytes, answers as the model
+    assert sorted(os.listdir(result["saved"])) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    # transformers (PyTorch) reads the saved model and its processor, and answers as ours on the same files.
+    pt_model = transformers.ViTForImageClassification.from_pretrained(result["saved"])
+    processor = transformers.ViTImageProcessorPil.from_pretrained(result["saved"])
+    files = sorted(os.path.join(tmp_path, "images", kind, name) for kind in ("disc", "vertical_stripes")
+                   for name in ("0000.png", "0001.png"))
+    images = [Image.open(file).convert("RGB") for file in files]
+    with torch.no_grad():
+        theirs = pt_model(**processor(images=images, return_tensors="pt")).logits.numpy()
+    ours = tfmodels.TFViTForImageClassification.from_pretrained(result["saved"])
+    np.testing.assert_allclose(ours(ours.image_processor(images)).logits, theirs, atol=2e-2, rtol=0)
+    assert pt_model.config.id2label == {0: "horizontal_stripes", 1: "vertical_stripes", 2: "disc"}
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "tfmodels.cli", *map(str, args)], capture_output=True, text=True,
                           env=ENV, timeout=600)

@@ -161,3 +161,37 @@ def test_full_batches_have_a_static_batch_size_that_the_model_card_reads():
     ragged_end = prepare_tf_dataset(model, _dataset(), batch_size=4, shuffle=False)
     assert [int(f["input_ids"].shape[0]) for f, _ in ragged_end] == [4, 2]
     assert ragged_end.element_spec[0]["input_ids"].shape.as_list() == [None, None]
+
+
+def test_an_image_column_becomes_pixel_values_through_the_models_processor(tmp_path):
+    """A `datasets.Image` column (PNG files of several sizes, as a folder of photos) is decoded and processed by
+    `model.image_processor` batch by batch; the other columns keep their rules; two image columns are refused."""
+    from PIL import Image
+
+    from tests.tfmodels.models.model_checks import tiny_model as table_model
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (20 + 7 * i, 40 - 3 * i, 3), dtype=np.uint8) for i in range(5)]
+    paths = []
+    for index, image in enumerate(images):
+        paths.append(str(tmp_path / f"{index}.png"))
+        Image.fromarray(image).save(paths[-1])
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(num_classes=3),
+                                  "name": datasets.Value("string")})
+    dataset = datasets.Dataset.from_dict({"image": paths, "label": [0, 1, 2, 0, 1], "name": list("abcde")},
+                                         features=features)
+    model = table_model("TFViTForImageClassification")
+    data = model.prepare_tf_dataset(dataset, batch_size=2, shuffle=False)
+    assert data.element_spec == (
+        {"pixel_values": tf.TensorSpec([None, None, None, None], tf.float32, name="pixel_values")},
+        tf.TensorSpec([None], tf.int32, name="labels"))
+    batches = list(data)
+    assert [x["pixel_values"].shape for x, _ in batches] == [(2, 3, 30, 30), (2, 3, 30, 30), (1, 3, 30, 30)]
+    np.testing.assert_array_equal(batches[1][0]["pixel_values"][1],
+                                  model.image_processor(images[3])["pixel_values"][0])
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), [0, 1, 2, 0, 1])
+    model.compile(optimizer="sgd")
+    assert np.isfinite(model.fit(data, epochs=1, verbose=0).history["loss"][0])
+    two = dataset.add_column("thumbnail", paths).cast_column("thumbnail", datasets.Image())
+    with pytest.raises(ValueError, match=r"several image columns \['image', 'thumbnail'\]"):
+        model.prepare_tf_dataset(two, batch_size=2)

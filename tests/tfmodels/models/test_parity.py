@@ -14,8 +14,8 @@ from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.safetensors_format import read_header
 
 
-def test_fixtures_are_version_3_of_the_supported_architectures():
-    assert INDEX["version"] == 3
+def test_fixtures_are_version_4_of_the_supported_architectures():
+    assert INDEX["version"] == 4
     assert sorted(os.listdir(FIXTURES)) == sorted(CASES + ["README.md", "index.json"])
     for name in CASES:
         case = Case(name)
