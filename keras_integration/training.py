@@ -193,6 +193,9 @@ class InternalLossTrainer:
     """
 
     _using_internal_loss = False
+    # Call flags without which the model returns no loss (CLIP's `return_loss=True`): `fit` and `evaluate` on the
+    # model's own loss pass them with every batch.
+    loss_call_flags: Mapping[str, Any] = {}
 
     def compile(
         self,
@@ -255,6 +258,7 @@ class InternalLossTrainer:
             sample_weight = self._by_label(sample_weight, "Sample weights")
         if self._using_internal_loss and isinstance(y, Mapping):
             x.update(y)
+            x.update(self.loss_call_flags)
         else:
             x = {key: value for key, value in x.items() if key not in labels}
         return x, y, sample_weight

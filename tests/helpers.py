@@ -81,13 +81,16 @@ def run(model, case: Case, with_labels: bool = True):
     """The model on the case's inputs (and labels), with hidden states when the reference has them."""
     hidden = any(name.endswith("hidden_states") for name in case.meta["outputs"])
     flags = {"output_hidden_states": True} if hidden else {}
+    flags.update(case.meta.get("call_kwargs") or {})  # what the reference was called with (CLIP's return_loss)
     return model({**case.inputs, **(case.labels if with_labels else {})}, **flags)
 
 
 def outputs_equal(first, second) -> None:
     assert list(first.keys()) == list(second.keys())
     for key in first:
-        if key == "past_key_values":
+        if isinstance(first[key], dict):  # a tower's own outputs (CLIP's text_model_output)
+            outputs_equal(first[key], second[key])
+        elif key == "past_key_values":
             for a, b in zip(first[key], second[key]):
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         else:

@@ -32,7 +32,7 @@ _EXPORTS = {
     ],
 }
 for _architecture in _architectures().values():  # each architecture folder declares its own names
-    _EXPORTS[_architecture.package] = _architecture.names
+    _EXPORTS.setdefault(_architecture.package, []).extend(_architecture.names)
 _NAME_TO_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_NAME_TO_MODULE)
 # Every model class, by name: Keras can load a `.keras` file of any of them after `import tfmodels` alone.

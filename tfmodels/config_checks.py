@@ -45,6 +45,9 @@ def _describe(value: Any) -> str:
 
 def check_fields(config) -> None:
     """Types and ranges of the size, probability and epsilon fields a config has set."""
+    for key in getattr(type(config), "sub_configs", {}):  # nested configs (CLIP's towers) first
+        if getattr(config, key, None) is not None:
+            check_fields(getattr(config, key))
     name = type(config).__name__
     aliases = getattr(config, "attribute_map", {})  # `hidden_size` -> GPT-2's `n_embd`: report the stored name
     for field in dict.fromkeys(aliases.get(field, field) for field in SIZE_FIELDS + COUNT_FIELDS):
@@ -86,6 +89,9 @@ def estimated_parameters(config) -> int:
         >>> estimated_parameters(BertConfig())  # BERT-base has 110M: the estimate errs high (a gate per layer)
         137080320
     """
+    nested = [getattr(config, key) for key in getattr(type(config), "sub_configs", {}) if getattr(config, key, None)]
+    if nested:  # CLIP: its towers
+        return sum(estimated_parameters(sub_config) for sub_config in nested)
     hidden = _first(config, "hidden_size", "n_embd", "d_model", "dim")
     layers = (_first(config, "num_hidden_layers", "n_layer", "n_layers")
               or _first(config, "num_layers") + _first(config, "num_decoder_layers")

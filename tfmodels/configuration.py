@@ -133,6 +133,9 @@ class PretrainedConfig:
     def to_dict(self) -> dict[str, Any]:
         """All attributes as a JSON-ready dict (`id2label` keys stay ints; `to_json_string` turns them to str)."""
         output = copy.deepcopy({k: v for k, v in self.__dict__.items() if not k.startswith("__")})
+        for key in type(self).sub_configs:  # nested configs (CLIP's towers) as nested dicts
+            if isinstance(output.get(key), PretrainedConfig):
+                output[key] = output[key].to_dict()
         output["model_type"] = self.model_type
         for key in ("_auto_class", "_commit_hash", "_attn_implementation_internal"):
             output.pop(key, None)
@@ -152,6 +155,13 @@ class PretrainedConfig:
                 or (key in class_default and value != class_default[key])
             ):
                 diff[key] = value
+        for key in type(self).sub_configs:  # as the reference: each nested config's own difference
+            nested = getattr(self, key, None)
+            if isinstance(nested, PretrainedConfig):
+                # Its type, its own fields, and the shared fields that differ from its class's defaults.
+                class_default = type(nested)().to_dict()
+                diff[key] = {name: value for name, value in nested.to_dict().items()
+                             if name not in default or name == "model_type" or value != class_default.get(name)}
         return diff
 
     def to_json_string(self, use_diff: bool = True) -> str:

@@ -71,6 +71,14 @@ class TFBaseModelOutputWithPooling(ModelOutput):
     _fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
 
 
+class TFCLIPOutput(ModelOutput):
+    """Outputs of CLIP: the contrastive loss, the scaled similarities both ways, the normalised embeddings and each
+    tower's own outputs."""
+
+    _fields = ("loss", "logits_per_image", "logits_per_text", "text_embeds", "image_embeds", "text_model_output",
+               "vision_model_output")
+
+
 class TFBaseModelOutputWithPastAndCrossAttentions(ModelOutput):
     """Outputs of a decoder with a key/value cache (GPT-2)."""
 

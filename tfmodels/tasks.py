@@ -755,8 +755,13 @@ class ImageTaskModel(TaskModel):
 
     main_input_name = "pixel_values"
 
+    @property
+    def vision_config(self):
+        """The config with the image sizes: the model's own (CLIP's is its `vision_config`)."""
+        return self.config
+
     def check_inputs(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        config = self.config
+        config = self.vision_config
         return input_checks.check_pixel_values(arguments, config.num_channels, config.image_size, config.patch_size)
 
     def max_sequence_length(self) -> int | None:
@@ -765,7 +770,7 @@ class ImageTaskModel(TaskModel):
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
         """`pixel_values`: float32 `[batch, channels, image_size, image_size]`."""
-        config = self.config
+        config = self.vision_config
         return {"pixel_values": tf.TensorSpec([None, config.num_channels, config.image_size, config.image_size],
                                               tf.float32, name="pixel_values")}
 
@@ -788,7 +793,7 @@ class ImageTaskModel(TaskModel):
     def default_image_processor(self) -> ImageProcessor:
         """The processor of a checkpoint without `preprocessor_config.json`: the architecture's reference defaults
         at the config's image size (architectures override it)."""
-        return ImageProcessor(size=self.config.image_size)
+        return ImageProcessor(size=self.vision_config.image_size)
 
     @property
     def image_processor(self) -> ImageProcessor:

@@ -75,6 +75,7 @@ _ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "relu": tf.nn.relu,
     "silu": tf.nn.silu,
     "swish": tf.nn.silu,
+    "quick_gelu": lambda x: x * tf.sigmoid(tf.cast(1.702, x.dtype) * x),  # CLIP's
     "tanh": tf.tanh,
     "sigmoid": tf.sigmoid,
     "linear": tf.identity,

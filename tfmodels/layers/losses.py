@@ -132,3 +132,17 @@ def load_balancing_loss(router_logits: tuple[tf.Tensor, ...], num_experts: int, 
         probabilities += tf.reduce_sum(routing, axis=0)
         rows += tf.cast(tf.shape(logits)[0], tf.float32) if mask is None else tf.reduce_sum(mask)
     return tf.reduce_sum(picks / rows * probabilities / rows) * num_experts
+
+
+def contrastive_loss(logits_per_text: tf.Tensor) -> tf.Tensor:
+    """CLIP's symmetric loss, shape `[1]` as the reference's TF: the mean cross entropy of matching each text to its
+    image (row `i` to column `i`) and each image to its text, averaged.
+
+    Example:
+        >>> contrastive_loss(tf.eye(4) * 10.0)  # near 0: every pair matches best with itself
+    """
+    logits = tf.cast(logits_per_text, tf.float32)
+    targets = tf.range(tf.shape(logits)[0])
+    caption = tf.reduce_mean(_sparse_ce(targets, logits))
+    image = tf.reduce_mean(_sparse_ce(targets, tf.transpose(logits)))
+    return tf.reshape((caption + image) / 2.0, (1,))

@@ -57,6 +57,17 @@ def interpolate_grid(grid: tf.Tensor, height, width) -> tf.Tensor:
     return tf.cast(resized, grid.dtype)
 
 
+def positions_for_grid(table: tf.Tensor, grid: int, rows, columns) -> tf.Tensor:
+    """A learned position table `[1 + grid * grid, dim]` (the class token's row first) for an image of `rows x
+    columns` patches: the table itself when the grid is the table's, else its patch rows resampled (`interpolate_grid`).
+    """
+    if isinstance(rows, int) and isinstance(columns, int) and rows == columns == grid:
+        return table
+    dim = table.shape[-1]
+    patches = tf.reshape(interpolate_grid(tf.reshape(table[1:], [grid, grid, dim]), rows, columns), [-1, dim])
+    return tf.concat([table[:1], patches], axis=0)
+
+
 @dataclasses.dataclass(frozen=True)
 class VisionEncoderLayout:
     """Where a vision encoder's blocks sit, relative to the backbone (ViT's `WeightTable.blocks`): the embeddings
@@ -123,26 +134,16 @@ class ViTEmbeddings(keras.layers.Layer):
                                                    shape=(1, self.grid * self.grid + 1, self.dim), initializer=init)
         build_at(self.patch_embeddings, self.patch_path)
 
-    def positions(self, rows, columns) -> tf.Tensor:
-        """The position embeddings of an image of `rows x columns` patches: the class token's, then the patches'
-        (the table's own when the grid is the config's, resampled otherwise)."""
-        table = tf.cast(self.position_embeddings, self.compute_dtype)
-        if isinstance(rows, int) and isinstance(columns, int) and rows == columns == self.grid:
-            return table
-        grid = tf.reshape(table[0, 1:], [self.grid, self.grid, self.dim])
-        patches = tf.reshape(interpolate_grid(grid, rows, columns), [1, -1, self.dim])
-        return tf.concat([table[:, :1], patches], axis=1)
-
     def call(self, images: tf.Tensor, interpolate_pos_encoding: bool = False, training=False) -> tf.Tensor:
         patches = self.patch_embeddings(images)
         batch = shape_dim(patches, 0)
         cls = tf.broadcast_to(tf.cast(self.cls_token, patches.dtype), [batch, 1, self.dim])
         embeddings = tf.concat([cls, patches], axis=1)
         patch_size = self.patch_embeddings.patch_size
+        positions = tf.cast(self.position_embeddings, patches.dtype)
         if interpolate_pos_encoding:
-            positions = self.positions(shape_dim(images, 1) // patch_size, shape_dim(images, 2) // patch_size)
-        else:
-            positions = tf.cast(self.position_embeddings, patches.dtype)
+            positions = positions_for_grid(positions[0], self.grid, shape_dim(images, 1) // patch_size,
+                                           shape_dim(images, 2) // patch_size)[None]
         return self.dropout(embeddings + positions, training=training)
 
 
@@ -187,9 +188,6 @@ class VisionEncoderBackbone(keras.layers.Layer):
     def stack(self) -> TransformerStack:
         """The transformer layers (`encoder`)."""
         return self.encoder
-
-    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
-        raise NotImplementedError(f"{type(self).__name__} does not support head pruning.")
 
     def call(self, pixel_values, head_mask=None, output_attentions=False, output_hidden_states=False,
              interpolate_pos_encoding=False, training=False):

@@ -1,5 +1,6 @@
 """Architectures register themselves from their own folder: each `tfmodels/models/<name>/__init__.py` declares an
-`ARCHITECTURE` (no TensorFlow import), which `tfmodels` (its exports) and the auto classes read.
+`ARCHITECTURE` (no TensorFlow import), which `tfmodels` (its exports) and the auto classes read; a folder holding
+several model types (CLIP and its towers) declares `ARCHITECTURES`.
 
 Example (`tfmodels/models/roberta/__init__.py`):
     >>> ARCHITECTURE = Architecture(
@@ -79,7 +80,28 @@ def architectures() -> dict[str, Architecture]:
     found = {}
     for module in pkgutil.iter_modules(tfmodels.models.__path__):
         if module.ispkg:
-            declared = getattr(importlib.import_module(f"tfmodels.models.{module.name}"), "ARCHITECTURE", None)
-            if declared is not None:
-                found[declared.model_type] = declared
+            package = importlib.import_module(f"tfmodels.models.{module.name}")
+            declared = getattr(package, "ARCHITECTURES", None) or [getattr(package, "ARCHITECTURE", None)]
+            for architecture in declared:
+                if architecture is not None:
+                    found[architecture.model_type] = architecture
     return found
+
+
+def package_getattr(*declared: Architecture):
+    """The package-level `__getattr__` of a folder declaring several model types (CLIP's model and its two towers,
+    each with its config): the first architecture that knows the name imports it.
+
+    Example:
+        >>> ARCHITECTURES = (clip, clip_text, clip_vision)
+        >>> __getattr__ = package_getattr(*ARCHITECTURES)
+    """
+    def module_getattr(name: str):
+        for architecture in declared:
+            try:
+                return architecture.module_getattr(name)
+            except AttributeError:
+                continue
+        raise AttributeError(f"module {declared[0].package!r} has no attribute {name!r}")
+
+    return module_getattr

@@ -47,6 +47,7 @@ TASKS = {
     "ForMultipleChoice": "multiple_choice",
     "ForImageClassification": "image_classification",
     "EncoderModel": "encoder",  # an encoder-decoder's encoder alone (T5): checked as a bare model
+    "CLIPModel": "contrastive",  # texts and images in one space, the contrastive loss its own
     "Model": "base",
 }
 # What `...ForPreTraining` learns: the label arguments it takes, by architecture family.
@@ -94,6 +95,11 @@ _LLAMA = dict(vocab_size=64, hidden_size=16, intermediate_size=24, num_hidden_la
 # 30 x 30 images in 6 x 6 patches: a class token and 25 patches.
 _VIT = dict(image_size=30, patch_size=6, num_channels=3, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
             intermediate_size=20)
+
+# CLIP's towers as `_VIT`'s images and a 64-token vocabulary (end of text: the legacy rule, each row's highest id).
+_CLIP_TEXT = dict(vocab_size=64, hidden_size=16, intermediate_size=20, num_hidden_layers=2, num_attention_heads=2,
+                  max_position_embeddings=SEQUENCE, bos_token_id=0, pad_token_id=1, eos_token_id=2)
+_CLIP_VISION = dict(_VIT)
 
 _T5 = dict(vocab_size=64, d_model=16, d_kv=6, d_ff=20, num_layers=2, num_heads=2, relative_attention_num_buckets=8,
            relative_attention_max_distance=16, dropout_rate=0.0, feed_forward_proj="gated-gelu",
@@ -203,6 +209,18 @@ ARCHITECTURES: dict[str, Architecture] = {
         "ViTConfig", _VIT, _classes("ViT", "Model", "ForImageClassification"), token_type_ids=False, pruning=False,
         resizing=False, cases={"vit_base": "TFViTModel", "vit_imgcls": "TFViTForImageClassification"},
     ),
+    "clip": Architecture(
+        "CLIPConfig", dict(text_config=_CLIP_TEXT, vision_config=_CLIP_VISION, projection_dim=8), ("TFCLIPModel",),
+        token_type_ids=False, pruning=False, resizing=False, cases={"clip_model": "TFCLIPModel"},
+    ),
+    "clip_text_model": Architecture(
+        "CLIPTextConfig", _CLIP_TEXT, ("TFCLIPTextModel",), token_type_ids=False, pruning=False, resizing=True,
+        cases={"clip_text": "TFCLIPTextModel"},
+    ),
+    "clip_vision_model": Architecture(
+        "CLIPVisionConfig", _CLIP_VISION, ("TFCLIPVisionModel",), token_type_ids=False, pruning=False,
+        resizing=False, cases={"clip_vision": "TFCLIPVisionModel"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,
@@ -236,9 +254,11 @@ def exported_classes() -> list[str]:
 
 
 def first_head(model_type: str) -> str:
-    """The first class of an architecture after its bare model: the class that runs the checks an architecture
-    needs once (every save format, an export at half precision)."""
-    return [name for name in ARCHITECTURES[model_type].classes if task_of(name) != "base"][0]
+    """The first class of an architecture after its bare model (the bare model when it is the only class, as CLIP's
+    towers): the class that runs the checks an architecture needs once (every save format, an export at half
+    precision)."""
+    classes = ARCHITECTURES[model_type].classes
+    return ([name for name in classes if task_of(name) != "base"] or list(classes))[0]
 
 
 def checked_classes() -> list[str]:
@@ -297,6 +317,8 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
     config = model.config
     task = task_of(class_name)
     rng = np.random.default_rng(seed)
+    if task == "contrastive":
+        return _contrastive_batch(model, rng)
     if "pixel_values" in model.input_signature:
         return _image_batch(model, task, rng)
     shape = (BATCH, CHOICES, SEQUENCE) if task in ("multiple_choice", "double_heads") else (BATCH, SEQUENCE)
@@ -352,7 +374,7 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
 def _image_batch(model: keras.Model, task: str, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], Any]:
     """`BATCH` images whose class a few steps learn: each image's brightness is its class (plus noise). A bare
     model's target is a regression of its `last_hidden_state` on the pixels' mean."""
-    config = model.config
+    config = getattr(model, "vision_config", model.config)
     classes = np.arange(BATCH) % NUM_LABELS
     size = config.image_size
     pixels = (classes[:, None, None, None] - 1.0 + 0.3 * rng.normal(
@@ -364,3 +386,17 @@ def _image_batch(model: keras.Model, task: str, rng: np.random.Generator) -> tup
         target = np.sin(level * (1 + np.arange(config.hidden_size)) + np.arange(patches)[:, None] * 0.1)
         return inputs, target.astype(np.float32)
     return inputs, {"labels": classes.astype(np.int32)}
+
+
+def _contrastive_batch(model: keras.Model, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
+    """`BATCH` texts and `BATCH` images, the i-th text describing the i-th image: the text's first token is its
+    image's class, which sets its brightness. The contrastive loss needs no labels (an empty dict)."""
+    text = model.config.text_config
+    images = _image_batch(model, "image_classification", rng)[0]  # classes by brightness: 0, 1, 2, 0
+    classes = np.arange(BATCH) % NUM_LABELS
+    ids = 4 + (classes[:, None] * 7 + np.arange(SEQUENCE)) % (text.vocab_size - 5)
+    mask = np.ones((BATCH, SEQUENCE), np.int32)
+    mask[1, -2:] = 0
+    ids[np.arange(BATCH), mask.sum(-1) - 1] = text.vocab_size - 1  # the end of text: each row's highest id
+    ids = np.where(mask == 1, ids, text.pad_token_id).astype(np.int32)
+    return {"input_ids": ids, "attention_mask": mask, **images}, {}
