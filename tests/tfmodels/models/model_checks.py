@@ -205,6 +205,19 @@ ARCHITECTURES: dict[str, Architecture] = {
         _classes("Mixtral", *_LLAMA_HEADS), token_type_ids=False, pruning=False, resizing=True,
         cases={"mixtral_lm": "TFMixtralForCausalLM"},
     ),
+    # Relative attention with its own position projections (share_att_key off; the fixtures share them), positions
+    # bucketed beyond 2 (the batches' sequences of 8 reach the log buckets), no absolute positions, no token types.
+    "deberta-v2": Architecture(
+        "DebertaV2Config", dict(_BERT_LIKE, vocab_size=64, max_position_embeddings=32, type_vocab_size=0,
+                                relative_attention=True, position_buckets=4, max_relative_positions=16,
+                                pos_att_type=["p2c", "c2p"], share_att_key=False, norm_rel_ebd="layer_norm",
+                                position_biased_input=False),
+        _classes("DebertaV2", "Model", "ForMaskedLM", *_ENCODER_HEADS), token_type_ids=True, pruning=False,
+        resizing=True,
+        cases={"deberta_v2_base": "TFDebertaV2Model", "deberta_v2_mlm": "TFDebertaV2ForMaskedLM",
+               "deberta_v2_seqcls": "TFDebertaV2ForSequenceClassification",
+               "deberta_v2_tokcls": "TFDebertaV2ForTokenClassification", "deberta_v2_qa": "TFDebertaV2ForQuestionAnswering"},
+    ),
     "vit": Architecture(
         "ViTConfig", _VIT, _classes("ViT", "Model", "ForImageClassification"), token_type_ids=False, pruning=False,
         resizing=False, cases={"vit_base": "TFViTModel", "vit_imgcls": "TFViTForImageClassification"},
