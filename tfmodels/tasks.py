@@ -14,7 +14,6 @@ reference's parameters. Every `call` hands its arguments to `run_task`, which ru
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from typing import Any
 
@@ -814,7 +813,7 @@ class ImageTaskModel(TaskModel):
         self.runtime_state.image_processor = processor
 
     def side_files(self) -> dict[str, str]:
-        return {PREPROCESSOR_CONFIG: json.dumps(self.image_processor.to_dict(), indent=2, sort_keys=True) + "\n"}
+        return {PREPROCESSOR_CONFIG: self.image_processor.to_json_string()}
 
     def read_side_files(self, find) -> None:
         file = find(PREPROCESSOR_CONFIG)

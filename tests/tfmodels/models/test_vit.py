@@ -115,10 +115,15 @@ def test_export_answers_from_encoded_images(dtype, tmp_path):
     assert levels.max() <= 1 + 1e-3
 
 
-def test_export_without_raw_inputs_has_only_the_tensor_signature(tmp_path):
+def test_export_without_raw_inputs_has_only_the_tensor_signature(tmp_path, caplog):
     model = tfmodels.TFViTModel(tfmodels.ViTConfig(**TINY))
     path = export_saved_model(model, tmp_path / "export", raw_inputs=False, verify=False)
     assert sorted(tf.saved_model.load(path).signatures) == ["serving_default"]
+    # A processor whose output follows each image's size cannot batch encoded images: no such signature, and why.
+    model.image_processor = ImageProcessor(size={"shortest_edge": 30})
+    path = export_saved_model(model, tmp_path / "export", verify=False)
+    assert sorted(tf.saved_model.load(path).signatures) == ["serving_default"]
+    assert "has no serving_image_bytes signature" in caplog.text
 
 
 def test_checkpoint_without_processor_gets_the_reference_default(tmp_path):

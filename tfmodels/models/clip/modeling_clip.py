@@ -204,6 +204,8 @@ class TFCLIPModel(TFCLIPPreTrainedModel, ImageTaskModel):
         """`serving_image_bytes`: encoded images (`images`, `tf.string` `[images]`) with the texts' `input_ids` and
         `attention_mask`, the images processed in the graph; returns `serving_default`'s outputs."""
         processor = self.image_processor
+        if processor.output_size is None:  # images of their own sizes: no signature (ImageTaskModel says why)
+            return ImageTaskModel.raw_input_serving_functions(self)
 
         def serving_image_bytes(inputs):
             pixel_values = processor.process_encoded(inputs["images"])
