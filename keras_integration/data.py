@@ -192,6 +192,44 @@ def _image_column(model, dataset, arguments: list[str]) -> str | None:
     return images[0]
 
 
+def _audio_column(model, dataset, arguments: list[str]) -> str | None:
+    """The dataset's column of audio (a `datasets.Audio` feature) that becomes `input_features` through the model's
+    `feature_extractor`, when the model takes `input_features` and the dataset has none; None otherwise."""
+    if "input_features" not in arguments or "input_features" in dataset.column_names:
+        return None
+    features = getattr(dataset, "features", None) or {}
+    audio = [name for name, feature in features.items() if type(feature).__name__ == "Audio"]
+    if not audio:
+        return None
+    if len(audio) > 1:
+        raise ValueError(f"The dataset has several audio columns {audio}; keep the one the model should hear "
+                         "(dataset.remove_columns([...])) or make input_features yourself.")
+    if getattr(model, "feature_extractor", None) is None:
+        raise ValueError(f"{type(model).__name__} has no feature_extractor to turn the {audio[0]!r} column into "
+                         "input_features; set model.feature_extractor, or map the audio to input_features first.")
+    return audio[0]
+
+
+def _waveform(entry, sampling_rate: int) -> np.ndarray:
+    """One `datasets.Audio` entry (decoded: `array` and `sampling_rate`; undecoded: WAV `bytes` or `path`) as mono
+    float32 samples at `sampling_rate`."""
+    if isinstance(entry, Mapping) and entry.get("array") is not None:
+        samples, rate = np.asarray(entry["array"], np.float32), entry.get("sampling_rate")
+        samples = samples.mean(axis=0) if samples.ndim == 2 else samples
+    else:
+        data = entry.get("bytes") if isinstance(entry, Mapping) else None
+        if data is None:
+            with open(entry["path"] if isinstance(entry, Mapping) else entry, "rb") as handle:
+                data = handle.read()
+        decoded = tf.audio.decode_wav(data, desired_channels=1)  # WAV only: other formats need decoding first
+        samples, rate = decoded.audio.numpy()[:, 0], int(decoded.sample_rate)
+    if rate is not None and int(rate) != sampling_rate:
+        raise ValueError(f"An audio example is sampled at {rate} Hz; the model's feature extractor expects "
+                         f"{sampling_rate} Hz. Resample the column first: dataset.cast_column(name, "
+                         f"datasets.Audio(sampling_rate={sampling_rate})).")
+    return samples
+
+
 def prepare_tf_dataset(
     model,
     dataset,
@@ -212,7 +250,8 @@ def prepare_tf_dataset(
 
     Keeps the columns `model.call` accepts plus its label columns (`label` becomes `labels`) and logs which
     columns it drops. A column of images (a `datasets.Image` feature) becomes `pixel_values` through the model's
-    `image_processor`, batch by batch. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
+    `image_processor`, and a column of audio (`datasets.Audio`: WAV files, or decoded arrays) `input_features`
+    through its `feature_extractor`, batch by batch. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
     or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
     dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch
     (`batch` is `batch_size` with `drop_remainder`, which defaults to `shuffle`, else unknown).
@@ -241,9 +280,13 @@ def prepare_tf_dataset(
     labels = label_names(model)
     rename = {"label": "labels"} if "labels" in labels and "labels" not in dataset.column_names else {}
     image_column = _image_column(model, dataset, arguments)
+    audio_column = _audio_column(model, dataset, arguments)
+    if audio_column is not None:  # read undecoded (WAV by TensorFlow): decoding needs no audio library
+        feature = dataset.features[audio_column]
+        dataset = dataset.cast_column(audio_column, type(feature)(sampling_rate=feature.sampling_rate, decode=False))
     kept, dropped = [], []
     for column in dataset.column_names:
-        if column in arguments or column in rename or column == image_column:
+        if column in arguments or column in rename or column in (image_column, audio_column):
             kept.append(column)
         else:
             dropped.append(column)
@@ -272,10 +315,15 @@ def prepare_tf_dataset(
 
     def make_batch(indices: np.ndarray) -> dict[str, np.ndarray]:
         rows = dataset[[int(i) for i in indices]]
-        samples = [{rename.get(c, c): rows[c][i] for c in kept if c != image_column} for i in range(len(indices))]
+        raw = (image_column, audio_column)
+        samples = [{rename.get(c, c): rows[c][i] for c in kept if c not in raw} for i in range(len(indices))]
         batch = collate(samples) if samples[0] else {}
         if image_column is not None:  # decoded images -> the model's processor -> pixel_values
             batch["pixel_values"] = model.image_processor(list(rows[image_column]), return_tensors="np")["pixel_values"]
+        if audio_column is not None:  # samples -> the model's feature extractor -> input_features
+            extractor = model.feature_extractor
+            waves = [_waveform(entry, extractor.sampling_rate) for entry in rows[audio_column]]
+            batch["input_features"] = extractor(waves, return_tensors="np")["input_features"]
         return {name: np.asarray(value, dtype=dtypes.get(name, _default_dtype(np.asarray(value).dtype)))
                 for name, value in batch.items()}
 

@@ -157,7 +157,7 @@ EXPORT_DTYPES = ("bfloat16", "float16")
 def copy_at_precision(model: keras.Model, dtype: str) -> keras.Model:
     """A copy of `model` (same class and config) whose weights and computation are in `dtype` (`"bfloat16"` or
     `"float16"`), its weights cast from the model's; the model itself is unchanged. The copy takes the model's
-    `generation_config` and `image_processor` where it has them.
+    `generation_config` and its preprocessing (`image_processor`, `feature_extractor`) where it has them.
 
     Example:
         >>> copy_at_precision(model, "bfloat16").get_layer(index=0).compute_dtype
@@ -180,7 +180,8 @@ def copy_at_precision(model: keras.Model, dtype: str) -> keras.Model:
                           "is, or merge its adapters first.")
     for target, source in zip(ours, theirs):
         target.assign(tf.cast(source.value, target.dtype) if target.dtype != source.dtype else source.value)
-    for setting in ("generation_config", "image_processor"):  # what travels with the model besides its config
+    # What travels with the model besides its config.
+    for setting in ("generation_config", "image_processor", "feature_extractor"):
         if hasattr(model, setting):
             setattr(copy, setting, getattr(model, setting))
     return copy
@@ -224,9 +225,11 @@ def export_saved_model(
     (also `max_new_tokens`, capped by the export's), with the generation settings fixed at export time; their
     tokens are verified too (for sampling, only that they load and answer).
 
-    Models that take images add signatures on raw inputs (`raw_input_serving_functions`, with `raw_inputs=True`):
-    `serving_image_bytes` takes encoded images (`images`, `tf.string` `[batch]`) and runs the model's image
-    processor in the graph; it is verified on the model's `raw_check_inputs()`.
+    Models that take images or audio add signatures on raw inputs (`raw_input_serving_functions`, with
+    `raw_inputs=True`), verified on the model's `raw_check_inputs()`: `serving_image_bytes` takes encoded images
+    (`images`, `tf.string` `[batch]`) and runs the model's image processor in the graph; Whisper's
+    `generate_from_audio` takes samples (`audio`, float32 `[batch, samples]` at 16 kHz) and generates token ids
+    (with `generation_kwargs` when `generate=True`, else the model's generation config).
 
     `dtype="bfloat16"` (or `"float16"`) exports a copy of the model at that precision (weights and computation;
     logits stay float32) and verifies the export against that copy; the model in memory is not changed. A model
@@ -262,7 +265,7 @@ def export_saved_model(
     check_inputs = _check_inputs(model)
     raw = getattr(model, "raw_input_serving_functions", None)
     if raw_inputs and raw is not None:  # signatures on what clients have: encoded images, audio samples
-        resolved.update(raw())
+        resolved.update(raw(**dict(generation_kwargs or {})) if generate else raw())
         check_inputs += model.raw_check_inputs()
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
     verifier = _start_verifier() if verify else None

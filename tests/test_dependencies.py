@@ -21,7 +21,7 @@ PACKAGES = ("tfmodels", "keras_integration", "serving")
 KERAS_SOURCE = os.path.join(os.path.dirname(keras.__file__), "src")
 # Keras private methods this project overrides (the rest of its private names are its own, whatever Keras calls
 # its own attributes elsewhere).
-OVERRIDDEN = {"_maybe_symbolic_build", "_open_name_scope"}  # Keras methods we override
+OVERRIDDEN = {"_maybe_symbolic_build", "_open_name_scope", "_default_save_signature"}  # Keras methods we override
 
 
 def _install_requires() -> dict[str, Requirement]:

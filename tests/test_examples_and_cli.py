@@ -169,6 +169,22 @@ def test_image_classification_example_trains_on_png_files_and_serves_encoded_ima
     assert pt_model.config.id2label == {0: "horizontal_stripes", 1: "vertical_stripes", 2: "disc"}
 
 
+def test_speech_recognition_example_trains_on_wav_files_and_serves_raw_audio(tmp_path):
+    import transformers
+
+    result = _example("speech_recognition").main(["--quick", "--output-dir", str(tmp_path)])
+    assert len(result["loss"]) == 2 and result["loss"][1] < result["loss"][0]
+    assert 0 <= result["accuracy_before"] <= result["accuracy_after"] <= 1
+    assert len(result["served"]) == 4 and all(1 <= len(words) <= 4 for words in result["served"])
+    assert sorted(os.listdir(result["saved"])) == ["config.json", "generation_config.json", "model.safetensors",
+                                                   "preprocessor_config.json"]
+    # transformers reads the saved model and its feature extractor.
+    pt_model = transformers.WhisperForConditionalGeneration.from_pretrained(result["saved"])
+    extractor = transformers.WhisperFeatureExtractor.from_pretrained(result["saved"])
+    assert (pt_model.config.num_mel_bins, extractor.feature_size, extractor.nb_max_frames) == (40, 40, 200)
+    assert pt_model.generation_config.begin_suppress_tokens == [2]
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "tfmodels.cli", *map(str, args)], capture_output=True, text=True,
                           env=ENV, timeout=600)

@@ -28,7 +28,7 @@ _EXPORTS = {
         "TFAutoModelForCausalLM",
         "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification",
         "TFAutoModelForQuestionAnswering", "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction",
-        "TFAutoModelForSeq2SeqLM", "TFAutoModelForImageClassification",
+        "TFAutoModelForSeq2SeqLM", "TFAutoModelForImageClassification", "TFAutoModelForSpeechSeq2Seq",
     ],
 }
 for _architecture in _architectures().values():  # each architecture folder declares its own names

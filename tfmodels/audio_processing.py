@@ -109,13 +109,16 @@ class WhisperFeatureExtractor:
                 "return_attention_mask": self.return_attention_mask, "n_samples": self.n_samples,
                 "nb_max_frames": self.nb_max_frames, "feature_extractor_type": "WhisperFeatureExtractor"}
 
+    def to_json_string(self) -> str:
+        """`preprocessor_config.json`'s text: sorted keys, indent 2, a final newline."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
     def save_pretrained(self, directory: str | os.PathLike) -> str:
         """Write `preprocessor_config.json` into `directory`; returns its path."""
         os.makedirs(directory, exist_ok=True)
         file = os.path.join(os.fspath(directory), PREPROCESSOR_CONFIG)
         with open(file, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2, sort_keys=True)
-            handle.write("\n")
+            handle.write(self.to_json_string())
         return file
 
     def __eq__(self, other: object) -> bool:

@@ -171,6 +171,12 @@ class TFAutoModelForImageClassification(_AutoModel):
     _auto_name = "TFAutoModelForImageClassification"
 
 
+class TFAutoModelForSpeechSeq2Seq(_AutoModel):
+    """Auto class: the speech-to-text model of a checkpoint's `model_type` (see `mapping()`)."""
+
+    _auto_name = "TFAutoModelForSpeechSeq2Seq"
+
+
 def load_pretrained(source: str | os.PathLike, **kwargs: Any):
     """Load a checkpoint with the class its config names in `architectures` (e.g. `BertForSequenceClassification`
     -> `TFBertForSequenceClassification`), else the bare model of its `model_type`.
@@ -192,5 +198,5 @@ AUTO_CLASS_NAMES = [
     "TFAutoModel", "TFAutoModelForPreTraining", "TFAutoModelForMaskedLM", "TFAutoModelForCausalLM",
     "TFAutoModelForSequenceClassification", "TFAutoModelForTokenClassification", "TFAutoModelForQuestionAnswering",
     "TFAutoModelForMultipleChoice", "TFAutoModelForNextSentencePrediction", "TFAutoModelForSeq2SeqLM",
-    "TFAutoModelForImageClassification",
+    "TFAutoModelForImageClassification", "TFAutoModelForSpeechSeq2Seq",
 ]

@@ -22,7 +22,7 @@ SIZE_FIELDS = (
     "num_heads", "num_layers", "num_decoder_layers", "encoder_layers", "decoder_layers", "encoder_attention_heads",
     "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim", "dim", "hidden_dim", "n_heads", "n_layers",
     "relative_attention_num_buckets", "relative_attention_max_distance", "sliding_window", "image_size", "patch_size",
-    "num_channels",
+    "num_channels", "num_mel_bins", "max_source_positions", "max_target_positions",
 )
 # Sizes that may be 0 (RoBERTa-style models without token types).
 COUNT_FIELDS = ("type_vocab_size",)

@@ -260,3 +260,39 @@ def check_pixel_values(arguments: dict, num_channels: int, image_size: int, patc
             pixels = tf.identity(pixels)
     arguments["pixel_values"] = pixels
     return arguments
+
+
+def check_audio_features(arguments: dict, num_mel_bins: int, frames: int) -> dict:
+    """`input_features` checked: floats `[batch, num_mel_bins, frames]` (the feature extractor pads or cuts every
+    waveform to 30 s: `frames` = 2 * `max_source_positions`). Shapes the trace knows raise a ValueError; in a
+    graph, unknown sizes become assertions.
+
+    Example:
+        >>> check_audio_features({"input_features": np.zeros((1, 80, 1000), np.float32)}, 80, 3000)
+        ValueError: input_features must be [batch, 80 mel bins, 3000 frames]; received [1, 80, 1000]. ...
+    """
+    arguments = dict(arguments)
+    features = arguments.get("input_features")
+    fix = ("Make them with the model's WhisperFeatureExtractor, which pads or cuts every waveform to 30 s "
+           "(tfmodels.audio_processing).")
+    if features is None:
+        raise ValueError(f"Pass input_features: log-mel features [batch, {num_mel_bins}, {frames}]. {fix}")
+    if not tf.is_tensor(features):
+        array = np.asarray(features)
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise TypeError(f"input_features must hold numbers; received dtype {array.dtype}. {fix}")
+        features = tf.convert_to_tensor(array)
+    if not _dtype(features).is_floating:
+        raise TypeError(f"input_features must be floats; received dtype {_dtype(features).name}. {fix}")
+    shape = features.shape
+    expected = f"[batch, {num_mel_bins} mel bins, {frames} frames]"
+    if shape.rank is not None and (shape.rank != 3 or shape[1] not in (None, num_mel_bins)
+                                   or shape[2] not in (None, frames)):
+        raise ValueError(f"input_features must be {expected}; received {shape.as_list()}. {fix}")
+    if shape.rank == 3 and (shape[1] is None or shape[2] is None):
+        check = tf.debugging.assert_equal(tf.shape(features)[1:], tf.constant([num_mel_bins, frames]),
+                                          message=f"input_features must be {expected}. {fix}")
+        with tf.control_dependencies([check]):
+            features = tf.identity(features)
+    arguments["input_features"] = features
+    return arguments

@@ -91,6 +91,14 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
         "nesting plain Python objects, which Keras does not track (their weights would be lost to saving and "
         "training).",
     ),
+    "_default_save_signature": (
+        "tfmodels/modeling.py",
+        "every Keras model offers TensorFlow's SavedModel writer a default signature built from its build shapes: "
+        "one float32 tensor of unknown shape as the first input. Saving traces it; for a model whose first input "
+        "is not enough to run (Whisper's features without decoder ids) the trace fails and the export with it. "
+        "`TFPreTrainedModel` returns None: exports carry the serving signatures `serving` writes.",
+        "none: tf.saved_model.save collects every tf.function attribute of a tracked object, this one included.",
+    ),
 }
 
 # TensorFlow's private attributes in use: name -> (where, why, the public alternative considered)

@@ -18,8 +18,8 @@ class ModelState:
     - `compiled_generate`: `generate(jit_compile=True)`'s XLA functions, by generation setting;
     - `generation_forward`: the graph eager `generate` runs for each model pass;
     - `lora`: LoRA's bookkeeping (`tfmodels.lora`), None without adapters;
-    - `image_processor`: an image model's `ImageProcessor` (read from `preprocessor_config.json`), None until read
-      or set.
+    - `preprocessor`: what prepares the model's inputs, read from `preprocessor_config.json` (an image model's
+      `ImageProcessor`, Whisper's `WhisperFeatureExtractor`), None until read or set.
 
     `reset()` drops the compiled functions, which captured the variables of the moment (LoRA, gradient
     checkpointing and merging change them); the next call retraces.
@@ -30,7 +30,7 @@ class ModelState:
         self.compiled_generate: dict[tuple, Any] = {}
         self.generation_forward = None
         self.lora = None
-        self.image_processor = None
+        self.preprocessor = None
 
     def reset(self) -> None:
         """Forget the compiled functions (the generation config and LoRA's bookkeeping stay)."""

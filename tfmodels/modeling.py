@@ -88,6 +88,12 @@ class TFPreTrainedModel(PretrainedIO, HubMixin, TrainingGlue, ModelSurgery, Inte
     def build(self, input_shape=None):
         """Create every variable with explicit shapes, without a forward pass. Subclasses build their layers."""
 
+    @property
+    def _default_save_signature(self):
+        """None: no signature guessed from the build shapes (see `keras_private.PRIVATE_APIS`); exports carry the
+        model's serving signatures."""
+        return None
+
     def build_in_name_scope(self) -> None:
         """Build the model once; Keras opens its name scope, so every variable path starts with the model name."""
         if not self.built:

@@ -238,6 +238,11 @@ class Seq2SeqTaskModel(TaskModel):
                              "config.decoder_start_token_id).")
         return shift_tokens_right(source, self.config.pad_token_id, self.config.decoder_start_token_id)
 
+    def encoder_inputs(self, inputs: dict) -> dict:
+        """What the encoder reads of a call's inputs: `input_ids` (or `inputs_embeds`), `attention_mask`,
+        `head_mask` (Whisper reads `input_features`)."""
+        return {name: inputs.get(name) for name in ("input_ids", "attention_mask", "inputs_embeds", "head_mask")}
+
     def decoder_head_masks(self, inputs: dict) -> tuple:
         """The decoder's `(self-attention, cross-attention)` head masks: `decoder_head_mask` and
         `cross_attn_head_mask` (BART's reference)."""
@@ -266,10 +271,7 @@ class Seq2SeqTaskModel(TaskModel):
         if inputs.get("encoder_outputs") is not None:
             encoded = encoder_states(inputs["encoder_outputs"])
         else:
-            encoded = self.backbone.encode(input_ids=inputs.get("input_ids"),
-                                           attention_mask=inputs.get("attention_mask"),
-                                           inputs_embeds=inputs.get("inputs_embeds"),
-                                           head_mask=inputs.get("head_mask"), training=training, **flags)
+            encoded = self.backbone.encode(**self.encoder_inputs(inputs), training=training, **flags)
         decoder_ids = inputs.get("decoder_input_ids")
         if decoder_ids is None and inputs.get("decoder_inputs_embeds") is None:
             decoder_ids = self.default_decoder_input_ids(inputs, labels)
@@ -379,11 +381,12 @@ class Seq2SeqLMTask(LabelledSeq2SeqTaskModel):
 
     # ---- generation hooks (see tfmodels/generation/utils.py) ---------------------------------------------------
     def encode_for_generation(self, input_ids, attention_mask) -> dict[str, Any]:
-        """The encoder once, and each decoder layer's cross-attention keys and values from its output:
+        """The encoder once on the sources (`input_ids`, or the architecture's `main_input_name`: Whisper's
+        features), and each decoder layer's cross-attention keys and values from its output:
         `encoder_hidden_states` `[batch, source_length, hidden]` and `cross_key_values`, one
         `[2, batch, kv_heads, source_length, head_dim]` tensor per decoder layer (the attention's layout)."""
-        states = self.backbone.encode(input_ids=input_ids, attention_mask=attention_mask,
-                                      training=False)["last_hidden_state"]
+        source = self.encoder_inputs({self.main_input_name: input_ids, "attention_mask": attention_mask})
+        states = self.backbone.encode(**source, training=False)["last_hidden_state"]
         return {"encoder_hidden_states": states, "cross_key_values": self.backbone.decoder_cross_key_values(states)}
 
     def expand_encoder_outputs(self, encoder_outputs: dict[str, Any], expand: int) -> dict[str, Any]:

@@ -803,14 +803,14 @@ class ImageTaskModel(TaskModel):
             >>> model.image_processor = ImageProcessor(size=384, image_mean=[0.485, 0.456, 0.406],
             ...                                        image_std=[0.229, 0.224, 0.225])
         """
-        processor = self.runtime_state.image_processor
+        processor = self.runtime_state.preprocessor
         return processor if processor is not None else self.default_image_processor()
 
     @image_processor.setter
     def image_processor(self, processor: ImageProcessor) -> None:
         if not isinstance(processor, ImageProcessor):
             raise TypeError(f"image_processor must be a tfmodels ImageProcessor; received {type(processor).__name__}.")
-        self.runtime_state.image_processor = processor
+        self.runtime_state.preprocessor = processor
 
     def side_files(self) -> dict[str, str]:
         return {PREPROCESSOR_CONFIG: self.image_processor.to_json_string()}

@@ -195,3 +195,43 @@ def test_an_image_column_becomes_pixel_values_through_the_models_processor(tmp_p
     two = dataset.add_column("thumbnail", paths).cast_column("thumbnail", datasets.Image())
     with pytest.raises(ValueError, match=r"several image columns \['image', 'thumbnail'\]"):
         model.prepare_tf_dataset(two, batch_size=2)
+
+
+def test_an_audio_column_becomes_input_features_through_the_models_feature_extractor(tmp_path):
+    """A `datasets.Audio` column of WAV files (read by TensorFlow, no audio library) becomes `input_features` with
+    `model.feature_extractor`; a file at another sampling rate is refused with the fix."""
+    import wave
+
+    from tests.tfmodels.models.model_checks import tiny_model as table_model
+    from tfmodels.audio_processing import WhisperFeatureExtractor
+
+    def write(path, samples, rate):
+        with wave.open(str(path), "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(rate)
+            handle.writeframes((samples * 32767).astype(np.int16).tobytes())
+
+    rng = np.random.default_rng(0)
+    waves = [(0.3 * np.sin(np.arange(n) * 0.05)).astype(np.float32) for n in (900, 3000, 1700)]
+    paths = []
+    for index, samples in enumerate(waves):
+        paths.append(str(tmp_path / f"{index}.wav"))
+        write(paths[-1], samples, 1600)
+    labels = [list(rng.integers(4, 60, 5)) for _ in waves]
+    dataset = datasets.Dataset.from_dict({"audio": paths, "labels": labels}).cast_column(
+        "audio", datasets.Audio(sampling_rate=1600, decode=False))
+    model = table_model("TFWhisperForConditionalGeneration")
+    model.feature_extractor = WhisperFeatureExtractor(feature_size=8, sampling_rate=1600, hop_length=200,
+                                                      chunk_length=2)
+    data = model.prepare_tf_dataset(dataset, batch_size=2, shuffle=False)
+    (features, targets), _ = list(data)
+    assert features["input_features"].shape == (2, 8, 16) and targets.shape == (2, 5)
+    quantised = [np.trunc(w * 32767) / 32768 for w in waves[:2]]  # the 16-bit files, as TensorFlow reads them
+    np.testing.assert_allclose(features["input_features"], model.feature_extractor(quantised)["input_features"],
+                               atol=1e-5)
+    write(tmp_path / "fast.wav", waves[0], 8000)
+    faster = datasets.Dataset.from_dict({"audio": [str(tmp_path / "fast.wav")], "labels": labels[:1]}).cast_column(
+        "audio", datasets.Audio(decode=False))
+    with pytest.raises(ValueError, match=r"sampled at 8000 Hz; the model's feature extractor expects 1600 Hz"):
+        list(model.prepare_tf_dataset(faster, batch_size=1, shuffle=False))

@@ -90,7 +90,7 @@ def test_bad_config_files_give_clear_errors(tmp_path):
     supported = re.escape(str(["albert", "bart", "bert", "camembert", "clip", "clip_text_model", "clip_vision_model",
                                "deberta-v2", "distilbert", "electra", "gemma", "gemma2",
                                "gemma3_text", "gpt2", "llama", "mistral", "mixtral", "mt5", "phi3", "qwen2", "qwen3",
-                               "roberta", "t5", "vit", "xlm-roberta"]))
+                               "roberta", "t5", "vit", "whisper", "xlm-roberta"]))
     with pytest.raises(ConfigError, match=r"Unknown model_type 'llama9'.*" + supported):
         AutoConfig.from_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))

@@ -240,6 +240,30 @@ class ForcedEOSTokenLogitsProcessor(_ForceTokens):
         return self._force(scores, self.eos_token_ids, tf.equal(cur_len, self.max_length - 1))
 
 
+class ForceTokensLogitsProcessor(_ForceTokens):
+    """Force token `t` at position `i` of the sequence for each `[i, t]` of `forced_decoder_ids` (Whisper's
+    language, task and no-timestamps tokens after the decoder start token at position 0)."""
+
+    def __init__(self, forced_decoder_ids):
+        try:
+            pairs = [(int(index), int(token)) for index, token in forced_decoder_ids]
+        except (TypeError, ValueError):
+            raise ValueError(f"forced_decoder_ids must be [[position, token id], ...]; received "
+                             f"{forced_decoder_ids!r}.") from None
+        if any(index < 1 for index, _ in pairs):
+            raise ValueError(f"forced_decoder_ids positions start at 1 (after the decoder start token); received "
+                             f"{forced_decoder_ids!r}.")
+        self.positions = [index for index, _ in pairs]
+        self.tokens = [token for _, token in pairs]
+
+    def __call__(self, input_ids, scores, cur_len):
+        hit = tf.equal(tf.constant(self.positions), tf.cast(cur_len, tf.int32))
+        token = tf.reduce_sum(tf.where(hit, tf.constant(self.tokens), 0))
+        forced = tf.where(tf.equal(tf.range(tf.shape(scores)[-1]), token)[None, :], tf.zeros_like(scores),
+                          tf.fill(tf.shape(scores), tf.cast(NEG_INF, scores.dtype)))
+        return tf.where(tf.reduce_any(hit), forced, scores)
+
+
 class SuppressTokensLogitsProcessor(LogitsProcessor):
     """Forbid `suppress_tokens` at every step."""
 
@@ -270,6 +294,7 @@ def build_logits_processors(config, prompt_length, padding_lengths: tf.Tensor | 
     `max_length` are ints, or scalar tensors when the prompt length is only known at run time."""
     processors = LogitsProcessorList()
     eos = config.eos_token_ids
+    forced_decoder_ids = getattr(config, "forced_decoder_ids", None)  # a field of Whisper's generation configs
     if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
         processors.append(RepetitionPenaltyLogitsProcessor(config.repetition_penalty, padding_lengths))
     if config.no_repeat_ngram_size:
@@ -290,7 +315,11 @@ def build_logits_processors(config, prompt_length, padding_lengths: tf.Tensor | 
         begin = prompt_length  # one later when a forced bos follows a one-token prompt, as in the reference
         if config.forced_bos_token_id is not None:
             begin = prompt_length + tf.cast(tf.less_equal(prompt_length, 1), tf.int32)
+        if forced_decoder_ids:  # after the forced tokens, as the reference
+            begin = begin + int(forced_decoder_ids[-1][0])
         processors.append(SuppressTokensAtBeginLogitsProcessor(config.begin_suppress_tokens, begin))
+    if forced_decoder_ids:
+        processors.append(ForceTokensLogitsProcessor(forced_decoder_ids))
     if config.do_sample:
         if config.temperature is not None and config.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(config.temperature))

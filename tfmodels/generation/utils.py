@@ -154,17 +154,24 @@ class GenerationMixin:
         if not self.can_generate():
             raise TypeError(f"{type(self).__name__} cannot generate (it has no language-modelling head); use a "
                             "model whose can_generate() is True, e.g. TFAutoModelForCausalLM.")
+        source_name = self.main_input_name  # what the encoder reads: token ids, or Whisper's input_features
+        if source_name != "input_ids" and source_name in kwargs:
+            input_ids = kwargs.pop(source_name)
         config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
         unused = config.update(**kwargs)
         if unused:
             raise TypeError(f"generate() got unknown arguments {sorted(unused)}: pass GenerationConfig fields "
-                            "(max_new_tokens, num_beams, do_sample, ...) or model inputs input_ids/attention_mask.")
+                            f"(max_new_tokens, num_beams, do_sample, ...) or model inputs {source_name}"
+                            + ("/attention_mask." if source_name == "input_ids" else "."))
         if input_ids is None:
-            raise ValueError("generate() needs input_ids ([batch, length] token ids of the prompts).")
+            raise ValueError(f"generate() needs {source_name}" + (
+                " ([batch, length] token ids of the prompts)." if source_name == "input_ids" else "."))
         if streamer is not None and (jit_compile or not tf.executing_eagerly()):
             raise ValueError("streamer works in eager mode only; drop jit_compile or the enclosing tf.function.")
         if streamer is not None and config.num_beams > 1:
             raise ValueError("streamer is not supported with beam search (num_beams > 1).")
+        if source_name != "input_ids":
+            return self._generate_from_source(input_ids, config, seed, jit_compile, logits_processor, streamer)
         eager = tf.executing_eagerly()
         # The prompt checked on the host (ids, shapes, lengths): a compiled loop could not raise (XLA).
         checked = self.check_inputs({"input_ids": input_ids, "attention_mask": attention_mask})
@@ -213,6 +220,29 @@ class GenerationMixin:
             result = self._generate_tensors(input_ids, attention_mask, seed_tensor, config, max_length,
                                             logits_processor, streamer)
         return self._finish_outputs(result, config, added, eager)
+
+    def _generate_from_source(self, source, config: GenerationConfig, seed, jit_compile: bool, logits_processor,
+                              streamer):
+        """`generate` for an encoder of inputs other than token ids (`main_input_name`: Whisper's
+        `input_features`): the source checked as a call checks it, every row decoded from the decoder start token,
+        and no attention mask (the encoder reads whole rows)."""
+        name = self.main_input_name
+        source = tf.convert_to_tensor(self.check_inputs({name: source})[name])
+        if config.pad_token_id is None and config.eos_token_ids:
+            config.pad_token_id = config.eos_token_ids[0]
+        max_length = 1 + (config.max_new_tokens if config.max_new_tokens is not None else config.max_length - 1)
+        positions = self.max_sequence_length()
+        if positions is not None and max_length > positions:
+            raise ValueError(f"Generating up to {max_length} tokens (the decoder start token plus new ones) exceeds "
+                             f"the model's {positions} positions: lower max_new_tokens to {positions - 1}.")
+        rows_mask = tf.ones([tf.shape(source)[0], 1], tf.int32)  # one column per row: the batch, nothing masked
+        seed_tensor = tf.constant(np.random.randint(0, 2**31 - 1) if seed is None else seed, tf.int64)
+        if jit_compile:
+            result = self._compiled_generate(config, max_length, logits_processor)(source, rows_mask, seed_tensor)
+        else:
+            result = self._generate_tensors(source, rows_mask, seed_tensor, config, max_length, logits_processor,
+                                            streamer)
+        return self._finish_outputs(result, config, 0, tf.executing_eagerly())
 
     def generation_serving_functions(self, generation_config: GenerationConfig | None = None,
                                      **kwargs: Any) -> dict[str, tuple]:

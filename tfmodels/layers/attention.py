@@ -250,13 +250,17 @@ class MultiHeadAttention(keras.layers.Layer):
         """A projection named by the last part of `path` (its variables' place in checkpoints)."""
         return make_linear(self.linear, units, input_dim, leaf(path), self.initializer_range, use_bias)
 
+    # Projections that never have a bias, whatever `qkv_bias` says (Whisper's key).
+    projections_without_bias: tuple[str, ...] = ()
+
     def make_projections(self, use_bias: bool) -> None:
         """The query, key and value projections, in the order of the reference's variables (`names.order`)."""
         inner, kv_inner = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
         sizes = {"query": inner, "key": kv_inner, "value": kv_inner}
         for projection in self.names.order:  # attribute order is variable order
+            bias = use_bias and projection not in self.projections_without_bias
             setattr(self, projection, self.linear_at(getattr(self.names, projection), sizes[projection],
-                                                     self.hidden_size, use_bias))
+                                                     self.hidden_size, bias))
 
     def build(self, input_shape=None):
         for projection in self.names.order:

@@ -108,6 +108,10 @@ class TransformerLayer(keras.layers.Layer):
         >>> layer = TransformerLayer(spec, BERT_LAYER, index=0, name="layer_._0")
     """
 
+    # The attention blocks; a family with blocks of its own subclasses the layer (Whisper's key without bias).
+    self_attention_class: type[MultiHeadAttention] = SelfAttention
+    cross_attention_class: type[MultiHeadAttention] = CrossAttention
+
     def __init__(self, spec: LayerSpec, names: LayerNames, index: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.spec, self.names, self.index = spec, names, index
@@ -125,7 +129,8 @@ class TransformerLayer(keras.layers.Layer):
                          output_bias=spec.attention_output_bias, query_scale=query_scale, name=leaf(path))
 
         # A fused query/key/value projection (GPT-2's `c_attn`) is its own block.
-        self_attention = FusedSelfAttention if names.attention_projections.qkv is not None else SelfAttention
+        fused = names.attention_projections.qkv is not None
+        self_attention = FusedSelfAttention if fused else self.self_attention_class
         query_scale = 1.0 / (index + 1) if spec.scale_by_inverse_layer_index else None
 
         def norm(path: str) -> keras.layers.Layer:
@@ -142,7 +147,7 @@ class TransformerLayer(keras.layers.Layer):
             elif block == "attention_norm":
                 self.attention_norm = norm(names.attention_norm)
             elif block == "cross_attention" and spec.cross_attention:
-                self.crossattention = attention(CrossAttention, names.cross_attention)
+                self.crossattention = attention(self.cross_attention_class, names.cross_attention)
             elif block == "cross_attention_norm" and spec.cross_attention:
                 self.cross_attention_norm = norm(names.cross_attention_norm)
             elif block == "ffn":

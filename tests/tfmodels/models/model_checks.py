@@ -234,6 +234,15 @@ ARCHITECTURES: dict[str, Architecture] = {
         "CLIPVisionConfig", _CLIP_VISION, ("TFCLIPVisionModel",), token_type_ids=False, pruning=False,
         resizing=False, cases={"clip_vision": "TFCLIPVisionModel"},
     ),
+    # 8 mel bins of 16 frames (8 encoder positions); the key projections without bias.
+    "whisper": Architecture(
+        "WhisperConfig", dict(vocab_size=64, num_mel_bins=8, d_model=16, encoder_layers=2, decoder_layers=2,
+                              encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=20,
+                              decoder_ffn_dim=20, max_source_positions=8, max_target_positions=32, pad_token_id=1,
+                              bos_token_id=0, eos_token_id=2, decoder_start_token_id=3, begin_suppress_tokens=None),
+        _classes("Whisper", "Model", "ForConditionalGeneration"), token_type_ids=False, pruning=False,
+        resizing=True, cases={"whisper_base": "TFWhisperModel", "whisper_lm": "TFWhisperForConditionalGeneration"},
+    ),
     "bart": Architecture(  # encoder-decoder: each source row ends with <eos> (tiny_batch), where BART classifies
         "BartConfig", dict(vocab_size=64, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
                            decoder_attention_heads=2, encoder_ffn_dim=20, decoder_ffn_dim=20,
@@ -334,6 +343,8 @@ def tiny_batch(model: keras.Model, seed: int = 0) -> tuple[dict[str, np.ndarray]
         return _contrastive_batch(model, rng)
     if "pixel_values" in model.input_signature:
         return _image_batch(model, task, rng)
+    if "input_features" in model.input_signature:
+        return _audio_batch(model, task, rng)
     shape = (BATCH, CHOICES, SEQUENCE) if task in ("multiple_choice", "double_heads") else (BATCH, SEQUENCE)
     low = 4  # above the special tokens (padding, start, end)
     ids = low + (rng.integers(0, config.vocab_size - low, shape[:-1] + (1,)) + np.arange(SEQUENCE)) % (
@@ -413,3 +424,21 @@ def _contrastive_batch(model: keras.Model, rng: np.random.Generator) -> tuple[di
     ids[np.arange(BATCH), mask.sum(-1) - 1] = text.vocab_size - 1  # the end of text: each row's highest id
     ids = np.where(mask == 1, ids, text.pad_token_id).astype(np.int32)
     return {"input_ids": ids, "attention_mask": mask, **images}, {}
+
+
+def _audio_batch(model: keras.Model, task: str, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], Any]:
+    """`BATCH` rows of log-mel features whose level is the row's class, and token sequences that count up from
+    the class, which the decoder learns to write (`labels`; the bare model: a regression target of its
+    `last_hidden_state`); the decoder inputs are the sequences shifted right."""
+    config = model.config
+    classes = np.arange(BATCH) % NUM_LABELS
+    frames = 2 * config.max_source_positions
+    features = (classes[:, None, None] - 1.0 + 0.3 * rng.normal(size=(BATCH, config.num_mel_bins, frames)))
+    low = 4  # above the special tokens
+    tokens = (low + (classes[:, None] * 5 + np.arange(SEQUENCE)) % (config.vocab_size - low)).astype(np.int32)
+    decoder_inputs = shift_tokens_right(tokens, config.pad_token_id, config.decoder_start_token_id).numpy()
+    inputs = {"input_features": features.astype(np.float32), "decoder_input_ids": decoder_inputs}
+    if task == "base":
+        phase = decoder_inputs[..., None] * 0.1 * (1 + np.arange(config.d_model))
+        return inputs, np.sin(phase).astype(np.float32)
+    return inputs, {"labels": tokens}

@@ -32,13 +32,26 @@ def test_fixture_outputs_match_pytorch(case_name, layout):
     assert_matches_reference(case, run(model, case))
 
 
+# Whisper's encoder positions: created by the reference's TF layer when first called, so listed last (the model's
+# own order keeps them with the encoder; files are read by name).
+LAZY_REFERENCE_WEIGHTS = {name: "/encoder/embed_positions/weight:0" for name in ("whisper_base", "whisper_lm")}
+
+
+def in_reference_order(case_name: str, names: list[str]) -> list[str]:
+    """Weight names in the reference's order: as they are, but the weights it creates lazily moved last."""
+    lazy = LAZY_REFERENCE_WEIGHTS.get(case_name)
+    if lazy is None:
+        return names
+    return [name for name in names if not name.endswith(lazy)] + [name for name in names if name.endswith(lazy)]
+
+
 @pytest.mark.parametrize("case_name", [name for name in CASES if Case(name).has_tf_reference])
 def test_weight_names_equal_reference(case_name, tmp_path):
     """In the model, and in the files our saves write (h5: full names, in model order; safetensors: the names
     without the model's)."""
     case = Case(case_name)
     model = case.model_class.from_pretrained(case.path("tf_h5"))
-    assert [w.path + ":0" for w in model.weights] == case.meta["tf_weight_names"]
+    assert in_reference_order(case_name, [w.path + ":0" for w in model.weights]) == case.meta["tf_weight_names"]
     # The model's scope: most names start with it (BART's `model.shared/...` and `final_logits_bias` do not).
     assert model.name == Counter(name.split("/")[0] for name in case.meta["tf_weight_names"]).most_common(1)[0][0]
     reference = [strip_model_name(name) + ":0" for name in case.meta["tf_weight_names"]]  # safetensors keys
@@ -51,7 +64,8 @@ def test_weight_names_equal_reference(case_name, tmp_path):
                             for layer in load_attributes(handle, "layer_names")}
     ours, theirs = groups.values()
     saved = [name for names in ours.values() for name in names]
-    assert list(dict.fromkeys(saved)) == case.meta["tf_weight_names"]  # a tied weight is listed by each layer
+    # A tied weight is listed by each layer.
+    assert in_reference_order(case_name, list(dict.fromkeys(saved))) == case.meta["tf_weight_names"]
     # The reference's loader reads each top-level layer's group: every weight must be in the group it expects
     # (the reference also writes empty groups for its weightless layers).
     assert {layer: sorted(names) for layer, names in ours.items() if names} == {

@@ -14,10 +14,9 @@ import keras
 import tensorflow as tf
 
 from tfmodels.errors import ConfigError
-from tfmodels.layers.core import get_activation, get_initializer, shape_dim
+from tfmodels.layers.core import get_activation, get_initializer, head_mask_5d, shape_dim
 from tfmodels.layers.embeddings import EmbeddingNames, TextEmbeddings, TokenEmbedding
 from tfmodels.layers.encoder import check_ids_or_embeds
-from tfmodels.layers.core import head_mask_5d
 from tfmodels.layers.paths import build_at, leaf
 from tfmodels.layers.transformer import Collect, TransformerStack
 from tfmodels.modeling_outputs import TFBaseModelOutput
