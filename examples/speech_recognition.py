@@ -4,7 +4,7 @@ for TF Serving with a signature that takes raw 16 kHz samples and returns token 
 
     python examples/speech_recognition.py [--clips 600] [--epochs 40] [--output-dir speech_out] [--quick]
 
-No download: each clip is one to three tones (a "word" is one of six pitches, 0.25 s each, with noise), written as a
+No download: each clip is one or two tones (a "word" is one of six pitches, 0.25 s each, with noise), written as a
 16 kHz WAV file, and its transcript is the pitches' tokens. The clips are read back as a `datasets.Dataset` with an
 `Audio` column; `prepare_tf_dataset` turns them into log-mel features with the model's `WhisperFeatureExtractor`
 (in TensorFlow ops, WAV decoded by TensorFlow). `--quick` (few clips, two epochs) only checks that everything runs.
@@ -21,11 +21,11 @@ RATE = 16000
 PITCHES = (300, 500, 800, 1200, 1800, 2600)  # Hz: one token each
 BOS, PAD, EOS, START = 0, 1, 2, 3
 FIRST_WORD = 4
-MAX_WORDS = 3
+MAX_WORDS = 2
 
 
 def draw(rng) -> tuple["np.ndarray", list[int]]:
-    """One clip (float samples at 16 kHz) of one to three tones with noise, and its transcript's tokens."""
+    """One clip (float samples at 16 kHz) of one or two tones with noise, and its transcript's tokens."""
     import numpy as np
 
     words = rng.integers(0, len(PITCHES), rng.integers(1, MAX_WORDS + 1))
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     features = evaluation[0]["input_features"].numpy()
     truth = [[int(t) for t in row if t not in (EOS, -100)] for row in evaluation[1].numpy()]
     accuracy_before, _ = exact_match(model, features, truth)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="auto")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="auto")
     history = model.fit(train, epochs=args.epochs, verbose=2).history
     accuracy_after, written = exact_match(model, features, truth)
     print(f"exact match: {accuracy_before:.3f} before training, {accuracy_after:.3f} after {args.epochs} epochs")

@@ -174,40 +174,28 @@ def _default_dtype(dtype: np.dtype) -> np.dtype:
     return dtype
 
 
-def _image_column(model, dataset, arguments: list[str]) -> str | None:
-    """The dataset's column of images (a `datasets.Image` feature) that becomes `pixel_values` through the model's
-    `image_processor`, when the model takes `pixel_values` and the dataset has none; None otherwise."""
-    if "pixel_values" not in arguments or "pixel_values" in dataset.column_names:
-        return None
-    features = getattr(dataset, "features", None) or {}
-    images = [name for name, feature in features.items() if type(feature).__name__ == "Image"]
-    if not images:
-        return None
-    if len(images) > 1:
-        raise ValueError(f"The dataset has several image columns {images}; keep the one the model should see "
-                         "(dataset.remove_columns([...])) or make pixel_values yourself.")
-    if getattr(model, "image_processor", None) is None:
-        raise ValueError(f"{type(model).__name__} has no image_processor to turn the {images[0]!r} column into "
-                         "pixel_values; set model.image_processor, or map the images to pixel_values first.")
-    return images[0]
+# Raw-input columns: the `datasets` feature type, the model input it becomes, the model attribute that makes it.
+RAW_COLUMNS = {"Image": ("pixel_values", "image_processor"), "Audio": ("input_features", "feature_extractor")}
 
 
-def _audio_column(model, dataset, arguments: list[str]) -> str | None:
-    """The dataset's column of audio (a `datasets.Audio` feature) that becomes `input_features` through the model's
-    `feature_extractor`, when the model takes `input_features` and the dataset has none; None otherwise."""
-    if "input_features" not in arguments or "input_features" in dataset.column_names:
+def _raw_column(model, dataset, arguments: list[str], feature_type: str) -> str | None:
+    """The dataset's column of `feature_type` (`Image`, `Audio`) that becomes a model input through the model's
+    preprocessor (`RAW_COLUMNS`), when the model takes that input and the dataset has none; None otherwise."""
+    input_name, preprocessor = RAW_COLUMNS[feature_type]
+    if input_name not in arguments or input_name in dataset.column_names:
         return None
     features = getattr(dataset, "features", None) or {}
-    audio = [name for name, feature in features.items() if type(feature).__name__ == "Audio"]
-    if not audio:
+    columns = [name for name, feature in features.items() if type(feature).__name__ == feature_type]
+    if not columns:
         return None
-    if len(audio) > 1:
-        raise ValueError(f"The dataset has several audio columns {audio}; keep the one the model should hear "
-                         "(dataset.remove_columns([...])) or make input_features yourself.")
-    if getattr(model, "feature_extractor", None) is None:
-        raise ValueError(f"{type(model).__name__} has no feature_extractor to turn the {audio[0]!r} column into "
-                         "input_features; set model.feature_extractor, or map the audio to input_features first.")
-    return audio[0]
+    kind = feature_type.lower()
+    if len(columns) > 1:
+        raise ValueError(f"The dataset has several {kind} columns {columns}; keep the one the model should read "
+                         f"(dataset.remove_columns([...])) or make {input_name} yourself.")
+    if getattr(model, preprocessor, None) is None:
+        raise ValueError(f"{type(model).__name__} has no {preprocessor} to turn the {columns[0]!r} column into "
+                         f"{input_name}; set model.{preprocessor}, or map the {kind} to {input_name} first.")
+    return columns[0]
 
 
 def _waveform(entry, sampling_rate: int) -> np.ndarray:
@@ -251,8 +239,8 @@ def prepare_tf_dataset(
     Keeps the columns `model.call` accepts plus its label columns (`label` becomes `labels`) and logs which
     columns it drops. A column of images (a `datasets.Image` feature) becomes `pixel_values` through the model's
     `image_processor`, and a column of audio (`datasets.Audio`: WAV files, or decoded arrays) `input_features`
-    through its `feature_extractor`, batch by batch. Batches are padded per batch: by `tokenizer.pad`, by `collate_fn(samples, **collate_fn_args)`,
-    or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
+    through its `feature_extractor`, batch by batch. Batches are padded per batch: by `tokenizer.pad`, by
+    `collate_fn(samples, **collate_fn_args)`, or else by `TFDataCollatorWithPadding` with `model.config.pad_token_id`. Rows are read batch by batch, so a large
     dataset starts yielding at once; every shape is `[batch, None, ...]` so one compiled graph serves every batch
     (`batch` is `batch_size` with `drop_remainder`, which defaults to `shuffle`, else unknown).
     `pad_to_multiple_of` (default collator only) rounds each batch's length up to a multiple, so a few bucket
@@ -279,8 +267,8 @@ def prepare_tf_dataset(
     arguments = call_argument_names(model)
     labels = label_names(model)
     rename = {"label": "labels"} if "labels" in labels and "labels" not in dataset.column_names else {}
-    image_column = _image_column(model, dataset, arguments)
-    audio_column = _audio_column(model, dataset, arguments)
+    image_column = _raw_column(model, dataset, arguments, "Image")
+    audio_column = _raw_column(model, dataset, arguments, "Audio")
     if audio_column is not None:  # read undecoded (WAV by TensorFlow): decoding needs no audio library
         feature = dataset.features[audio_column]
         dataset = dataset.cast_column(audio_column, type(feature)(sampling_rate=feature.sampling_rate, decode=False))

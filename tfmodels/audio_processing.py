@@ -11,14 +11,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-PREPROCESSOR_CONFIG = "preprocessor_config.json"
+from tfmodels.preprocessor_files import preprocessor_json, read_preprocessor_config, write_preprocessor_config
+
 
 
 def hertz_to_mel(frequency: np.ndarray) -> np.ndarray:
@@ -88,18 +88,7 @@ class WhisperFeatureExtractor:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "WhisperFeatureExtractor":
         """Read `preprocessor_config.json` from a directory (or that file's path); `kwargs` override its fields."""
-        path = os.fspath(path)
-        file = os.path.join(path, PREPROCESSOR_CONFIG) if os.path.isdir(path) else path
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"No {PREPROCESSOR_CONFIG} at {path}.")
-        with open(file, encoding="utf-8") as handle:
-            try:
-                settings = json.load(handle)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{file} is not valid JSON: {err}.") from None
-        if not isinstance(settings, dict):
-            raise ValueError(f"{file} must hold a JSON object; received {type(settings).__name__}.")
-        return cls(**{**settings, **kwargs})
+        return cls(**{**read_preprocessor_config(path), **kwargs})
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as the reference writes them."""
@@ -111,15 +100,11 @@ class WhisperFeatureExtractor:
 
     def to_json_string(self) -> str:
         """`preprocessor_config.json`'s text: sorted keys, indent 2, a final newline."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return preprocessor_json(self.to_dict())
 
     def save_pretrained(self, directory: str | os.PathLike) -> str:
         """Write `preprocessor_config.json` into `directory`; returns its path."""
-        os.makedirs(directory, exist_ok=True)
-        file = os.path.join(os.fspath(directory), PREPROCESSOR_CONFIG)
-        with open(file, "w", encoding="utf-8") as handle:
-            handle.write(self.to_json_string())
-        return file
+        return write_preprocessor_config(directory, self.to_dict())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, WhisperFeatureExtractor) and self.to_dict() == other.to_dict()

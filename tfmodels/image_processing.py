@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-PREPROCESSOR_CONFIG = "preprocessor_config.json"
+from tfmodels.preprocessor_files import preprocessor_json, read_preprocessor_config, write_preprocessor_config
+
 # PIL's resampling codes (the reference stores them in `resample`) -> `tf.image.resize` methods.
 RESAMPLE_METHODS = {0: "nearest", 1: "lanczos5", 2: "bilinear", 3: "bicubic", 4: "area", 5: "lanczos3"}
 IMAGENET_STANDARD = [0.5, 0.5, 0.5]
@@ -70,19 +70,7 @@ class ImageProcessor:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **kwargs: Any) -> "ImageProcessor":
         """Read `preprocessor_config.json` from a directory (or that file's path); `kwargs` override its fields."""
-        path = os.fspath(path)
-        file = os.path.join(path, PREPROCESSOR_CONFIG) if os.path.isdir(path) else path
-        if not os.path.isfile(file):
-            raise FileNotFoundError(f"No {PREPROCESSOR_CONFIG} at {path}: save one with "
-                                    "ImageProcessor(...).save_pretrained(directory).")
-        with open(file, encoding="utf-8") as handle:
-            try:
-                settings = json.load(handle)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{file} is not valid JSON: {err}.") from None
-        if not isinstance(settings, dict):
-            raise ValueError(f"{file} must hold a JSON object; received {type(settings).__name__}.")
-        return cls(**{**settings, **kwargs})
+        return cls(**{**read_preprocessor_config(path), **kwargs})
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as the reference writes them in `preprocessor_config.json`."""
@@ -97,15 +85,11 @@ class ImageProcessor:
 
     def to_json_string(self) -> str:
         """`preprocessor_config.json`'s text: sorted keys, indent 2, a final newline."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return preprocessor_json(self.to_dict())
 
     def save_pretrained(self, directory: str | os.PathLike) -> str:
         """Write `preprocessor_config.json` into `directory`; returns its path."""
-        os.makedirs(directory, exist_ok=True)
-        file = os.path.join(os.fspath(directory), PREPROCESSOR_CONFIG)
-        with open(file, "w", encoding="utf-8") as handle:
-            handle.write(self.to_json_string())
-        return file
+        return write_preprocessor_config(directory, self.to_dict())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ImageProcessor) and self.to_dict() == other.to_dict()

@@ -39,7 +39,8 @@ from tfmodels.layers.heads import (
     TokenScoreHead,
 )
 from tfmodels.call_inputs import float32_logits, unpack_inputs
-from tfmodels.image_processing import PREPROCESSOR_CONFIG, ImageProcessor
+from tfmodels.image_processing import ImageProcessor
+from tfmodels.preprocessor_files import PREPROCESSOR_CONFIG
 from tfmodels.modeling import TFPreTrainedModel
 from tfmodels.modeling_outputs import (
     ModelOutput,

@@ -244,6 +244,26 @@ class GenerationMixin:
                                             streamer)
         return self._finish_outputs(result, config, 0, tf.executing_eagerly())
 
+    def served_generation_config(self, generation_config: GenerationConfig | None = None,
+                                 **kwargs: Any) -> GenerationConfig:
+        """The settings a served generate signature fixes at export time: `generation_config` (default: the
+        model's) with `kwargs` set, one sequence per prompt, and a padding token (the first eos, else 0).
+
+        Example:
+            >>> model.served_generation_config(max_new_tokens=32).max_new_tokens
+            32
+        """
+        config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
+        unused = config.update(**kwargs)
+        if unused:
+            raise TypeError(f"Unknown generation settings {sorted(unused)}.")
+        if config.num_return_sequences != 1:
+            raise ValueError("A served generate signature returns one sequence per prompt: num_return_sequences "
+                             f"must be 1 (received {config.num_return_sequences}).")
+        if config.pad_token_id is None:
+            config.pad_token_id = config.eos_token_ids[0] if config.eos_token_ids else 0
+        return config
+
     def generation_serving_functions(self, generation_config: GenerationConfig | None = None,
                                      **kwargs: Any) -> dict[str, tuple]:
         """Serving signatures for `serving.export_saved_model(..., generate=True)`:
@@ -260,15 +280,7 @@ class GenerationMixin:
         Example:
             >>> functions = model.generation_serving_functions(max_new_tokens=32, num_beams=4)
         """
-        config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
-        unused = config.update(**kwargs)
-        if unused:
-            raise TypeError(f"Unknown generation settings {sorted(unused)}.")
-        if config.num_return_sequences != 1:
-            raise ValueError("A served generate signature returns one sequence per prompt: num_return_sequences "
-                             f"must be 1 (received {config.num_return_sequences}).")
-        if config.pad_token_id is None:
-            config.pad_token_id = config.eos_token_ids[0] if config.eos_token_ids else 0
+        config = self.served_generation_config(generation_config, **kwargs)
         cap = config.max_new_tokens if config.max_new_tokens is not None else config.max_length
         base = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")}
         with_limit = {**base, "max_new_tokens": tf.TensorSpec([None], tf.int32, name="max_new_tokens")}

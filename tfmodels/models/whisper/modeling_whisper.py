@@ -5,7 +5,6 @@ projection has no bias (`WhisperSelfAttention`, `WhisperCrossAttention`)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import keras
@@ -13,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmodels import input_checks
-from tfmodels.audio_processing import PREPROCESSOR_CONFIG, WhisperFeatureExtractor
+from tfmodels.audio_processing import WhisperFeatureExtractor
 from tfmodels.call_inputs import unpack_inputs
 from tfmodels.generation.configuration import GenerationConfig
 from tfmodels.layers.attention import AttentionContext, CrossAttention, KVCache, SelfAttention, cross_inputs
@@ -26,6 +25,7 @@ from tfmodels.layers.transformer import Collect, GroupedTransformerStack, LayerN
 from tfmodels.modeling_outputs import ModelOutput, TFBaseModelOutput
 from tfmodels.models.whisper.configuration_whisper import WhisperConfig
 from tfmodels.models.whisper.weights_whisper import WHISPER_WEIGHTS, WhisperLayout
+from tfmodels.preprocessor_files import PREPROCESSOR_CONFIG
 from tfmodels.seq2seq import Seq2SeqDecoderView, Seq2SeqLMTask, Seq2SeqModelTask, Seq2SeqTaskModel
 
 LAYER_NORM_EPS = 1e-5  # fixed in the reference
@@ -397,15 +397,7 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
     def _served_generation(self, generation_config: GenerationConfig | None, kwargs: dict):
         """`(config, max_length, generate(features) -> outputs)` for the served signatures: the generation settings
         fixed at export time, one sequence per row (the decoder start token first), `pad_token_id` after its end."""
-        config = copy.deepcopy(generation_config if generation_config is not None else self.generation_config)
-        unused = config.update(**kwargs)
-        if unused:
-            raise TypeError(f"Unknown generation settings {sorted(unused)}.")
-        if config.num_return_sequences != 1:
-            raise ValueError("A served generate signature returns one sequence per input: num_return_sequences "
-                             f"must be 1 (received {config.num_return_sequences}).")
-        if config.pad_token_id is None:
-            config.pad_token_id = config.eos_token_ids[0] if config.eos_token_ids else 0
+        config = self.served_generation_config(generation_config, **kwargs)
         max_length = 1 + (config.max_new_tokens if config.max_new_tokens is not None else config.max_length - 1)
 
         def generate(features):
