@@ -111,8 +111,14 @@ def test_the_feature_extractor_travels_with_the_model(tmp_path):
     assert transformers.WhisperFeatureExtractor.from_pretrained(tmp_path).hop_length == 200
     with pytest.raises(ValueError, match=r"makes 80 mel bins x 3000 frames; the model reads 8 x 16"):
         model.feature_extractor = WhisperFeatureExtractor()
-    # Without a file: the reference's extractor with the model's mel bins and frames in 30 s.
+    # Without a file: the reference's extractor with the model's mel bins and frames in 30 s; where no whole hop
+    # gives them, none (the save writes no file, and asking for it says what to set).
     assert tiny_model("TFWhisperModel").feature_extractor.to_dict()["hop_length"] == 30 * 16000 // 16
+    odd = tfmodels.TFWhisperModel(tfmodels.WhisperConfig(**{**model.config.to_dict(), "max_source_positions": 7}))
+    odd.save_pretrained(tmp_path / "odd")
+    assert not os.path.exists(tmp_path / "odd" / "preprocessor_config.json")
+    with pytest.raises(ValueError, match="No default feature extractor gives 14 frames"):
+        odd.feature_extractor
 
 
 @pytest.mark.slow

@@ -314,14 +314,13 @@ class TFWhisperPreTrainedModel(Seq2SeqTaskModel):
         return super().serving_output({key: value for key, value in output.items() if key != "past_key_values"})
 
     # ---- the feature extractor that travels with the model ------------------------------------------------------
-    def default_feature_extractor(self) -> WhisperFeatureExtractor:
+    def default_feature_extractor(self) -> WhisperFeatureExtractor | None:
         """The extractor of a checkpoint without `preprocessor_config.json`: the reference's, with the model's mel
-        bins, 30 s at 16 kHz in `2 * max_source_positions` frames."""
+        bins, 30 s at 16 kHz in `2 * max_source_positions` frames; None when no whole hop length gives them."""
         frames = 2 * self.config.max_source_positions
         samples = 30 * 16000
         if samples % frames:
-            raise ValueError(f"No default feature extractor gives {frames} frames for 30 s at 16 kHz; set "
-                             "model.feature_extractor = WhisperFeatureExtractor(...) with matching settings.")
+            return None
         return WhisperFeatureExtractor(feature_size=self.config.num_mel_bins, hop_length=samples // frames)
 
     @property
@@ -333,8 +332,12 @@ class TFWhisperPreTrainedModel(Seq2SeqTaskModel):
         Example:
             >>> features = model.feature_extractor(waveforms, sampling_rate=16000)["input_features"]
         """
-        extractor = self.runtime_state.preprocessor
-        return extractor if extractor is not None else self.default_feature_extractor()
+        extractor = self.runtime_state.preprocessor or self.default_feature_extractor()
+        if extractor is None:
+            frames = 2 * self.config.max_source_positions
+            raise ValueError(f"No default feature extractor gives {frames} frames for 30 s at 16 kHz; set "
+                             "model.feature_extractor = WhisperFeatureExtractor(...) with matching settings.")
+        return extractor
 
     @feature_extractor.setter
     def feature_extractor(self, extractor: WhisperFeatureExtractor) -> None:
@@ -348,7 +351,8 @@ class TFWhisperPreTrainedModel(Seq2SeqTaskModel):
         self.runtime_state.preprocessor = extractor
 
     def side_files(self) -> dict[str, str]:
-        return {PREPROCESSOR_CONFIG: self.feature_extractor.to_json_string()}
+        extractor = self.runtime_state.preprocessor or self.default_feature_extractor()
+        return {} if extractor is None else {PREPROCESSOR_CONFIG: extractor.to_json_string()}
 
     def read_side_files(self, find) -> None:
         file = find(PREPROCESSOR_CONFIG)
