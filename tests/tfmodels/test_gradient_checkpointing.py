@@ -16,6 +16,7 @@ from tests.tfmodels.models.model_checks import ARCHITECTURES, exported_classes, 
 from tfmodels.layers.decoder_layer import DecoderLayer, SandwichDecoderLayer
 from tfmodels.layers.moe import MoEDecoderLayer
 from tfmodels.layers.transformer import TransformerLayer
+from tfmodels.models.deberta_v2.encoder_deberta_v2 import DebertaV2Layer
 
 # Post-norm (BERT), pre-norm with GPT-2's grouped stack, Llama's rotary/gated/RMS layers, Gemma 2's sandwich layers
 # of two kinds (sliding window, full attention), Mixtral's experts (the router logits' loss flows through them).
@@ -34,8 +35,8 @@ def loss_and_gradients(model, batch: dict, compiled: bool) -> tuple[float, list[
 
 
 def layer_calls(monkeypatch) -> list:
-    """Records every layer's call (`TransformerLayer`, `DecoderLayer` and its subclasses; at trace time inside a
-    `tf.function`)."""
+    """Records every layer's call (`TransformerLayer`, `DecoderLayer` and its subclasses, DeBERTa-v2's own layer; at
+    trace time inside a `tf.function`)."""
     calls = []
 
     def watch(layer_class):
@@ -48,7 +49,7 @@ def layer_calls(monkeypatch) -> list:
 
         monkeypatch.setattr(layer_class, "call", spy)
 
-    for layer_class in (TransformerLayer, DecoderLayer, SandwichDecoderLayer, MoEDecoderLayer):
+    for layer_class in (TransformerLayer, DecoderLayer, SandwichDecoderLayer, MoEDecoderLayer, DebertaV2Layer):
         watch(layer_class)
     return calls
 
