@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import tfmodels
-from tests.helpers import CASES, FIXTURES, INDEX, Case, assert_matches_reference, case_layouts, run
+from tests.helpers import (
+    CASES, FIXTURES, INDEX, Case, assert_matches_reference, case_layouts, in_reference_order, run,
+)
 from tfmodels.checkpoints.h5_format import load_attributes
 from tfmodels.checkpoints.names import strip_model_name
 from tfmodels.checkpoints.safetensors_format import read_header
@@ -30,19 +32,6 @@ def test_fixture_outputs_match_pytorch(case_name, layout):
     model, info = case.model_class.from_pretrained(case.path(layout), output_loading_info=True)
     assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": []}
     assert_matches_reference(case, run(model, case))
-
-
-# Whisper's encoder positions: created by the reference's TF layer when first called, so listed last (the model's
-# own order keeps them with the encoder; files are read by name).
-LAZY_REFERENCE_WEIGHTS = {name: "/encoder/embed_positions/weight:0" for name in ("whisper_base", "whisper_lm")}
-
-
-def in_reference_order(case_name: str, names: list[str]) -> list[str]:
-    """Weight names in the reference's order: as they are, but the weights it creates lazily moved last."""
-    lazy = LAZY_REFERENCE_WEIGHTS.get(case_name)
-    if lazy is None:
-        return names
-    return [name for name in names if not name.endswith(lazy)] + [name for name in names if name.endswith(lazy)]
 
 
 @pytest.mark.parametrize("case_name", [name for name in CASES if Case(name).has_tf_reference])
