@@ -207,6 +207,26 @@ def check_model_inputs(arguments: dict, vocab_size: int, embedding_dim: int, max
     return with_assertions(arguments, assertions)
 
 
+def float_input(value: Any, name: str, what: str, fix: str) -> tf.Tensor:
+    """A float input (`pixel_values`, `input_features`) as a tensor: a ValueError when it is missing, a TypeError
+    when it holds text or integers; `what` describes it and `fix` says how to make it.
+
+    Example:
+        >>> float_input(None, "pixel_values", "images [batch, channels, height, width]", "Use the image processor.")
+        ValueError: Pass pixel_values: images [batch, channels, height, width]. Use the image processor.
+    """
+    if value is None:
+        raise ValueError(f"Pass {name}: {what}. {fix}")
+    if not tf.is_tensor(value):
+        array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise TypeError(f"{name} must hold numbers; received dtype {array.dtype}. {fix}")
+        value = tf.convert_to_tensor(array)
+    if not _dtype(value).is_floating:
+        raise TypeError(f"{name} must be floats; received dtype {_dtype(value).name}. {fix}")
+    return value
+
+
 def check_pixel_values(arguments: dict, num_channels: int, image_size: int, patch_size: int) -> dict:
     """`pixel_values` checked: floats `[batch, channels, height, width]` with the model's channels, and the
     config's image size unless `interpolate_pos_encoding` (then at least one patch each way). Shapes the trace
@@ -217,20 +237,9 @@ def check_pixel_values(arguments: dict, num_channels: int, image_size: int, patc
         ValueError: pixel_values must be [batch, channels, height, width] with 3 channels; received [1, 224, 224, 3]...
     """
     arguments = dict(arguments)
-    pixels = arguments.get("pixel_values")
-    if pixels is None:
-        raise ValueError("Pass pixel_values: images as floats [batch, channels, height, width] (the image "
-                         "processor's output).")
-    if not tf.is_tensor(pixels):
-        array = np.asarray(pixels)
-        if array.dtype == object or array.dtype.kind in "USV":
-            raise TypeError(f"pixel_values must hold numbers; received dtype {array.dtype}. Decode and preprocess "
-                            "images with the model's image processor first (or serve encoded images through "
-                            "the export's serving_image_bytes signature).")
-        pixels = tf.convert_to_tensor(array)
-    if not _dtype(pixels).is_floating:
-        raise TypeError(f"pixel_values must be floats (rescaled and normalised by the image processor); received "
-                        f"dtype {_dtype(pixels).name}.")
+    pixels = float_input(arguments.get("pixel_values"), "pixel_values", "images as floats [batch, channels, height, "
+                         "width]", "Decode, resize and normalise images with the model's image_processor (or serve "
+                         "encoded images through the export's serving_image_bytes signature).")
     shape = pixels.shape
     layout = f"[batch, channels, height, width] with {num_channels} channels"
     if shape.rank is not None and (shape.rank != 4 or shape[1] not in (None, num_channels)):
@@ -272,18 +281,10 @@ def check_audio_features(arguments: dict, num_mel_bins: int, frames: int) -> dic
         ValueError: input_features must be [batch, 80 mel bins, 3000 frames]; received [1, 80, 1000]. ...
     """
     arguments = dict(arguments)
-    features = arguments.get("input_features")
     fix = ("Make them with the model's WhisperFeatureExtractor, which pads or cuts every waveform to 30 s "
            "(tfmodels.audio_processing).")
-    if features is None:
-        raise ValueError(f"Pass input_features: log-mel features [batch, {num_mel_bins}, {frames}]. {fix}")
-    if not tf.is_tensor(features):
-        array = np.asarray(features)
-        if array.dtype == object or array.dtype.kind in "USV":
-            raise TypeError(f"input_features must hold numbers; received dtype {array.dtype}. {fix}")
-        features = tf.convert_to_tensor(array)
-    if not _dtype(features).is_floating:
-        raise TypeError(f"input_features must be floats; received dtype {_dtype(features).name}. {fix}")
+    features = float_input(arguments.get("input_features"), "input_features",
+                           f"log-mel features [batch, {num_mel_bins}, {frames}]", fix)
     shape = features.shape
     expected = f"[batch, {num_mel_bins} mel bins, {frames} frames]"
     if shape.rank is not None and (shape.rank != 3 or shape[1] not in (None, num_mel_bins)

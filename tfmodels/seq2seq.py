@@ -295,6 +295,12 @@ class Seq2SeqTaskModel(TaskModel):
             "encoder_attentions": encoded.get("attentions"),
         }
 
+    def serving_output(self, output) -> dict[str, tf.Tensor]:
+        """The kit's served outputs without the decoder cache: its cross-attention part spans the source's
+        positions, its self-attention part the target's (one tensor cannot hold both when their lengths differ),
+        and a client generates through the `generate` signatures instead."""
+        return super().serving_output({key: value for key, value in output.items() if key != "past_key_values"})
+
     @property
     def input_signature(self) -> dict[str, tf.TensorSpec]:
         """The reference's serving inputs: `input_ids`, `attention_mask`, `decoder_input_ids`,

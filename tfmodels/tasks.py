@@ -804,8 +804,9 @@ class ImageTaskModel(TaskModel):
             >>> model.image_processor = ImageProcessor(size=384, image_mean=[0.485, 0.456, 0.406],
             ...                                        image_std=[0.229, 0.224, 0.225])
         """
-        processor = self.runtime_state.preprocessor
-        return processor if processor is not None else self.default_image_processor()
+        if self.runtime_state.preprocessor is None:  # made once: prepare_tf_dataset reads it every batch
+            self.runtime_state.preprocessor = self.default_image_processor()
+        return self.runtime_state.preprocessor
 
     @image_processor.setter
     def image_processor(self, processor: ImageProcessor) -> None:

@@ -108,3 +108,22 @@ def test_served_generate_function_gives_the_generate_tokens(bart):
     pad = model.config.pad_token_id
     np.testing.assert_array_equal(served["sequences"].numpy()[1], list(expected[1, :3]) + [pad, pad])
     np.testing.assert_array_equal(served["sequence_lengths"].numpy(), [5, 3])
+
+
+@pytest.mark.parametrize("class_name", ["TFBartModel", "TFT5ForConditionalGeneration", "TFWhisperModel"])
+def test_served_outputs_hold_sources_and_targets_of_different_lengths(class_name):
+    """The serving function of every encoder-decoder answers a source of 5 and a target of 3 positions (the
+    decoder cache, whose self- and cross-attention parts differ in length, is not served)."""
+    from tests.tfmodels.models.model_checks import tiny_model
+
+    model = tiny_model(class_name)
+    inputs = dict(model.make_dummy_inputs(batch_size=2, length=3))
+    if "input_ids" in inputs:
+        inputs["input_ids"] = tf.ones([2, 5], tf.int32)
+        inputs["attention_mask"] = tf.ones([2, 5], tf.int32)
+    served = tf.function(model.serving)(inputs)
+    assert "past_key_values" not in served and "encoder_last_hidden_state" in served
+    expected = model(inputs, training=False)
+    first = "logits" if "logits" in served else "last_hidden_state"
+    assert served[first].shape[1] == 3
+    np.testing.assert_allclose(served[first], expected[first], atol=1e-5)

@@ -307,12 +307,6 @@ class TFWhisperPreTrainedModel(Seq2SeqTaskModel):
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not support head pruning.")
 
-    def serving_output(self, output) -> dict[str, tf.Tensor]:
-        """The kit's served outputs without the decoder cache: its cross-attention part spans the encoder's
-        positions, its self-attention part the decoder's (one tensor cannot hold both), and a client generates
-        through the `generate` signatures instead."""
-        return super().serving_output({key: value for key, value in output.items() if key != "past_key_values"})
-
     # ---- the feature extractor that travels with the model ------------------------------------------------------
     def default_feature_extractor(self) -> WhisperFeatureExtractor | None:
         """The extractor of a checkpoint without `preprocessor_config.json`: the reference's, with the model's mel
@@ -332,12 +326,13 @@ class TFWhisperPreTrainedModel(Seq2SeqTaskModel):
         Example:
             >>> features = model.feature_extractor(waveforms, sampling_rate=16000)["input_features"]
         """
-        extractor = self.runtime_state.preprocessor or self.default_feature_extractor()
-        if extractor is None:
+        if self.runtime_state.preprocessor is None:  # made once: prepare_tf_dataset reads it every batch
+            self.runtime_state.preprocessor = self.default_feature_extractor()
+        if self.runtime_state.preprocessor is None:
             frames = 2 * self.config.max_source_positions
             raise ValueError(f"No default feature extractor gives {frames} frames for 30 s at 16 kHz; set "
                              "model.feature_extractor = WhisperFeatureExtractor(...) with matching settings.")
-        return extractor
+        return self.runtime_state.preprocessor
 
     @feature_extractor.setter
     def feature_extractor(self, extractor: WhisperFeatureExtractor) -> None:
