@@ -3,12 +3,14 @@ a Gemma-2-shaped model (sliding-window and full layers, soft-capping) or a Mixtr
 token).
 
     python benchmarks/generation.py [--model gpt2|gemma2|mixtral] [--new-tokens 64] [--prompt 32] [--batches 1,8]
-                                    [--dtypes float32,bfloat16] [--repeats 3]
+                                    [--dtypes float32,bfloat16] [--repeats 3] [--exported]
 
 For each weight dtype (one fresh process each: fp32, bf16 weights) and each batch size: eager `generate` (each model
-pass one graph, the loop in Python) and compiled `generate(jit_compile=True)` (the whole loop one XLA program);
-for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights (saved here, loaded there in the same
-dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
+pass one graph, the loop in Python), compiled `generate(jit_compile=True)` (the whole loop one XLA program),
+`generate` inside the user's own `tf.function(jit_compile=True)`, and with `--exported` the `generate` signature of
+`serving.export_saved_model(..., generate=True)` loaded in a process that imports only TensorFlow (its new tokens
+and whether they equal the library's); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights
+(saved here, loaded there in the same dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
 tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
 machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
 keeps every run at exactly --new-tokens.
@@ -50,6 +52,46 @@ def build(name: str):
                                                                      eos_token_id=2))
 
 
+# The exported `generate` signature, timed in a process that imports TensorFlow alone (as TF Serving would run it).
+SERVED = """
+import json, sys, time
+import numpy as np
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["generate"]
+ids = np.load(sys.argv[2])
+inputs = {"input_ids": tf.constant(ids), "attention_mask": tf.ones_like(tf.constant(ids))}
+start = time.perf_counter()
+first = serve(**inputs)["sequences"].numpy()
+first_call = time.perf_counter() - start
+times = []
+for _ in range(int(sys.argv[3])):
+    start = time.perf_counter()
+    serve(**inputs)["sequences"].numpy()
+    times.append(time.perf_counter() - start)
+np.save(sys.argv[2], first)
+print("SERVED " + json.dumps({"first_call": first_call, "times": times}))
+"""
+
+
+def served(model, ids, new_tokens: int, repeats: int) -> tuple[float, list[float], object]:
+    """`timed` for the exported `generate` signature in a TensorFlow-only process."""
+    import tempfile
+
+    import numpy as np
+
+    from serving import export_saved_model
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = export_saved_model(model, directory, generate=True, verify=False, generation_kwargs={
+            "max_new_tokens": new_tokens, "min_new_tokens": new_tokens})
+        arrays = os.path.join(directory, "ids.npy")
+        np.save(arrays, ids)
+        out = subprocess.run([sys.executable, "-c", SERVED, path, arrays, str(repeats)], check=True, text=True,
+                             capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout
+        report = json.loads(out.split("SERVED ")[-1])
+        return report["first_call"], report["times"], np.load(arrays)
+
+
 def timed(generate, repeats: int) -> tuple[float, list[float], object]:
     """The first call's seconds, the next `repeats` calls' seconds, and the first call's tokens."""
     start = time.perf_counter()
@@ -74,11 +116,13 @@ def record(results: list, row: dict, batch: int, new_tokens: int, first_call: fl
     print(json.dumps(results[-1]), flush=True)
 
 
-def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int) -> list[dict]:
+def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int,
+            exported: bool = False) -> list[dict]:
     import tempfile
 
     import keras
     import numpy as np
+    import tensorflow as tf
 
     keras.utils.set_random_seed(0)
     keras.config.set_dtype_policy(dtype)  # bfloat16: weights, activations and cache in bf16; logits float32
@@ -98,11 +142,20 @@ def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: 
     for batch in batches:
         ids = rng.integers(3, 30000, (batch, prompt)).astype(np.int32)
         ours = {}
-        for mode in ("eager", "compiled"):
-            first_call, times, ours[mode] = timed(
-                lambda: model.generate(ids, jit_compile=mode == "compiled", **lengths).numpy(), repeats)
+        wrapped = tf.function(lambda ids: model.generate(ids, **lengths), jit_compile=True)
+        calls = {"eager": lambda: model.generate(ids, **lengths).numpy(),
+                 "compiled": lambda: model.generate(ids, jit_compile=True, **lengths).numpy(),
+                 "user tf.function(jit_compile=True)": lambda: wrapped(tf.constant(ids)).numpy()}
+        for mode, call in calls.items():
+            first_call, times, ours[mode] = timed(call, repeats)
             assert ours[mode].shape == (batch, prompt + new_tokens)
-            record(results, {"model": name, "dtype": dtype, "mode": mode, "params": model.num_parameters()}, batch,
+            record(results, {"model": name, "dtype": dtype, "mode": mode, "params": model.num_parameters(),
+                             "same_tokens_as_eager": bool((ours[mode] == ours["eager"]).all())}, batch, new_tokens,
+                   first_call, times)
+        if exported:
+            first_call, times, tokens = served(model, ids, new_tokens, repeats)
+            record(results, {"model": name, "dtype": dtype, "mode": "exported signature (TensorFlow only)",
+                             "same_tokens_as_compiled": bool((tokens == ours["compiled"]).all())}, batch,
                    new_tokens, first_call, times)
         if pt_model is not None:
             with torch.no_grad():
@@ -122,16 +175,17 @@ def main() -> None:
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--exported", action="store_true", help="also the exported generate signature")
     parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)  # the child process's one dtype
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     if args.dtype is not None:
-        measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats)
+        measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats, args.exported)
         return
     for dtype in args.dtypes.split(","):  # a fresh process per dtype: the global dtype policy and memory
         subprocess.run([sys.executable, __file__, "--model", args.model, "--dtype", dtype, "--batches", args.batches,
                         "--prompt", str(args.prompt), "--new-tokens", str(args.new_tokens), "--repeats",
-                        str(args.repeats)],
+                        str(args.repeats)] + (["--exported"] if args.exported else []),
                        check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
 
 

@@ -76,7 +76,29 @@ def _check_inputs(model) -> list[dict[str, np.ndarray]]:
     return [first, adapt(second) if adapt is not None else second]
 
 
-def _write_warmup(path: str, inputs_list: Sequence[Mapping[str, Any]], model_name: str) -> None:
+def _warmup_records(warmup_inputs, default: Mapping[str, Any], signatures: dict[str, tuple]) -> list[tuple]:
+    """`(signature name, inputs)` per warm-up record: the user's (a mapping for `serving_default`, or a
+    `(signature name, mapping)` pair), else `default` for `serving_default`; then what each signature function
+    lists in its `warmup_inputs` (a served `generate`: one row, so that its first request finds its program)."""
+    records = []
+    for entry in [default] if warmup_inputs is None else warmup_inputs:
+        if isinstance(entry, Mapping):
+            records.append(("serving_default", entry))
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], Mapping):
+            records.append((str(entry[0]), entry[1]))
+        else:
+            raise TypeError("warmup_inputs must be a list of input mappings (for serving_default) or of "
+                            f"(signature name, inputs) pairs; received an entry of type {type(entry).__name__}.")
+    unknown = sorted({name for name, _ in records} - set(signatures))
+    if unknown:
+        raise ValueError(f"warmup_inputs name signatures {unknown} that the export does not have; it has "
+                         f"{sorted(signatures)}.")
+    for name, (function, _) in signatures.items():
+        records += [(name, inputs) for inputs in getattr(function, "warmup_inputs", ())]
+    return records
+
+
+def _write_warmup(path: str, records: Sequence[tuple[str, Mapping[str, Any]]], model_name: str) -> None:
     try:
         from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
     except ImportError as err:
@@ -84,9 +106,9 @@ def _write_warmup(path: str, inputs_list: Sequence[Mapping[str, Any]], model_nam
                           "(or pip install 'tfmodels[serving]').") from err
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
-        for inputs in inputs_list:
+        for signature, inputs in records:
             request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
             for name, value in inputs.items():
                 request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
@@ -213,8 +235,9 @@ def export_saved_model(
 
     Signatures: `serving_default` (int32 inputs) and `int64_serving` (int64 inputs), both returning the outputs
     `serving_output` keeps; `signatures` (a tf.function or a dict of them) replace or add to those. Warm-up
-    requests (`warmup_inputs`, by default the model's dummy inputs when `tensorflow-serving-api` is installed) go
-    to `assets.extra/tf_serving_warmup_requests`. With `verify=True` the export is loaded in a fresh process that
+    requests (`warmup_inputs`: input mappings for `serving_default`, or `(signature name, inputs)` pairs; by default
+    the model's dummy inputs when `tensorflow-serving-api` is installed) go to
+    `assets.extra/tf_serving_warmup_requests`, with one request per generate signature that lists `warmup_inputs`. With `verify=True` the export is loaded in a fresh process that
     imports only TensorFlow, every default signature must reproduce the model's outputs on two input batches (within
     `verification_tolerance`, scaled to each output), and the warm-up records must replay; otherwise nothing is left
     behind and `ExportError` says what differed. `version=None` takes the next free integer; an existing version is
@@ -223,7 +246,9 @@ def export_saved_model(
     With `generate=True` the model's `generation_serving_functions(**generation_kwargs)` add the signatures
     `generate` (`input_ids`, `attention_mask` -> `sequences`, `sequence_lengths`) and `generate_max_new_tokens`
     (also `max_new_tokens`, capped by the export's), with the generation settings fixed at export time; their
-    tokens are verified too (for sampling, only that they load and answer).
+    tokens are verified too (for sampling, only that they load and answer). They run the XLA program of
+    `generate(jit_compile=True)`: TF Serving needs `--xla_cpu_compilation_enabled=true` for them, or export with
+    `generation_kwargs={"jit_compile": False}` for plain graphs (slower: about 0.7x on GPT-2).
 
     Models that take images or audio add signatures on raw inputs (`raw_input_serving_functions`, with
     `raw_inputs=True`), verified on the model's `raw_check_inputs()`: `serving_image_bytes` takes encoded images
@@ -267,6 +292,7 @@ def export_saved_model(
     if raw_inputs and raw is not None:  # signatures on what clients have: encoded images, audio samples
         resolved.update(raw(**dict(generation_kwargs or {})) if generate else raw())
         check_inputs += model.raw_check_inputs()
+    records = _warmup_records(warmup_inputs, check_inputs[0], resolved)
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=export_base)
     verifier = _start_verifier() if verify else None
     try:
@@ -279,10 +305,8 @@ def export_saved_model(
         except Exception as err:  # tracing runs the model's own code: any failure means no usable export
             raise ExportError(f"Exporting {type(model).__name__} failed while tracing its signatures: "
                               f"{type(err).__name__}: {err}") from err
-        if warmup_inputs is not None:
-            _write_warmup(os.path.join(staging, WARMUP_FILE), warmup_inputs, os.path.basename(export_base))
-        elif _serving_protos_available():
-            _write_warmup(os.path.join(staging, WARMUP_FILE), check_inputs[:1], os.path.basename(export_base))
+        if warmup_inputs is not None or _serving_protos_available():
+            _write_warmup(os.path.join(staging, WARMUP_FILE), records, os.path.basename(export_base))
         if verify:
             defaults = set(default_signatures(model)) - set(_user_names(signatures))
             report = _verify(model, verifier, staging, resolved, check_inputs, defaults, load_only)

@@ -57,6 +57,11 @@ def test_main_example_reduced_run_produces_every_artefact(tmp_path):
     with open(out / "results.json", encoding="utf-8") as handle:
         results = json.load(handle)
     assert results["validation_examples"] == 48 and 0 <= results["accuracy_after"] <= 1
+    # the float32 export answers as the saved model (verified within 1e-5); the bfloat16 export is its own
+    assert results["export_accuracy"]["float32"] == results["accuracy_after"]
+    assert 0 <= results["export_accuracy"]["bfloat16"] <= 1 and "bfloat16 TF Serving export (verified)" in job.stdout
+    bf16 = tf.saved_model.load(str(out / "serving_bfloat16" / "1"))
+    assert {v.dtype for v in bf16.variables} == {tf.bfloat16}
 
     with open(out / "training_curves.png", "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"

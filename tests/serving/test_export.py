@@ -120,19 +120,32 @@ def test_warmup_records_parse_and_replay(tmp_path):
     from tensorflow_serving.apis import prediction_log_pb2
 
     model, inputs = _model_and_inputs("bert_seqcls")
-    warmup = [inputs, {k: v[:1, :4] for k, v in inputs.items()}]
+    # a mapping is a request to serving_default; a (name, mapping) pair names its signature
+    warmup = [inputs, ("int64_serving", {k: v[:1, :4].astype(np.int64) for k, v in inputs.items()})]
     path = export_saved_model(model, tmp_path, version=7, warmup_inputs=warmup)
     records = list(tf.data.TFRecordDataset(os.path.join(path, "assets.extra", "tf_serving_warmup_requests")))
     assert len(records) == 2
     loaded = tf.saved_model.load(path)
-    for record, sent in zip(records, warmup):
+    for record, (signature, sent) in zip(records, [("serving_default", warmup[0]), warmup[1]]):
         log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
         request = log.predict_log.request
-        assert request.model_spec.signature_name == "serving_default"
+        assert request.model_spec.signature_name == signature
         replayed = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        assert sorted(replayed) == sorted(sent)
-        outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in replayed.items()})
+        assert sorted(replayed) == sorted(sent) and all(replayed[k].dtype == sent[k].dtype for k in sent)
+        outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in replayed.items()})
         np.testing.assert_allclose(outputs["logits"], model(sent).logits, atol=1e-5)
+
+
+@pytest.mark.parametrize(("warmup", "error", "message"), [
+    ([("generate", {"input_ids": np.ones((1, 2), np.int32)})], ValueError, r"signatures \['generate'\] that the "
+                                                                           "export does not have"),
+    ([np.ones((1, 2), np.int32)], TypeError, "a list of input mappings .* of type ndarray"),
+])
+def test_bad_warmup_inputs_are_refused_before_anything_is_written(tmp_path, warmup, error, message):
+    model, _ = _model_and_inputs("bert_seqcls")
+    with pytest.raises(error, match=message):
+        export_saved_model(model, tmp_path, warmup_inputs=warmup, verify=False)
+    assert os.listdir(tmp_path) == []
 
 
 class _BrokenServing(tfmodels.TFBertForSequenceClassification):

@@ -1,5 +1,6 @@
 """The exported `generate` signatures: the same tokens as `model.generate` in a TensorFlow-only process, a per-row
-`max_new_tokens` capped by the export, and TF Serving's REST predict bodies (row and columnar layouts)."""
+`max_new_tokens` capped by the export, XLA programs (or plain graphs on request) with warm-up records, and TF
+Serving's REST predict bodies (row and columnar layouts)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,47 @@ def test_generate_signature_gives_generate_tokens_without_keras(lm_and_prompts, 
     report = _load_elsewhere(path, cases, tmp_path)
     assert report["problems"] == [] and report["checked"] == 2
     assert {"generate", "generate_max_new_tokens", "serving_default", "int64_serving"} <= set(report["signatures"])
+
+
+def _xla_functions(export_dir) -> list[str]:
+    """The functions of a SavedModel that TensorFlow must compile with XLA (`_XlaMustCompile`)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as file:
+        saved.ParseFromString(file.read())
+    library = saved.meta_graphs[0].graph_def.library.function
+    return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
+
+
+def test_generate_signatures_run_the_compiled_program_and_warm_up(lm_and_prompts, greedy_export):
+    """The served generate runs `generate(jit_compile=True)`'s XLA programs (one row on transposed kernels: the same
+    tokens), and TF Serving's warm-up file asks `generate` for one row of one padded length."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    model, ids, mask, data = lm_and_prompts
+    xla = sorted(name.rsplit("_", 1)[0] for name in _xla_functions(greedy_export))
+    assert xla == ["__inference_decode", "__inference_decode_one_row"]  # shared by the two signatures
+    loaded = tf.saved_model.load(greedy_export)
+    one_row = loaded.signatures["generate"](input_ids=tf.constant(ids[1:]), attention_mask=tf.constant(mask[1:]))
+    compiled = model.generate(ids[1:], attention_mask=mask[1:], jit_compile=True, **SETTINGS).numpy()
+    np.testing.assert_array_equal(one_row["sequences"].numpy(), compiled)
+    np.testing.assert_array_equal(compiled, data["gen.pt.greedy"][1:])
+    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request for r in
+               tf.data.TFRecordDataset(os.path.join(greedy_export, "assets.extra", "tf_serving_warmup_requests"))]
+    assert [r.model_spec.signature_name for r in records] == ["serving_default", "generate"]
+    warm = {k: tf.make_ndarray(v) for k, v in records[1].inputs.items()}
+    assert warm["input_ids"].shape == (1, SETTINGS["pad_to_multiple_of"]) and warm["attention_mask"].all()
+
+
+def test_generate_signatures_without_xla_give_the_same_tokens(lm_and_prompts, tmp_path):
+    """`jit_compile=False`: plain TensorFlow graphs (TF Serving without XLA), verified on the same tokens."""
+    model, ids, mask, data = lm_and_prompts
+    path = export_saved_model(model, tmp_path / "plain", generate=True,
+                              generation_kwargs={**SETTINGS, "jit_compile": False})
+    assert _xla_functions(path) == []
+    out = tf.saved_model.load(path).signatures["generate"](input_ids=tf.constant(ids), attention_mask=tf.constant(mask))
+    np.testing.assert_array_equal(out["sequences"].numpy(), data["gen.pt.greedy"])
 
 
 def _rest_predict(loaded, body: str) -> dict:

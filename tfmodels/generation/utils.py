@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfmodels.generation.configuration import GenerationConfig
 from tfmodels.generation.logits_process import LogitsProcessorList, build_logits_processors
+from tfmodels.keras_private import in_xla_compilation
 from tfmodels.layers.core import transposable_layers, use_transposed_kernels
 from tfmodels.layers.core import transpose_kernels as transpose_kernels_of
 from tfmodels.modeling_outputs import ModelOutput
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 _LARGE_NEGATIVE = -1.0e9
 _TRANSPOSED_KERNEL_ROWS = 1  # compiled decoding of this many rows (batch x beams) or fewer transposes kernels,
 _TRANSPOSED_KERNEL_BYTES = 2 ** 30  # when they hold at most this many bytes (the copies live through the call)
+_SERVED_PROMPT_MULTIPLE = 32  # compiled served signatures pad prompts to multiples of this: few XLA programs
 
 
 class GenerateOutput(ModelOutput):
@@ -135,6 +137,9 @@ class GenerationMixin:
                                   "expand_encoder_outputs().")
 
     # ---- public API ---------------------------------------------------------------------------------------------
+    # Traced as it is in a user's tf.function: autograph's conversion of the loop's Python would add nothing (its
+    # control flow is already tf.while_loop / tf.cond) and slow down the first call.
+    @tf.autograph.experimental.do_not_convert
     def generate(self, input_ids=None, attention_mask=None, generation_config: GenerationConfig | None = None,
                  streamer=None, seed: int | None = None, jit_compile: bool = False,
                  logits_processor: LogitsProcessorList | None = None, **kwargs: Any):
@@ -216,9 +221,9 @@ class GenerationMixin:
         if jit_compile:
             run = self._compiled_generate(config, max_length, logits_processor)
             result = run(input_ids, attention_mask, seed_tensor)
-        else:
+        else:  # eagerly, or traced in the caller's tf.function: compiled by XLA when it has jit_compile=True
             result = self._generate_tensors(input_ids, attention_mask, seed_tensor, config, max_length,
-                                            logits_processor, streamer)
+                                            logits_processor, streamer, transpose_kernels=in_xla_compilation())
         return self._finish_outputs(result, config, added, eager)
 
     def _generate_from_source(self, source, config: GenerationConfig, seed, jit_compile: bool, logits_processor,
@@ -241,7 +246,7 @@ class GenerationMixin:
             result = self._compiled_generate(config, max_length, logits_processor)(source, rows_mask, seed_tensor)
         else:
             result = self._generate_tensors(source, rows_mask, seed_tensor, config, max_length, logits_processor,
-                                            streamer)
+                                            streamer, transpose_kernels=in_xla_compilation())
         return self._finish_outputs(result, config, 0, tf.executing_eagerly())
 
     def served_generation_config(self, generation_config: GenerationConfig | None = None,
@@ -265,7 +270,7 @@ class GenerationMixin:
         return config
 
     def generation_serving_functions(self, generation_config: GenerationConfig | None = None,
-                                     **kwargs: Any) -> dict[str, tuple]:
+                                     jit_compile: bool = True, **kwargs: Any) -> dict[str, tuple]:
         """Serving signatures for `serving.export_saved_model(..., generate=True)`:
         `{name: (tf.function, [input specs])}`.
 
@@ -277,13 +282,31 @@ class GenerationMixin:
         The strategy and its parameters are the generation config's (keyword arguments override it), fixed at
         export time; sampling draws a fresh seed per request. Prompts are padded to `pad_to_multiple_of`.
 
+        With `jit_compile=True` (the default) each request runs the program of `generate(jit_compile=True)`: one
+        XLA program per batch size and padded prompt length (compiled at its first request; prompts are padded to
+        multiples of `pad_to_multiple_of`, 32 unless set, so that few lengths compile), kernels transposed for a
+        single row. TF Serving runs it with `--xla_cpu_compilation_enabled=true`; `jit_compile=False` gives plain
+        TensorFlow graphs, for servers without XLA.
+
         Example:
             >>> functions = model.generation_serving_functions(max_new_tokens=32, num_beams=4)
         """
         config = self.served_generation_config(generation_config, **kwargs)
+        if jit_compile and not config.pad_to_multiple_of:
+            config.pad_to_multiple_of = _SERVED_PROMPT_MULTIPLE
         cap = config.max_new_tokens if config.max_new_tokens is not None else config.max_length
         base = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "attention_mask")}
         with_limit = {**base, "max_new_tokens": tf.TensorSpec([None], tf.int32, name="max_new_tokens")}
+        encoder_decoder = self.config.is_encoder_decoder
+
+        def decode(input_ids, attention_mask, seed, new_tokens, transpose=False):
+            # Buffers of the prompt plus `cap` (sizes from shapes only: static under XLA); the loop stops after
+            # `new_tokens`.
+            prompt_end = 1 if encoder_decoder else tf.shape(input_ids)[1]
+            return self._generate_tensors(input_ids, attention_mask, seed, config, prompt_end + cap,
+                                          transpose_kernels=transpose, stop_length=prompt_end + new_tokens)
+
+        run = self._served_program(decode, config, jit_compile)
 
         def serve(input_ids, attention_mask, limits):
             new_tokens = tf.minimum(tf.reduce_max(limits), cap)
@@ -291,13 +314,13 @@ class GenerationMixin:
             added = tf.math.floormod(-tf.shape(input_ids)[1], multiple)
             # An encoder-decoder's sources are right-padded (their positions stay), and its sequences are the
             # decoder's: its start token, then the new tokens.
-            sides = [0, added] if self.config.is_encoder_decoder else [added, 0]
+            sides = [0, added] if encoder_decoder else [added, 0]
             input_ids = tf.pad(input_ids, [[0, 0], sides], constant_values=config.pad_token_id)
             attention_mask = tf.pad(attention_mask, [[0, 0], sides])
             seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
-            prompt_end = 1 if self.config.is_encoder_decoder else tf.shape(input_ids)[1]
-            result = self._generate_tensors(input_ids, attention_mask, seed, config, prompt_end + new_tokens)
-            if self.config.is_encoder_decoder:
+            prompt_end = 1 if encoder_decoder else tf.shape(input_ids)[1]
+            result = run(input_ids, attention_mask, seed, new_tokens)
+            if encoder_decoder:
                 added = 0
             ends = tf.minimum(result["sequence_lengths"], prompt_end + tf.minimum(limits, cap))
             sequences = result["sequences"][:, : tf.reduce_max(ends)]
@@ -316,7 +339,41 @@ class GenerationMixin:
 
         for function in (generate, generate_max_new_tokens):
             function.nondeterministic = bool(config.do_sample)  # the exporter then checks loading, not tokens
+        # TF Serving's warm-up: one row of one padded length, so that the first such request finds its program.
+        ids = np.resize(np.asarray(self.dummy_inputs["input_ids"], np.int32)[0], [1, config.pad_to_multiple_of or 8])
+        generate.warmup_inputs = [{"input_ids": ids, "attention_mask": np.ones_like(ids)}]
         return {"generate": (generate, [base]), "generate_max_new_tokens": (generate_max_new_tokens, [with_limit])}
+
+    @staticmethod
+    def _served_program(decode, config: GenerationConfig, jit_compile: bool):
+        """`run(source, mask, *rest)` calling `decode(source, mask, *rest, transpose=...)` for a served signature:
+        with `jit_compile`, as XLA programs (one per input shape), a single row on transposed kernels (as
+        `generate(jit_compile=True)` runs it); else as plain graph ops."""
+        if not jit_compile:
+            return decode
+        many = tf.function(decode, jit_compile=True, autograph=False)
+        if config.num_beams > 1:  # one row is several beams: never a matrix-vector product
+            return many
+
+        def decode_one_row(*args):
+            return decode(*args, transpose=True)
+
+        programs = {}  # one-row programs by input specs, shared by the signatures that trace `run`
+
+        def run(source, mask, *rest):
+            # The one-row program is traced for a static row count of 1 by its input signature. Calling it sets
+            # that shape on the symbolic tensors it is given: it gets copies, so that the other branch keeps
+            # [None, ...].
+            args = [tf.convert_to_tensor(t) for t in (source, mask, *rest)]
+            specs = tuple(tf.TensorSpec([1] + t.shape.as_list()[1:], t.dtype) for t in args[:2]) + tuple(
+                tf.TensorSpec(t.shape, t.dtype) for t in args[2:])
+            if specs not in programs:
+                programs[specs] = tf.function(decode_one_row, input_signature=specs, jit_compile=True,
+                                              autograph=False)
+            return tf.cond(tf.shape(args[0])[0] == 1, lambda: programs[specs](*[tf.identity(t) for t in args]),
+                           lambda: many(*args))
+
+        return run
 
     # ---- internals ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -369,10 +426,12 @@ class GenerationMixin:
                               sequences_scores=result.get("sequences_scores") if config.output_scores else None)
 
     def _generate_tensors(self, input_ids, attention_mask, seed, config: GenerationConfig, max_length,
-                          logits_processor=None, streamer=None, transpose_kernels: bool = False
-                          ) -> dict[str, tf.Tensor]:
+                          logits_processor=None, streamer=None, transpose_kernels: bool = False,
+                          stop_length=None) -> dict[str, tf.Tensor]:
         """The whole generation as tensor ops (the body of the compiled function). `transpose_kernels`: decoding
-        steps multiply by projection kernels transposed once before the loop (see `transpose_kernels`)."""
+        steps multiply by projection kernels transposed once before the loop (see `transpose_kernels`).
+        `max_length` sizes the buffers and the cache (static under XLA); `stop_length` (default: `max_length`; a
+        tensor computed from the inputs in a served signature) is where generation ends."""
         encoder_outputs = encoder_mask = None
         if self.config.is_encoder_decoder:
             encoder_outputs = self.encode_for_generation(input_ids, attention_mask)
@@ -393,21 +452,23 @@ class GenerationMixin:
                 encoder_mask = tf.repeat(encoder_mask, expand, axis=0)
         prompt_length = input_ids.shape[1] if input_ids.shape[1] is not None else tf.shape(input_ids)[1]
         padding_lengths = tf.argmax(tf.cast(attention_mask != 0, tf.int32), axis=1, output_type=tf.int32)
-        processors = build_logits_processors(config, prompt_length, padding_lengths, max_length)
+        stop_length = max_length if stop_length is None else stop_length
+        processors = build_logits_processors(config, prompt_length, padding_lengths, stop_length)
         if logits_processor:
             processors.extend(logits_processor)
         state = _DecodeState(self, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
-                             transpose_kernels)
+                             transpose_kernels, stop_length)
         if config.num_beams > 1:
             return _beam_search(state, processors, config, seed)
         return _greedy_or_sample(state, processors, config, seed, streamer)
 
 
 class _DecodeState:
-    """The buffers shared by every strategy: sequences and attention mask of `max_length` slots, and the cache."""
+    """The buffers shared by every strategy: sequences and attention mask of `max_length` slots, and the cache;
+    decoding stops at `stop_length` (at most `max_length`)."""
 
     def __init__(self, model, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
-                 transpose_kernels=False):
+                 transpose_kernels=False, stop_length=None):
         self.model = model
         # Decoding one row, every step is matrix-vector products: XLA runs them faster on transposed kernels (made
         # here, before the loop, once per call). From two rows on its matrix products are faster as they are
@@ -429,6 +490,7 @@ class _DecodeState:
         self.rows = input_ids.shape[0] if input_ids.shape[0] is not None else tf.shape(input_ids)[0]
         self.prompt_length = input_ids.shape[1] if input_ids.shape[1] is not None else tf.shape(input_ids)[1]
         self.max_length = max_length
+        self.stop_length = max_length if stop_length is None else stop_length
         extra = max_length - self.prompt_length
         pad = config.pad_token_id if config.pad_token_id is not None else 0
         self.sequences = tf.pad(input_ids, [[0, 0], [0, extra]], constant_values=pad)
@@ -459,10 +521,10 @@ def _greedy_or_sample(state: _DecodeState, processors, config: GenerationConfig,
         streamer.put(state.sequences[:, : state.prompt_length].numpy())
     scores = tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=logits.shape)
     unfinished = tf.ones([state.rows], tf.bool)
-    lengths = tf.fill([state.rows], tf.cast(state.max_length, tf.int32))
+    lengths = tf.fill([state.rows], tf.cast(state.stop_length, tf.int32))
 
     def cond(cur_len, sequences, mask, cache, unfinished, lengths, logits, scores):
-        return (cur_len < state.max_length) & tf.reduce_any(unfinished)
+        return (cur_len < state.stop_length) & tf.reduce_any(unfinished)
 
     def body(cur_len, sequences, mask, cache, unfinished, lengths, logits, scores):
         processed = processors(sequences, logits, cur_len)
@@ -481,7 +543,7 @@ def _greedy_or_sample(state: _DecodeState, processors, config: GenerationConfig,
         just_finished = unfinished & _isin(tokens, state.eos)
         lengths = tf.where(just_finished, cur_len + 1, lengths)
         unfinished = unfinished & ~just_finished
-        more = (cur_len + 1 < state.max_length) & tf.reduce_any(unfinished)
+        more = (cur_len + 1 < state.stop_length) & tf.reduce_any(unfinished)
         logits, cache = tf.cond(more, lambda: state.step(tokens, mask, cache, cur_len), lambda: (logits, cache))
         return cur_len + 1, sequences, mask, cache, unfinished, lengths, logits, scores
 
@@ -545,7 +607,7 @@ def _beam_search(state: _DecodeState, processors, config: GenerationConfig, seed
             topk_log_probs, topk_indices = tf.math.top_k(accumulated, beams_to_keep)
         topk_beams, topk_ids = topk_indices // vocab, topk_indices % vocab
         topk_sequences = _write_column(tf.gather(running_sequences, topk_beams, batch_dims=1), topk_ids, cur_len)
-        hits = _isin(topk_ids, state.eos) | (cur_len + 1 >= state.max_length)
+        hits = _isin(topk_ids, state.eos) | (cur_len + 1 >= state.stop_length)
 
         # running beams for the next step: the best ones that did not just finish
         running_log_probs = topk_log_probs + tf.cast(hits, tf.float32) * _LARGE_NEGATIVE
@@ -573,7 +635,7 @@ def _beam_search(state: _DecodeState, processors, config: GenerationConfig, seed
 
         cur_len = cur_len + 1
         if early_stopping == "never" and length_penalty > 0.0:
-            best_length = tf.cast(state.max_length - prompt_length, tf.float32)
+            best_length = tf.cast(state.stop_length - prompt_length, tf.float32)
         else:
             best_length = tf.cast(cur_len - prompt_length, tf.float32)
         best_running = running_scores[:, :1] / best_length ** length_penalty

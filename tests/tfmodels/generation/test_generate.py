@@ -183,9 +183,12 @@ def test_text_streamer_prints_decoded_text():
     assert stream.getvalue() == "big world\n"
 
 
-@pytest.mark.parametrize(("batch", "transposed"), [(1, True), (2, False)])
-def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_tf, monkeypatch, batch,
+@pytest.mark.parametrize(("batch", "how", "transposed"), [
+    (1, "jit_compile", True), (2, "jit_compile", False), (1, "user_xla", True), (1, "user_graph", False)])
+def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_tf, monkeypatch, batch, how,
                                                                              transposed):
+    """`generate(jit_compile=True)` and `generate` inside the user's own `tf.function(jit_compile=True)` decode one
+    row on transposed kernels; two rows, or a graph that XLA does not compile, use the variables."""
     from tfmodels.layers import core
 
     project, calls = core._project, []
@@ -196,10 +199,14 @@ def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_
 
     monkeypatch.setattr(core, "_project", record)
     ids = np.ones((batch, 3), np.int32)
-    compiled = gpt2_tf.generate(ids, max_new_tokens=3, min_new_tokens=3, jit_compile=True, pad_token_id=0)
+    settings = {"max_new_tokens": 3, "min_new_tokens": 3, "pad_token_id": 0}
+    if how == "jit_compile":
+        compiled = gpt2_tf.generate(ids, jit_compile=True, **settings)
+    else:
+        compiled = tf.function(lambda prompts: gpt2_tf.generate(prompts, **settings),
+                               jit_compile=how == "user_xla")(tf.constant(ids))
     layers = 4 * gpt2_tf.config.n_layer  # c_attn, attention c_proj, c_fc, mlp c_proj per block
     assert calls == [False] * layers + [transposed] * layers  # the prompt as is; the step (traced once)
     calls.clear()
-    np.testing.assert_array_equal(compiled.numpy(), gpt2_tf.generate(ids, max_new_tokens=3, min_new_tokens=3,
-                                                                     pad_token_id=0).numpy())
+    np.testing.assert_array_equal(compiled.numpy(), gpt2_tf.generate(ids, **settings).numpy())
     assert not any(calls)  # eager generation: the variables

@@ -393,40 +393,49 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
         return self.backbone.decoder.embed_tokens
 
     # ---- served generation ----------------------------------------------------------------------------------------
-    def _served_generation(self, generation_config: GenerationConfig | None, kwargs: dict):
-        """`(config, max_length, generate(features) -> outputs)` for the served signatures: the generation settings
-        fixed at export time, one sequence per row (the decoder start token first), `pad_token_id` after its end."""
+    def _served_generation(self, generation_config: GenerationConfig | None, kwargs: dict, jit_compile: bool = True):
+        """`(config, generate(features) -> outputs)` for the served signatures: the generation settings fixed at
+        export time, one sequence per row (the decoder start token first), `pad_token_id` after its end; with
+        `jit_compile`, XLA programs as `generate(jit_compile=True)` runs them."""
         config = self.served_generation_config(generation_config, **kwargs)
         max_length = 1 + (config.max_new_tokens if config.max_new_tokens is not None else config.max_length - 1)
+
+        def decode(features, rows, seed, transpose=False):
+            return self._generate_tensors(features, rows, seed, config, max_length, transpose_kernels=transpose)
+
+        run = self._served_program(decode, config, jit_compile)
 
         def generate(features):
             rows = tf.ones([tf.shape(features)[0], 1], tf.int32)
             seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
-            result = self._generate_tensors(features, rows, seed, config, max_length)
+            result = run(features, rows, seed)
             return {"sequences": result["sequences"], "sequence_lengths": result["sequence_lengths"]}
 
         return config, generate
 
     def generation_serving_functions(self, generation_config: GenerationConfig | None = None,
-                                     **kwargs: Any) -> dict[str, tuple]:
+                                     jit_compile: bool = True, **kwargs: Any) -> dict[str, tuple]:
         """`generate`: `input_features` (float32 `[batch, num_mel_bins, frames]`) -> `sequences` (the decoder start
         token, then the new tokens, `pad_token_id` after a row ends) and `sequence_lengths`, with the generation
-        settings (the generation config's, `kwargs` overriding) fixed at export time.
+        settings (the generation config's, `kwargs` overriding) fixed at export time. `jit_compile` as for
+        `GenerationMixin.generation_serving_functions`.
 
         Example:
             >>> export_saved_model(model, "exports/whisper", generate=True, generation_kwargs={"num_beams": 4})
         """
-        config, generate = self._served_generation(generation_config, kwargs)
+        config, generate = self._served_generation(generation_config, kwargs, jit_compile)
         specs = {"input_features": self.input_signature["input_features"]}
         function = tf.function(lambda inputs: generate(inputs["input_features"]), input_signature=[specs])
         function.nondeterministic = bool(config.do_sample)
+        function.warmup_inputs = [{"input_features": np.asarray(self.dummy_inputs["input_features"])[:1]}]
         return {"generate": (function, [specs])}
 
     def raw_input_serving_functions(self, **generation_kwargs: Any) -> dict[str, tuple]:
         """`generate_from_audio`: `audio` (float32 `[batch, samples]`, 16 kHz mono, any length: padded or cut to
         30 s) -> the log-mel features (`feature_extractor`, in the graph) -> `generate` with the model's
         generation config (`generation_kwargs` overriding) -> `sequences` and `sequence_lengths`."""
-        config, generate = self._served_generation(None, generation_kwargs)
+        jit_compile = generation_kwargs.pop("jit_compile", True)
+        config, generate = self._served_generation(None, generation_kwargs, jit_compile)
         extractor = self.feature_extractor
 
         def generate_from_audio(inputs):
