@@ -3,13 +3,15 @@ a Gemma-2-shaped model (sliding-window and full layers, soft-capping) or a Mixtr
 token).
 
     python benchmarks/generation.py [--model gpt2|gemma2|mixtral] [--new-tokens 64] [--prompt 32] [--batches 1,8]
-                                    [--dtypes float32,bfloat16] [--repeats 3] [--exported]
+                                    [--dtypes float32,bfloat16] [--repeats 3] [--exported] [--quantize int8]
 
 For each weight dtype (one fresh process each: fp32, bf16 weights) and each batch size: eager `generate` (each model
 pass one graph, the loop in Python), compiled `generate(jit_compile=True)` (the whole loop one XLA program),
 `generate` inside the user's own `tf.function(jit_compile=True)`, and with `--exported` the `generate` signature of
 `serving.export_saved_model(..., generate=True)` loaded in a process that imports only TensorFlow (its new tokens
-and whether they equal the library's); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights
+and whether they equal the library's); with `--quantize int8` the model is first quantized by Keras'
+`model.quantize("int8")` (its Dense projections: use --model gemma2 or mixtral; GPT-2's Conv1D layers stay as they
+are); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights
 (saved here, loaded there in the same dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
 tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
 machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
@@ -117,7 +119,7 @@ def record(results: list, row: dict, batch: int, new_tokens: int, first_call: fl
 
 
 def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int,
-            exported: bool = False) -> list[dict]:
+            exported: bool = False, quantize: str | None = None) -> list[dict]:
     import tempfile
 
     import keras
@@ -136,6 +138,8 @@ def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: 
             model.save_pretrained(directory, safe_serialization=True)
             pt_model = transformers.AutoModelForCausalLM.from_pretrained(
                 directory, dtype=torch.bfloat16 if dtype == "bfloat16" else torch.float32).eval()
+    if quantize:
+        model.quantize(quantize)
     rng = np.random.default_rng(0)
     results = []
     lengths = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
@@ -149,7 +153,8 @@ def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: 
         for mode, call in calls.items():
             first_call, times, ours[mode] = timed(call, repeats)
             assert ours[mode].shape == (batch, prompt + new_tokens)
-            record(results, {"model": name, "dtype": dtype, "mode": mode, "params": model.num_parameters(),
+            record(results, {"model": name, "dtype": dtype, "quantized": quantize, "mode": mode,
+                             "params": model.num_parameters(),
                              "same_tokens_as_eager": bool((ours[mode] == ours["eager"]).all())}, batch, new_tokens,
                    first_call, times)
         if exported:
@@ -176,16 +181,19 @@ def main() -> None:
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--exported", action="store_true", help="also the exported generate signature")
+    parser.add_argument("--quantize", choices=["int8"], default=None, help="Keras' model.quantize first")
     parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)  # the child process's one dtype
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     if args.dtype is not None:
-        measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats, args.exported)
+        measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats, args.exported,
+                args.quantize)
         return
     for dtype in args.dtypes.split(","):  # a fresh process per dtype: the global dtype policy and memory
         subprocess.run([sys.executable, __file__, "--model", args.model, "--dtype", dtype, "--batches", args.batches,
                         "--prompt", str(args.prompt), "--new-tokens", str(args.new_tokens), "--repeats",
-                        str(args.repeats)] + (["--exported"] if args.exported else []),
+                        str(args.repeats)] + (["--exported"] if args.exported else [])
+                       + (["--quantize", args.quantize] if args.quantize else []),
                        check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
 
 

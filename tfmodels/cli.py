@@ -1,7 +1,8 @@
 """The `tfmodels` command: convert checkpoints, export them for TF Serving, inspect them.
 
     tfmodels convert SRC DST [--safetensors [--tf-names]] [--max-shard-size 5GB]
-    tfmodels export SRC EXPORT_BASE [--version N] [--no-verify] [--generate [--max-new-tokens N] [--num-beams N]]
+    tfmodels export SRC EXPORT_BASE [--version N] [--no-verify] [--generate [--max-new-tokens N] [--num-beams N]
+                                                                        [--no-xla]]
     tfmodels inspect PATH
 
 Errors print one line (`error: ...`) and exit with status 1; `--help` documents each command.
@@ -42,7 +43,8 @@ def export(args: argparse.Namespace) -> None:
     """`tfmodels export SRC EXPORT_BASE`: a verified TF Serving export of a checkpoint.
 
     With `--generate` (language models) the export also has the `generate` signatures (see
-    `serving.export_saved_model`), with `--max-new-tokens` and `--num-beams` fixed in them.
+    `serving.export_saved_model`), with `--max-new-tokens` and `--num-beams` fixed in them: XLA programs (TF
+    Serving needs `--xla_cpu_compilation_enabled=true`), or plain graphs with `--no-xla`.
 
     Example:
         $ tfmodels export ./tf-bert ./exports/bert --version 2
@@ -56,7 +58,7 @@ def export(args: argparse.Namespace) -> None:
         generation = None
         if args.generate:
             generation = {"max_new_tokens": args.max_new_tokens, "num_beams": args.num_beams,
-                          "pad_to_multiple_of": args.pad_to_multiple_of}
+                          "pad_to_multiple_of": args.pad_to_multiple_of, "jit_compile": not args.no_xla}
         path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify,
                                   generate=args.generate, generation_kwargs=generation)
         steps.update()
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-beams", type=int, default=1, help="with --generate: 1 greedy (default), >1 beam search")
     p.add_argument("--pad-to-multiple-of", type=int, default=8,
                    help="with --generate: pad prompts to a multiple of this length (8)")
+    p.add_argument("--no-xla", action="store_true",
+                   help="with --generate: plain TensorFlow graphs, for a TF Serving without XLA (slower)")
     p.set_defaults(run=export)
     p = commands.add_parser("inspect", help="describe a checkpoint: format, shards, dtypes, parameters, names")
     p.add_argument("path", help="checkpoint directory or weights file")

@@ -148,9 +148,10 @@ def test_cli_export_with_generate(lm_and_prompts, tmp_path):
     model, ids, mask, data = lm_and_prompts
     result = subprocess.run([sys.executable, "-m", "tfmodels.cli", "export", Case("gpt2_lm").path("pt_safetensors"),
                              str(tmp_path / "base"), "--generate", "--max-new-tokens", "4", "--num-beams", "3",
-                             "--no-verify"], capture_output=True, text=True, timeout=900,
+                             "--no-verify", "--no-xla"], capture_output=True, text=True, timeout=900,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-2000:]
+    assert _xla_functions(result.stdout.splitlines()[0]) == []  # --no-xla: plain graphs
     generate = tf.saved_model.load(result.stdout.splitlines()[0]).signatures["generate"]
     out = generate(input_ids=tf.constant(ids), attention_mask=tf.constant(mask))
     expected = model.generate(ids, attention_mask=mask, max_new_tokens=4, num_beams=3).numpy()

@@ -202,3 +202,32 @@ def test_layout_conversions_are_inverse():
         assert converted.shape == tf_shape == pt_to_tf_shape(shape, transpose)
         np.testing.assert_array_equal(tf_to_pt_array(converted, transpose), array)
     np.testing.assert_array_equal(pt_to_tf_array(np.arange(6).reshape(2, 3), "simple"), np.arange(6).reshape(2, 3).T)
+
+
+def test_large_safetensors_files_are_flushed_to_disk_while_they_are_written(tmp_path, monkeypatch):
+    """After every FLUSH_BYTES written a thread fdatasyncs the file (the save's final fsync then waits for the last
+    part only); the file is written as without it, and every sync has ended when the writer returns."""
+    from tfmodels.checkpoints import safetensors_format
+
+    synced, running = [], []
+    sync = os.fdatasync
+
+    def recording(fd):
+        running.append(fd)
+        sync(fd)
+        synced.append(os.fstat(fd).st_size)
+        running.remove(fd)
+
+    monkeypatch.setattr(safetensors_format, "FLUSH_BYTES", 1000)
+    monkeypatch.setattr(safetensors_format.os, "fdatasync", recording)
+    tensors = {f"w{i}": np.full((50, 10), i, np.float32) for i in range(6)}  # 2,000 bytes each
+    write_safetensors(str(tmp_path / "m.safetensors"), tensors, {"format": "pt"})
+    assert synced and running == []
+    assert all(size > 0 for size in synced)  # each sync saw the bytes written so far (flushed from Python first)
+    loaded = read_safetensors(str(tmp_path / "m.safetensors"))
+    for name, value in tensors.items():
+        np.testing.assert_array_equal(loaded.tensors[name].load(), value)
+    loaded.close()
+    before = len(synced)
+    write_safetensors(str(tmp_path / "small.safetensors"), {"w": np.ones(10, np.float32)}, {"format": "pt"})
+    assert len(synced) == before  # under FLUSH_BYTES: left to the save's own fsync

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 from collections.abc import Mapping
 
 import ml_dtypes
@@ -21,6 +22,46 @@ DTYPES = {
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 MAX_HEADER_SIZE = 100 * 1024 * 1024
 WRITE_SLICE_BYTES = 16 * 2 ** 20  # a larger tensor that reads in row slices is written slice by slice
+FLUSH_BYTES = 128 * 2 ** 20  # a file being written is flushed to disk in the background after this many bytes
+
+
+class BackgroundFlush:
+    """Flush a file to disk while it is still being written: after every `FLUSH_BYTES` written, a thread runs
+    `fdatasync` (unless the previous one still runs), so that the disk writes while the next tensors are prepared
+    and the save's final `fsync` waits for the last part only. A save syncs its files before replacing the previous
+    checkpoint; without this the whole file went to disk at that point (1.1B parameters in bf16: 4.6 s of 15 s).
+
+    Example:
+        >>> with open("model.safetensors", "wb") as handle, BackgroundFlush(handle) as flush:
+        ...     handle.write(data); flush.wrote(len(data))
+    """
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.pending = 0
+        self.thread: threading.Thread | None = None
+
+    def wrote(self, nbytes: int) -> None:
+        self.pending += nbytes
+        if self.pending >= FLUSH_BYTES and (self.thread is None or not self.thread.is_alive()):
+            self.handle.flush()  # Python's buffer into the file, then the file's pages to disk in the thread
+            self.pending = 0
+            self.thread = threading.Thread(target=self._sync, args=(self.handle.fileno(),), daemon=True)
+            self.thread.start()
+
+    @staticmethod
+    def _sync(fd: int) -> None:
+        try:
+            os.fdatasync(fd)
+        except OSError:  # only an early start: the save's own fsync reports what fails
+            pass
+
+    def __enter__(self) -> "BackgroundFlush":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.thread is not None:
+            self.thread.join()  # before the file is closed: the thread holds its descriptor
 
 
 def _fail(path: str, problem: str) -> CheckpointError:
@@ -123,13 +164,15 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], 
         offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # align the data section to 8 bytes, as the reference library does
-    with open(path, "wb") as handle:
+    with open(path, "wb") as handle, BackgroundFlush(handle) as flush:
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
         for name, tensor in tensors.items():
             for array in _blocks(tensor, name, path):
-                handle.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-                del array  # freed before the next block is loaded
+                data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+                handle.write(data)
+                flush.wrote(data.nbytes)
+                del array, data  # freed before the next block is loaded
 
 
 def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str):
