@@ -11,8 +11,8 @@ pass one graph, the loop in Python), compiled `generate(jit_compile=True)` (the 
 `serving.export_saved_model(..., generate=True)` loaded in a process that imports only TensorFlow (its new tokens
 and whether they equal the library's); with `--quantize int8` the model is first quantized by Keras'
 `model.quantize("int8")` (its Dense projections: use --model gemma2 or mixtral; GPT-2's Conv1D layers stay as they
-are); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights
-(saved here, loaded there in the same dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
+are); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights (saved here, loaded there in the same
+dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
 tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
 machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
 keeps every run at exactly --new-tokens.

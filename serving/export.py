@@ -237,9 +237,10 @@ def export_saved_model(
     `serving_output` keeps; `signatures` (a tf.function or a dict of them) replace or add to those. Warm-up
     requests (`warmup_inputs`: input mappings for `serving_default`, or `(signature name, inputs)` pairs; by default
     the model's dummy inputs when `tensorflow-serving-api` is installed) go to
-    `assets.extra/tf_serving_warmup_requests`, with one request per generate signature that lists `warmup_inputs`. With `verify=True` the export is loaded in a fresh process that
-    imports only TensorFlow, every default signature must reproduce the model's outputs on two input batches (within
-    `verification_tolerance`, scaled to each output), and the warm-up records must replay; otherwise nothing is left
+    `assets.extra/tf_serving_warmup_requests`, with one request per generate signature that lists `warmup_inputs`.
+    With `verify=True` the export is loaded in a fresh process that imports only TensorFlow, every default signature
+    must reproduce the model's outputs on two input batches (within `verification_tolerance`, scaled to each
+    output), and the warm-up records must replay; otherwise nothing is left
     behind and `ExportError` says what differed. `version=None` takes the next free integer; an existing version is
     never overwritten.
 
@@ -248,7 +249,8 @@ def export_saved_model(
     (also `max_new_tokens`, capped by the export's), with the generation settings fixed at export time; their
     tokens are verified too (for sampling, only that they load and answer). They run the XLA program of
     `generate(jit_compile=True)`: TF Serving needs `--xla_cpu_compilation_enabled=true` for them, or export with
-    `generation_kwargs={"jit_compile": False}` for plain graphs (slower: about 0.7x on GPT-2).
+    `generation_kwargs={"jit_compile": False}` for plain graphs (slower: GPT-2 at 0.7x in float32, far less in
+    bfloat16).
 
     Models that take images or audio add signatures on raw inputs (`raw_input_serving_functions`, with
     `raw_inputs=True`), verified on the model's `raw_check_inputs()`: `serving_image_bytes` takes encoded images
