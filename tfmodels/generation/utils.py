@@ -221,9 +221,9 @@ class GenerationMixin:
         if jit_compile:
             run = self._compiled_generate(config, max_length, logits_processor)
             result = run(input_ids, attention_mask, seed_tensor)
-        else:  # eagerly, or traced in the caller's tf.function: compiled by XLA when it has jit_compile=True
+        else:  # eagerly, or traced in the caller's tf.function (compiled by XLA when it has jit_compile=True)
             result = self._generate_tensors(input_ids, attention_mask, seed_tensor, config, max_length,
-                                            logits_processor, streamer, transpose_kernels=in_xla_compilation())
+                                            logits_processor, streamer)
         return self._finish_outputs(result, config, added, eager)
 
     def _generate_from_source(self, source, config: GenerationConfig, seed, jit_compile: bool, logits_processor,
@@ -246,7 +246,7 @@ class GenerationMixin:
             result = self._compiled_generate(config, max_length, logits_processor)(source, rows_mask, seed_tensor)
         else:
             result = self._generate_tensors(source, rows_mask, seed_tensor, config, max_length, logits_processor,
-                                            streamer, transpose_kernels=in_xla_compilation())
+                                            streamer)
         return self._finish_outputs(result, config, 0, tf.executing_eagerly())
 
     def served_generation_config(self, generation_config: GenerationConfig | None = None,
@@ -299,12 +299,12 @@ class GenerationMixin:
         with_limit = {**base, "max_new_tokens": tf.TensorSpec([None], tf.int32, name="max_new_tokens")}
         encoder_decoder = self.config.is_encoder_decoder
 
-        def decode(input_ids, attention_mask, seed, new_tokens, transpose=False):
+        def decode(input_ids, attention_mask, seed, new_tokens):
             # Buffers of the prompt plus `cap` (sizes from shapes only: static under XLA); the loop stops after
             # `new_tokens`.
             prompt_end = 1 if encoder_decoder else tf.shape(input_ids)[1]
             return self._generate_tensors(input_ids, attention_mask, seed, config, prompt_end + cap,
-                                          transpose_kernels=transpose, stop_length=prompt_end + new_tokens)
+                                          stop_length=prompt_end + new_tokens)
 
         run = self._served_program(decode, config, jit_compile)
 
@@ -346,18 +346,14 @@ class GenerationMixin:
 
     @staticmethod
     def _served_program(decode, config: GenerationConfig, jit_compile: bool):
-        """`run(source, mask, *rest)` calling `decode(source, mask, *rest, transpose=...)` for a served signature:
-        with `jit_compile`, as XLA programs (one per input shape), a single row on transposed kernels (as
-        `generate(jit_compile=True)` runs it); else as plain graph ops."""
+        """`run(source, mask, *rest)` calling `decode(source, mask, *rest)` for a served signature: with
+        `jit_compile`, as XLA programs (one per input shape), a single row traced as one (static row count 1: on
+        transposed kernels, as `generate(jit_compile=True)` runs it); else as plain graph ops."""
         if not jit_compile:
             return decode
         many = tf.function(decode, jit_compile=True, autograph=False)
         if config.num_beams > 1:  # one row is several beams: never a matrix-vector product
             return many
-
-        def decode_one_row(*args):
-            return decode(*args, transpose=True)
-
         programs = {}  # one-row programs by input specs, shared by the signatures that trace `run`
 
         def run(source, mask, *rest):
@@ -368,8 +364,7 @@ class GenerationMixin:
             specs = tuple(tf.TensorSpec([1] + t.shape.as_list()[1:], t.dtype) for t in args[:2]) + tuple(
                 tf.TensorSpec(t.shape, t.dtype) for t in args[2:])
             if specs not in programs:
-                programs[specs] = tf.function(decode_one_row, input_signature=specs, jit_compile=True,
-                                              autograph=False)
+                programs[specs] = tf.function(decode, input_signature=specs, jit_compile=True, autograph=False)
             return tf.cond(tf.shape(args[0])[0] == 1, lambda: programs[specs](*[tf.identity(t) for t in args]),
                            lambda: many(*args))
 
@@ -404,8 +399,7 @@ class GenerationMixin:
         key = (config.to_json_string(use_diff=False), max_length, id(logits_processor))
         if key not in functions:
             def run(input_ids, attention_mask, seed):
-                return self._generate_tensors(input_ids, attention_mask, seed, config, max_length, logits_processor,
-                                              transpose_kernels=True)
+                return self._generate_tensors(input_ids, attention_mask, seed, config, max_length, logits_processor)
 
             functions[key] = tf.function(run, jit_compile=True, autograph=False)
         return functions[key]
@@ -426,11 +420,9 @@ class GenerationMixin:
                               sequences_scores=result.get("sequences_scores") if config.output_scores else None)
 
     def _generate_tensors(self, input_ids, attention_mask, seed, config: GenerationConfig, max_length,
-                          logits_processor=None, streamer=None, transpose_kernels: bool = False,
-                          stop_length=None) -> dict[str, tf.Tensor]:
-        """The whole generation as tensor ops (the body of the compiled function). `transpose_kernels`: decoding
-        steps multiply by projection kernels transposed once before the loop (see `transpose_kernels`).
-        `max_length` sizes the buffers and the cache (static under XLA); `stop_length` (default: `max_length`; a
+                          logits_processor=None, streamer=None, stop_length=None) -> dict[str, tf.Tensor]:
+        """The whole generation as tensor ops (the body of the compiled function; traced for XLA with one row, its
+        decoding steps multiply by transposed kernels, see `_DecodeState`). `max_length` sizes the buffers and the cache (static under XLA); `stop_length` (default: `max_length`; a
         tensor computed from the inputs in a served signature) is where generation ends."""
         encoder_outputs = encoder_mask = None
         if self.config.is_encoder_decoder:
@@ -457,7 +449,7 @@ class GenerationMixin:
         if logits_processor:
             processors.extend(logits_processor)
         state = _DecodeState(self, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
-                             transpose_kernels, stop_length)
+                             stop_length)
         if config.num_beams > 1:
             return _beam_search(state, processors, config, seed)
         return _greedy_or_sample(state, processors, config, seed, streamer)
@@ -468,13 +460,15 @@ class _DecodeState:
     decoding stops at `stop_length` (at most `max_length`)."""
 
     def __init__(self, model, input_ids, attention_mask, max_length, config, encoder_outputs, encoder_mask,
-                 transpose_kernels=False, stop_length=None):
+                 stop_length=None):
         self.model = model
         # Decoding one row, every step is matrix-vector products: XLA runs them faster on transposed kernels (made
         # here, before the loop, once per call). From two rows on its matrix products are faster as they are
-        # (GPT-2 124M, 2 rows: 53.0 against 43.6 new tokens/s).
+        # (GPT-2 124M, 2 rows: 53.0 against 43.6 new tokens/s). Every path XLA compiles gets them:
+        # `generate(jit_compile=True)`, `generate` in the user's `tf.function(jit_compile=True)`, the served
+        # one-row program; eager and plain-graph decoding keep the variables.
         rows = input_ids.shape[0]
-        layers = transposable_layers(model) if transpose_kernels and rows is not None and (
+        layers = transposable_layers(model) if in_xla_compilation() and rows is not None and (
             rows <= _TRANSPOSED_KERNEL_ROWS) else []
         size = sum(int(np.prod(layer.projection_kernel.shape)) * tf.as_dtype(layer.compute_dtype).size
                    for layer in layers)

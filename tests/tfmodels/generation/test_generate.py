@@ -210,3 +210,25 @@ def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_
     calls.clear()
     np.testing.assert_array_equal(compiled.numpy(), gpt2_tf.generate(ids, **settings).numpy())
     assert not any(calls)  # eager generation: the variables
+
+
+def test_served_generate_traces_a_one_row_program_on_transposed_kernels(gpt2_tf, monkeypatch):
+    """The exported `generate` holds two XLA programs: one row (static row count 1, on transposed kernels, traced
+    first) and any rows (on the variables); both give eager generation's tokens."""
+    from tfmodels.layers import core
+
+    project, calls = core._project, []
+
+    def record(x, kernel, transposed_kernel):
+        calls.append(transposed_kernel is not None)
+        return project(x, kernel, transposed_kernel)
+
+    monkeypatch.setattr(core, "_project", record)
+    settings = {"max_new_tokens": 3, "min_new_tokens": 3, "pad_token_id": 0, "pad_to_multiple_of": 4}
+    generate = gpt2_tf.generation_serving_functions(**settings)["generate"][0]
+    for batch in (1, 2):
+        ids = np.arange(1, 1 + 4 * batch, dtype=np.int32).reshape(batch, 4)
+        served = generate({"input_ids": ids, "attention_mask": np.ones_like(ids)})["sequences"]
+        np.testing.assert_array_equal(served.numpy(), gpt2_tf.generate(ids, **settings).numpy())
+    layers = 4 * gpt2_tf.config.n_layer
+    assert calls[:4 * layers] == [False] * layers + [True] * layers + [False] * 2 * layers  # traced once

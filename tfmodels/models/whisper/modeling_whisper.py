@@ -400,8 +400,8 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
         config = self.served_generation_config(generation_config, **kwargs)
         max_length = 1 + (config.max_new_tokens if config.max_new_tokens is not None else config.max_length - 1)
 
-        def decode(features, rows, seed, transpose=False):
-            return self._generate_tensors(features, rows, seed, config, max_length, transpose_kernels=transpose)
+        def decode(features, rows, seed):
+            return self._generate_tensors(features, rows, seed, config, max_length)
 
         run = self._served_program(decode, config, jit_compile)
 
