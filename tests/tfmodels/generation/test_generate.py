@@ -193,9 +193,9 @@ def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_
 
     project, calls = core._project, []
 
-    def record(x, kernel, transposed_kernel):
+    def record(x, kernel, transposed_kernel, *bias_and_activation):
         calls.append(transposed_kernel is not None)
-        return project(x, kernel, transposed_kernel)
+        return project(x, kernel, transposed_kernel, *bias_and_activation)
 
     monkeypatch.setattr(core, "_project", record)
     ids = np.ones((batch, 3), np.int32)
@@ -219,9 +219,9 @@ def test_served_generate_traces_a_one_row_program_on_transposed_kernels(gpt2_tf,
 
     project, calls = core._project, []
 
-    def record(x, kernel, transposed_kernel):
+    def record(x, kernel, transposed_kernel, *bias_and_activation):
         calls.append(transposed_kernel is not None)
-        return project(x, kernel, transposed_kernel)
+        return project(x, kernel, transposed_kernel, *bias_and_activation)
 
     monkeypatch.setattr(core, "_project", record)
     settings = {"max_new_tokens": 3, "min_new_tokens": 3, "pad_token_id": 0, "pad_to_multiple_of": 4}

@@ -166,6 +166,52 @@ def test_transposed_kernels_give_the_same_projections_and_only_inside_their_cont
     np.testing.assert_allclose(conv(x).numpy(), np.broadcast_to(conv.bias.numpy(), (2, 3, 6)), atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("rank", [2, 3, 4])
+def test_linear_equals_keras_dense_at_every_rank_and_dtype(dtype, rank):
+    """`Linear` computes its product itself (see `_project`); it equals Keras' `Dense` with the same weights."""
+    rng = np.random.default_rng(rank)
+    shape = (2, 3, 5, 8)[4 - rank:]
+    x = tf.constant(rng.normal(size=shape), dtype)
+    linear, dense = Linear(6, activation="tanh", dtype=dtype), keras.layers.Dense(6, activation="tanh", dtype=dtype)
+    for layer in (linear, dense):
+        layer.build((None, 8))
+    linear.set_weights([rng.normal(size=(8, 6)), rng.normal(size=(6,))])
+    dense.set_weights(linear.get_weights())
+    ours = tf.function(linear)(x)
+    assert ours.shape == (*shape[:-1], 6) and ours.dtype == dtype
+    np.testing.assert_allclose(tf.cast(ours, tf.float32).numpy(), tf.cast(dense(x), tf.float32).numpy(),
+                               atol=1e-6 if dtype == "float32" else 2e-2)
+
+
+@pytest.mark.parametrize("dtype, fused", [("float32", False), ("bfloat16", True)])
+def test_half_precision_projections_add_the_bias_to_the_two_dimensional_product(dtype, fused):
+    """In bf16 the bias is added to the 2-D product, where TensorFlow's oneDNN remapper fuses the two; in float32
+    after the reshape (its fused float32 kernel is slower than the plain product)."""
+    linear = Linear(6, dtype=dtype)
+    linear.build((None, None, 8))
+    graph = tf.function(linear).get_concrete_function(tf.TensorSpec([2, 3, 8], dtype)).graph
+    by_name = {op.name: op for op in graph.get_operations()}
+    adds = [op for op in graph.get_operations() if op.type in ("BiasAdd", "AddV2")]
+    assert len(adds) == 1
+    producer = by_name[adds[0].inputs[0].op.name]
+    assert (producer.type == "MatMul") == fused
+    assert producer.type == ("MatMul" if fused else "Reshape")
+
+
+def test_exact_gelu_is_pytorchs_erf_form():
+    import torch
+
+    from tfmodels.layers.core import get_activation
+
+    x = np.linspace(-8, 8, 4001).astype(np.float32)
+    expected = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(get_activation("gelu")(tf.constant(x)).numpy(), expected, rtol=1e-6, atol=1e-6)
+    halves = get_activation("gelu")(tf.constant(x, tf.bfloat16))
+    assert halves.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(halves, tf.float32).numpy(), expected, rtol=2e-2, atol=2e-2)
+
+
 def test_transposable_layers_leave_out_lora_projections():
     import tfmodels
 
