@@ -4,15 +4,19 @@ token).
 
     python benchmarks/generation.py [--model gpt2|gemma2|mixtral] [--new-tokens 64] [--prompt 32] [--batches 1,8]
                                     [--dtypes float32,bfloat16] [--repeats 3] [--exported] [--quantize int8]
+                                    [--reference-python PY]
 
 For each weight dtype (one fresh process each: fp32, bf16 weights) and each batch size: eager `generate` (each model
 pass one graph, the loop in Python), compiled `generate(jit_compile=True)` (the whole loop one XLA program),
 `generate` inside the user's own `tf.function(jit_compile=True)`, and with `--exported` the `generate` signature of
 `serving.export_saved_model(..., generate=True)` loaded in a process that imports only TensorFlow (its new tokens
-and whether they equal the library's); with `--quantize int8` the model is first quantized by Keras'
+and whether they equal the library's; exported with `batch_sizes=[batch]`, as for TF Serving's batching with that
+`allowed_batch_sizes`); with `--quantize int8` the model is first quantized by Keras'
 `model.quantize("int8")` (its Dense projections: use --model gemma2 or mixtral; GPT-2's Conv1D layers stay as they
 are); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights (saved here, loaded there in the same
-dtype), with whether its tokens equal ours. The first call's time (tracing and compilation included) and the new
+dtype), with whether its tokens equal ours; with `--reference-python` (a Python with transformers 4.x and tf-keras; GPT-2
+only) the reference's own TF GPT-2 in float32 (the only precision its TF generation ran in) generating the same prompts
+inside `tf.function(model.generate, jit_compile=True)`, its documented XLA path. The first call's time (tracing and compilation included) and the new
 tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
 machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
 keeps every run at exactly --new-tokens.
@@ -75,6 +79,49 @@ print("SERVED " + json.dumps({"first_call": first_call, "times": times}))
 """
 
 
+# The reference's XLA generation: transformers 4.x TF on tf-keras, random GPT-2 weights, the prompts of `ids.npy`.
+REFERENCE = """
+import json, sys, time
+import numpy as np
+import tensorflow as tf
+from transformers import GPT2Config, TFGPT2LMHeadModel
+tf.keras.utils.set_random_seed(0)
+model = TFGPT2LMHeadModel(GPT2Config())
+ids = tf.constant(np.load(sys.argv[1]))
+new_tokens, repeats = int(sys.argv[2]), int(sys.argv[3])
+xla_generate = tf.function(model.generate, jit_compile=True)
+def call():
+    return xla_generate(ids, attention_mask=tf.ones_like(ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                        do_sample=False, pad_token_id=0).numpy()
+start = time.perf_counter()
+first = call()
+first_call = time.perf_counter() - start
+assert first.shape == (ids.shape[0], ids.shape[1] + new_tokens), first.shape
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    call()
+    times.append(time.perf_counter() - start)
+print("REFERENCE " + json.dumps({"first_call": first_call, "times": times}))
+"""
+
+
+def reference(python: str, ids, new_tokens: int, repeats: int) -> tuple[float, list[float]]:
+    """`timed` for the reference's XLA `generate` of a random GPT-2, run by `python`."""
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as directory:
+        arrays = os.path.join(directory, "ids.npy")
+        np.save(arrays, ids)
+        out = subprocess.run([python, "-c", REFERENCE, arrays, str(new_tokens), str(repeats)], check=True, text=True,
+                             capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                                       "TF_USE_LEGACY_KERAS": "1"}).stdout
+    report = json.loads(out.split("REFERENCE ")[-1])
+    return report["first_call"], report["times"]
+
+
 def served(model, ids, new_tokens: int, repeats: int) -> tuple[float, list[float], object]:
     """`timed` for the exported `generate` signature in a TensorFlow-only process."""
     import tempfile
@@ -85,7 +132,7 @@ def served(model, ids, new_tokens: int, repeats: int) -> tuple[float, list[float
 
     with tempfile.TemporaryDirectory() as directory:
         path = export_saved_model(model, directory, generate=True, verify=False, generation_kwargs={
-            "max_new_tokens": new_tokens, "min_new_tokens": new_tokens})
+            "max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "batch_sizes": [len(ids)]})
         arrays = os.path.join(directory, "ids.npy")
         np.save(arrays, ids)
         out = subprocess.run([sys.executable, "-c", SERVED, path, arrays, str(repeats)], check=True, text=True,
@@ -119,7 +166,7 @@ def record(results: list, row: dict, batch: int, new_tokens: int, first_call: fl
 
 
 def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: int, repeats: int,
-            exported: bool = False, quantize: str | None = None) -> list[dict]:
+            exported: bool = False, quantize: str | None = None, reference_python: str | None = None) -> list[dict]:
     import tempfile
 
     import keras
@@ -162,6 +209,10 @@ def measure(name: str, dtype: str, batches: list[int], prompt: int, new_tokens: 
             record(results, {"model": name, "dtype": dtype, "mode": "exported signature (TensorFlow only)",
                              "same_tokens_as_compiled": bool((tokens == ours["compiled"]).all())}, batch,
                    new_tokens, first_call, times)
+        if reference_python:
+            first_call, times = reference(reference_python, ids, new_tokens, repeats)
+            record(results, {"model": name, "dtype": "float32", "mode": "reference XLA generate (transformers 4 TF)"},
+                   batch, new_tokens, first_call, times)
         if pt_model is not None:
             with torch.no_grad():
                 first_call, times, theirs = timed(lambda: pt_model.generate(
@@ -182,18 +233,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--exported", action="store_true", help="also the exported generate signature")
     parser.add_argument("--quantize", choices=["int8"], default=None, help="Keras' model.quantize first")
+    parser.add_argument("--reference-python", default=None,
+                        help="a Python with transformers 4.x and tf-keras: also the reference's XLA generate (gpt2)")
     parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)  # the child process's one dtype
     args = parser.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
+    if args.reference_python and args.model != "gpt2":
+        parser.error("--reference-python measures the reference's GPT-2 only; use --model gpt2.")
     if args.dtype is not None:
         measure(args.model, args.dtype, batches, args.prompt, args.new_tokens, args.repeats, args.exported,
-                args.quantize)
+                args.quantize, args.reference_python)
         return
     for dtype in args.dtypes.split(","):  # a fresh process per dtype: the global dtype policy and memory
         subprocess.run([sys.executable, __file__, "--model", args.model, "--dtype", dtype, "--batches", args.batches,
                         "--prompt", str(args.prompt), "--new-tokens", str(args.new_tokens), "--repeats",
                         str(args.repeats)] + (["--exported"] if args.exported else [])
-                       + (["--quantize", args.quantize] if args.quantize else []),
+                       + (["--quantize", args.quantize] if args.quantize else [])
+                       + (["--reference-python", args.reference_python]
+                          if args.reference_python and dtype == args.dtypes.split(",")[0] else []),
                        check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
 
 

@@ -2,7 +2,7 @@
 
     tfmodels convert SRC DST [--safetensors [--tf-names]] [--max-shard-size 5GB]
     tfmodels export SRC EXPORT_BASE [--version N] [--no-verify] [--generate [--max-new-tokens N] [--num-beams N]
-                                                                        [--no-xla]]
+                                                                        [--batch-sizes 1,8] [--no-xla]]
     tfmodels inspect PATH
 
 Errors print one line (`error: ...`) and exit with status 1; `--help` documents each command.
@@ -44,11 +44,12 @@ def export(args: argparse.Namespace) -> None:
 
     With `--generate` (language models) the export also has the `generate` signatures (see
     `serving.export_saved_model`), with `--max-new-tokens` and `--num-beams` fixed in them: XLA programs (TF
-    Serving needs `--xla_cpu_compilation_enabled=true`), or plain graphs with `--no-xla`.
+    Serving needs `--xla_cpu_compilation_enabled=true`), or plain graphs with `--no-xla`. `--batch-sizes` are the
+    row counts that get a program of their own (the `allowed_batch_sizes` of TF Serving's batching).
 
     Example:
         $ tfmodels export ./tf-bert ./exports/bert --version 2
-        $ tfmodels export ./gpt2 ./exports/gpt2 --generate --max-new-tokens 32
+        $ tfmodels export ./gpt2 ./exports/gpt2 --generate --max-new-tokens 32 --batch-sizes 1,8
     """
     from serving.export import export_saved_model
 
@@ -58,7 +59,8 @@ def export(args: argparse.Namespace) -> None:
         generation = None
         if args.generate:
             generation = {"max_new_tokens": args.max_new_tokens, "num_beams": args.num_beams,
-                          "pad_to_multiple_of": args.pad_to_multiple_of, "jit_compile": not args.no_xla}
+                          "pad_to_multiple_of": args.pad_to_multiple_of, "jit_compile": not args.no_xla,
+                          "batch_sizes": args.batch_sizes}
         path = export_saved_model(model, args.export_base, version=args.version, verify=not args.no_verify,
                                   generate=args.generate, generation_kwargs=generation)
         steps.update()
@@ -118,6 +120,14 @@ def _prod(shape: tuple) -> int:
     return result
 
 
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    """`--batch-sizes 1,8` as `(1, 8)`."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated row counts such as 1,8; received {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `tfmodels` command (one sub-command per action).
 
@@ -146,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-beams", type=int, default=1, help="with --generate: 1 greedy (default), >1 beam search")
     p.add_argument("--pad-to-multiple-of", type=int, default=8,
                    help="with --generate: pad prompts to a multiple of this length (8)")
+    p.add_argument("--batch-sizes", type=_batch_sizes, default=(1,), metavar="1,8",
+                   help="with --generate: row counts that get a program of their own (default: 1)")
     p.add_argument("--no-xla", action="store_true",
                    help="with --generate: plain TensorFlow graphs, for a TF Serving without XLA (slower)")
     p.set_defaults(run=export)

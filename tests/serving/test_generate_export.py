@@ -72,6 +72,16 @@ def _xla_functions(export_dir) -> list[str]:
     return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
 
 
+def _warmup_shape(record, signature: str):
+    """The `input_ids` shape of a warm-up record if it asks `signature`, else None."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+    if request.model_spec.signature_name != signature:
+        return None
+    return tf.make_ndarray(request.inputs["input_ids"]).shape
+
+
 def test_generate_signatures_run_the_compiled_program_and_warm_up(lm_and_prompts, greedy_export):
     """The served generate runs `generate(jit_compile=True)`'s XLA programs (one row on transposed kernels: the same
     tokens), and TF Serving's warm-up file asks `generate` for one row of one padded length."""
@@ -148,7 +158,8 @@ def test_cli_export_with_generate(lm_and_prompts, tmp_path):
     model, ids, mask, data = lm_and_prompts
     result = subprocess.run([sys.executable, "-m", "tfmodels.cli", "export", Case("gpt2_lm").path("pt_safetensors"),
                              str(tmp_path / "base"), "--generate", "--max-new-tokens", "4", "--num-beams", "3",
-                             "--no-verify", "--no-xla"], capture_output=True, text=True, timeout=900,
+                             "--batch-sizes", "1,2", "--no-verify", "--no-xla"], capture_output=True, text=True,
+                            timeout=900,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert _xla_functions(result.stdout.splitlines()[0]) == []  # --no-xla: plain graphs
@@ -156,3 +167,5 @@ def test_cli_export_with_generate(lm_and_prompts, tmp_path):
     out = generate(input_ids=tf.constant(ids), attention_mask=tf.constant(mask))
     expected = model.generate(ids, attention_mask=mask, max_new_tokens=4, num_beams=3).numpy()
     np.testing.assert_array_equal(out["sequences"].numpy(), expected)
+    warmup = os.path.join(result.stdout.splitlines()[0], "assets.extra", "tf_serving_warmup_requests")
+    assert [_warmup_shape(r, "generate") for r in tf.data.TFRecordDataset(warmup)] == [None, (1, 8), (2, 8)]

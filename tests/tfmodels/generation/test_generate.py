@@ -212,6 +212,34 @@ def test_compiled_decoding_steps_of_one_row_multiply_by_transposed_kernels(gpt2_
     assert not any(calls)  # eager generation: the variables
 
 
+def test_served_generate_traces_a_program_per_batch_size(gpt2_tf, monkeypatch):
+    """`batch_sizes` get programs traced for their static row counts (as `generate(jit_compile=True)` traces them;
+    XLA runs them faster than one traced for any count); other counts take the any-rows program. Each size has a
+    warm-up record; all give eager generation's tokens."""
+    cls, traced = type(gpt2_tf), []
+    generate_tensors = cls._generate_tensors
+
+    def record(self, input_ids, *args, **kwargs):
+        traced.append(input_ids.shape[0])
+        return generate_tensors(self, input_ids, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "_generate_tensors", record)
+    settings = {"max_new_tokens": 3, "min_new_tokens": 3, "pad_token_id": 0, "pad_to_multiple_of": 4}
+    generate = gpt2_tf.generation_serving_functions(**settings, batch_sizes=[2, 1])["generate"][0]
+    for batch in (1, 2, 3):
+        ids = np.arange(1, 1 + 4 * batch, dtype=np.int32).reshape(batch, 4)
+        served = generate({"input_ids": ids, "attention_mask": np.ones_like(ids)})["sequences"]
+        np.testing.assert_array_equal(served.numpy(), gpt2_tf.generate(ids, **settings).numpy())
+    assert traced[:3] == [2, 1, None]  # on the first call, each branch once; eager generation after that
+    assert [w["input_ids"].shape for w in generate.warmup_inputs] == [(2, 4), (1, 4)]
+
+
+@pytest.mark.parametrize("batch_sizes", [[0], [2, 2], "8", [True], [1.5]])
+def test_served_generate_refuses_bad_batch_sizes(gpt2_tf, batch_sizes):
+    with pytest.raises(ValueError, match=r"batch_sizes must be a list of distinct positive integers.*received"):
+        gpt2_tf.generation_serving_functions(max_new_tokens=3, batch_sizes=batch_sizes)
+
+
 def test_served_generate_traces_a_one_row_program_on_transposed_kernels(gpt2_tf, monkeypatch):
     """The exported `generate` holds two XLA programs: one row (static row count 1, on transposed kernels, traced
     first) and any rows (on the variables); both give eager generation's tokens."""

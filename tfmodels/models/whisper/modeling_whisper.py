@@ -5,6 +5,7 @@ projection has no bias (`WhisperSelfAttention`, `WhisperCrossAttention`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -393,17 +394,19 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
         return self.backbone.decoder.embed_tokens
 
     # ---- served generation ----------------------------------------------------------------------------------------
-    def _served_generation(self, generation_config: GenerationConfig | None, kwargs: dict, jit_compile: bool = True):
+    def _served_generation(self, generation_config: GenerationConfig | None, kwargs: dict, jit_compile: bool = True,
+                           batch_sizes: Sequence[int] = (1,)):
         """`(config, generate(features) -> outputs)` for the served signatures: the generation settings fixed at
         export time, one sequence per row (the decoder start token first), `pad_token_id` after its end; with
-        `jit_compile`, XLA programs as `generate(jit_compile=True)` runs them."""
+        `jit_compile`, XLA programs as `generate(jit_compile=True)` runs them (`batch_sizes` as for
+        `GenerationMixin.generation_serving_functions`)."""
         config = self.served_generation_config(generation_config, **kwargs)
         max_length = 1 + (config.max_new_tokens if config.max_new_tokens is not None else config.max_length - 1)
 
         def decode(features, rows, seed):
             return self._generate_tensors(features, rows, seed, config, max_length)
 
-        run = self._served_program(decode, config, jit_compile)
+        run = self._served_program(decode, jit_compile, batch_sizes)
 
         def generate(features):
             rows = tf.ones([tf.shape(features)[0], 1], tf.int32)
@@ -414,20 +417,22 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
         return config, generate
 
     def generation_serving_functions(self, generation_config: GenerationConfig | None = None,
-                                     jit_compile: bool = True, **kwargs: Any) -> dict[str, tuple]:
+                                     jit_compile: bool = True, batch_sizes: Sequence[int] = (1,),
+                                     **kwargs: Any) -> dict[str, tuple]:
         """`generate`: `input_features` (float32 `[batch, num_mel_bins, frames]`) -> `sequences` (the decoder start
         token, then the new tokens, `pad_token_id` after a row ends) and `sequence_lengths`, with the generation
-        settings (the generation config's, `kwargs` overriding) fixed at export time. `jit_compile` as for
-        `GenerationMixin.generation_serving_functions`.
+        settings (the generation config's, `kwargs` overriding) fixed at export time. `jit_compile` and
+        `batch_sizes` as for `GenerationMixin.generation_serving_functions`.
 
         Example:
             >>> export_saved_model(model, "exports/whisper", generate=True, generation_kwargs={"num_beams": 4})
         """
-        config, generate = self._served_generation(generation_config, kwargs, jit_compile)
+        config, generate = self._served_generation(generation_config, kwargs, jit_compile, batch_sizes)
         specs = {"input_features": self.input_signature["input_features"]}
         function = tf.function(lambda inputs: generate(inputs["input_features"]), input_signature=[specs])
         function.nondeterministic = bool(config.do_sample)
-        function.warmup_inputs = [{"input_features": np.asarray(self.dummy_inputs["input_features"])[:1]}]
+        features = np.asarray(self.dummy_inputs["input_features"])[:1]
+        function.warmup_inputs = [{"input_features": np.repeat(features, size, axis=0)} for size in batch_sizes]
         return {"generate": (function, [specs])}
 
     def raw_input_serving_functions(self, **generation_kwargs: Any) -> dict[str, tuple]:
@@ -435,7 +440,8 @@ class TFWhisperForConditionalGeneration(TFWhisperPreTrainedModel, Seq2SeqLMTask)
         30 s) -> the log-mel features (`feature_extractor`, in the graph) -> `generate` with the model's
         generation config (`generation_kwargs` overriding) -> `sequences` and `sequence_lengths`."""
         jit_compile = generation_kwargs.pop("jit_compile", True)
-        config, generate = self._served_generation(None, generation_kwargs, jit_compile)
+        batch_sizes = generation_kwargs.pop("batch_sizes", (1,))
+        config, generate = self._served_generation(None, generation_kwargs, jit_compile, batch_sizes)
         extractor = self.feature_extractor
 
         def generate_from_audio(inputs):
