@@ -204,6 +204,51 @@ def test_layout_conversions_are_inverse():
     np.testing.assert_array_equal(pt_to_tf_array(np.arange(6).reshape(2, 3), "simple"), np.arange(6).reshape(2, 3).T)
 
 
+def test_safetensors_blocks_are_read_in_a_worker_while_the_previous_one_is_written(tmp_path, monkeypatch):
+    """The writer loads (for the PyTorch layout: reads and transposes) the next block of at most PREFETCH_BYTES in
+    a worker thread while it writes the one before; a larger one is loaded after the one before is freed. The file
+    holds every tensor in order, and a failing load fails the write."""
+    import threading
+    import weakref
+
+    from tfmodels.checkpoints import safetensors_format
+    from tfmodels.checkpoints.base import LazyArray
+
+    monkeypatch.setattr(safetensors_format, "PREFETCH_BYTES", 32)
+    loads, alive = [], set()
+
+    def lazy(index, rows=4):
+        def load():
+            array = np.full((rows, 2), index, np.float32)
+            loads.append((index, threading.current_thread().name, sorted(alive)))
+            alive.add(index)
+            weakref.finalize(array, alive.discard, index)
+            return array
+        return LazyArray((rows, 2), np.dtype(np.float32), load, None)
+
+    path = str(tmp_path / "m.safetensors")
+    sizes = {0: 4, 1: 4, 2: 8, 3: 4}  # rows of 8 bytes: tensor 2 (64 bytes) is over PREFETCH_BYTES
+    write_safetensors(path, {f"w{i}": lazy(i, rows) for i, rows in sizes.items()}, {"format": "pt"})
+    loaded = read_safetensors(path)
+    for i, rows in sizes.items():
+        np.testing.assert_array_equal(loaded.tensors[f"w{i}"].load(), np.full((rows, 2), i, np.float32))
+    loaded.close()
+    # The first block, then block 1 in the worker (while block 0 is written, or just after), block 2 (too large to
+    # prefetch) once block 1 is freed, block 3 in the worker again.
+    assert [(index, name.split("_")[0]) for index, name, _ in loads] == [
+        (0, "MainThread"), (1, "safetensors-read"), (2, "MainThread"), (3, "safetensors-read")]
+    assert [others for _, _, others in loads][0::2] == [[], []]
+    assert all(others in ([], [index - 1]) for index, _, others in loads[1::2])
+    assert not alive
+
+    def failing():
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        write_safetensors(str(tmp_path / "bad.safetensors"), {"a": lazy(0), "b": LazyArray(
+            (1,), np.dtype(np.float32), failing, None)}, {"format": "pt"})
+
+
 def test_large_safetensors_files_are_flushed_to_disk_while_they_are_written(tmp_path, monkeypatch):
     """After every FLUSH_BYTES written a thread fdatasyncs the file (the save's final fsync then waits for the last
     part only); the file is written as without it, and every sync has ended when the writer returns."""
