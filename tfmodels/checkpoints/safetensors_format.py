@@ -150,7 +150,8 @@ def read_safetensors(path: str) -> WeightFile:
 def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], metadata: dict[str, str]) -> None:
     """Write `tensors` to `path` in the safetensors format, streamed: the header needs only shapes and dtypes, and
     a `LazyArray` is loaded when its bytes are written and released right after, so writing a model's variables
-    holds one tensor in memory at a time (a slice of it, for a large one that reads rows).
+    holds one tensor in memory at a time (a slice of it, for a large one that reads rows), plus the next block of
+    at most `PREFETCH_BYTES` while it is loaded (see `_prefetched`).
 
     Example:
         >>> write_safetensors("model.safetensors", {"w": np.ones((2, 3), np.float32)}, {"format": "pt"})
@@ -181,7 +182,7 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], 
 def _prefetched(blocks: list[tuple[int, Callable[[], np.ndarray]]]) -> Iterator[np.ndarray]:
     """The arrays of `blocks` (`(bytes, load)` pairs), each of at most `PREFETCH_BYTES` loaded (for the PyTorch
     layout: read and transposed) in a worker thread while the one before is written; TensorFlow's ops and the file
-    writes both release the GIL (a 1.1B Llama's save in bf16: 7.3 s instead of 9.0). A save holds one tensor
+    writes both release the GIL (a 1.1B Llama's save in bf16: 7.7-8.3 s instead of 8.5-10.4). A save holds one tensor
     beyond the model, and at most one prefetched block of `PREFETCH_BYTES` besides."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="safetensors-read") as pool:
         pending = None
