@@ -11,15 +11,15 @@ pass one graph, the loop in Python), compiled `generate(jit_compile=True)` (the 
 `generate` inside the user's own `tf.function(jit_compile=True)`, and with `--exported` the `generate` signature of
 `serving.export_saved_model(..., generate=True)` loaded in a process that imports only TensorFlow (its new tokens
 and whether they equal the library's; exported with `batch_sizes=[batch]`, as for TF Serving's batching with that
-`allowed_batch_sizes`); with `--quantize int8` the model is first quantized by Keras'
-`model.quantize("int8")` (its Dense projections: use --model gemma2 or mixtral; GPT-2's Conv1D layers stay as they
-are); for Gemma 2 and Mixtral also transformers (PyTorch) on the same weights (saved here, loaded there in the same
-dtype), with whether its tokens equal ours; with `--reference-python` (a Python with transformers 4.x and tf-keras; GPT-2
-only) the reference's own TF GPT-2 in float32 (the only precision its TF generation ran in) generating the same prompts
-inside `tf.function(model.generate, jit_compile=True)`, its documented XLA path. The first call's time (tracing and compilation included) and the new
-tokens per second of the best of the next `--repeats` calls (all rows together; the median too: this shared
-machine's memory bandwidth varies from run to run) are printed as one JSON line per measurement. `min_new_tokens`
-keeps every run at exactly --new-tokens.
+`allowed_batch_sizes`); with `--quantize int8` the model is first quantized by Keras' `model.quantize("int8")` (its
+Dense projections: use --model gemma2 or mixtral; GPT-2's Conv1D layers stay as they are); for Gemma 2 and Mixtral
+also transformers (PyTorch) on the same weights (saved here, loaded there in the same dtype), with whether its
+tokens equal ours; with `--reference-python` (a Python with transformers 4.x and tf-keras; GPT-2 only) the
+reference's own TF GPT-2 in float32 (the only precision its TF generation ran in) generating the same prompts inside
+`tf.function(model.generate, jit_compile=True)`, its documented XLA path. The first call's time (tracing and
+compilation included) and the new tokens per second of the best of the next `--repeats` calls (all rows together;
+the median too: this shared machine's memory bandwidth varies from run to run) are printed as one JSON line per
+measurement. `min_new_tokens` keeps every run at exactly --new-tokens.
 """
 
 from __future__ import annotations
