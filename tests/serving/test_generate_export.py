@@ -72,21 +72,19 @@ def _xla_functions(export_dir) -> list[str]:
     return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
 
 
-def _warmup_shape(record, signature: str):
-    """The `input_ids` shape of a warm-up record if it asks `signature`, else None."""
+def _warmup_requests(export_dir) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """The `(signature, inputs)` of each record of an export's TF Serving warm-up file."""
     from tensorflow_serving.apis import prediction_log_pb2
 
-    request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
-    if request.model_spec.signature_name != signature:
-        return None
-    return tf.make_ndarray(request.inputs["input_ids"]).shape
+    path = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
+    requests = [prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+                for record in tf.data.TFRecordDataset(path)]
+    return [(r.model_spec.signature_name, {k: tf.make_ndarray(v) for k, v in r.inputs.items()}) for r in requests]
 
 
 def test_generate_signatures_run_the_compiled_program_and_warm_up(lm_and_prompts, greedy_export):
     """The served generate runs `generate(jit_compile=True)`'s XLA programs (one row on transposed kernels: the same
     tokens), and TF Serving's warm-up file asks `generate` for one row of one padded length."""
-    from tensorflow_serving.apis import prediction_log_pb2
-
     model, ids, mask, data = lm_and_prompts
     xla = sorted(name.rsplit("_", 1)[0] for name in _xla_functions(greedy_export))
     assert xla == ["__inference_decode"] * 2  # one row and many rows, shared by the two signatures
@@ -95,10 +93,9 @@ def test_generate_signatures_run_the_compiled_program_and_warm_up(lm_and_prompts
     compiled = model.generate(ids[1:], attention_mask=mask[1:], jit_compile=True, **SETTINGS).numpy()
     np.testing.assert_array_equal(one_row["sequences"].numpy(), compiled)
     np.testing.assert_array_equal(compiled, data["gen.pt.greedy"][1:])
-    records = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request for r in
-               tf.data.TFRecordDataset(os.path.join(greedy_export, "assets.extra", "tf_serving_warmup_requests"))]
-    assert [r.model_spec.signature_name for r in records] == ["serving_default", "generate"]
-    warm = {k: tf.make_ndarray(v) for k, v in records[1].inputs.items()}
+    records = _warmup_requests(greedy_export)
+    assert [signature for signature, _ in records] == ["serving_default", "generate"]
+    warm = records[1][1]
     assert warm["input_ids"].shape == (1, SETTINGS["pad_to_multiple_of"]) and warm["attention_mask"].all()
 
 
@@ -167,5 +164,6 @@ def test_cli_export_with_generate(lm_and_prompts, tmp_path):
     out = generate(input_ids=tf.constant(ids), attention_mask=tf.constant(mask))
     expected = model.generate(ids, attention_mask=mask, max_new_tokens=4, num_beams=3).numpy()
     np.testing.assert_array_equal(out["sequences"].numpy(), expected)
-    warmup = os.path.join(result.stdout.splitlines()[0], "assets.extra", "tf_serving_warmup_requests")
-    assert [_warmup_shape(r, "generate") for r in tf.data.TFRecordDataset(warmup)] == [None, (1, 8), (2, 8)]
+    records = _warmup_requests(result.stdout.splitlines()[0])  # one per --batch-sizes entry
+    assert [(signature, inputs["input_ids"].shape) for signature, inputs in records[1:]] == [
+        ("generate", (1, 8)), ("generate", (2, 8))]

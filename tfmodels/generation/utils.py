@@ -445,8 +445,9 @@ class GenerationMixin:
     def _generate_tensors(self, input_ids, attention_mask, seed, config: GenerationConfig, max_length,
                           logits_processor=None, streamer=None, stop_length=None) -> dict[str, tf.Tensor]:
         """The whole generation as tensor ops (the body of the compiled function; traced for XLA with one row, its
-        decoding steps multiply by transposed kernels, see `_DecodeState`). `max_length` sizes the buffers and the cache (static under XLA); `stop_length` (default: `max_length`; a
-        tensor computed from the inputs in a served signature) is where generation ends."""
+        decoding steps multiply by transposed kernels, see `_DecodeState`). `max_length` sizes the buffers and the
+        cache (static under XLA); `stop_length` (default: `max_length`; a tensor computed from the inputs in a
+        served signature) is where generation ends."""
         encoder_outputs = encoder_mask = None
         if self.config.is_encoder_decoder:
             encoder_outputs = self.encode_for_generation(input_ids, attention_mask)
@@ -488,8 +489,8 @@ class _DecodeState:
         # Decoding one row, every step is matrix-vector products: XLA runs them faster on transposed kernels (made
         # here, before the loop, once per call). From two rows on its matrix products are faster as they are
         # (GPT-2 124M, 2 rows: 53.0 against 43.6 new tokens/s). Every path XLA compiles gets them:
-        # `generate(jit_compile=True)`, `generate` in the user's `tf.function(jit_compile=True)`, the served
-        # one-row program; eager and plain-graph decoding keep the variables.
+        # `generate(jit_compile=True)`, `generate` in the user's `tf.function(jit_compile=True)`, a served program
+        # traced for one row; eager and plain-graph decoding keep the variables.
         rows = input_ids.shape[0]
         layers = transposable_layers(model) if in_xla_compilation() and rows is not None and (
             rows <= _TRANSPOSED_KERNEL_ROWS) else []
