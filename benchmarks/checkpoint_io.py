@@ -3,6 +3,7 @@ of saves in the PyTorch layout against transformers (PyTorch) saving the same we
 
     python benchmarks/checkpoint_io.py                    # TF layouts: loads and saves, each in a fresh process
     python benchmarks/checkpoint_io.py --pytorch-layout   # PyTorch layout: BERT-base fp32, 1.1B Llama bf16
+    python benchmarks/checkpoint_io.py --pytorch-layout --repeats 5   # more rounds: a median of 5 saves each
     python benchmarks/checkpoint_io.py --pytorch-layout --llama-layers 2   # a quick run of the same widths
 
 Each measurement runs in its own subprocess so that peak RSS (ru_maxrss) belongs to that operation alone; it
@@ -17,8 +18,11 @@ bfloat16, written by `llm_load.py`'s writer) in tfmodels and in transformers, ea
 weight once (transformers maps the files), then saves it with `save_pretrained(out, safe_serialization=True,
 max_shard_size="5GB")`, after `os.sync()` (no earlier write's dirty pages slow it). It reports the save's wall time,
 the part of it our save spends in `fsync` (it makes the files durable before they replace a previous checkpoint;
-transformers does not), and what the save adds to the RSS it started from (the kernel's peak-RSS mark is reset just
-before the save), against the largest tensor, the target of the streamed writer.
+transformers does not), the time until the files are on disk (for transformers: its save, then an `fsync` of each
+file), and what the save adds to the RSS it started from (the kernel's peak-RSS mark is reset just
+before the save), against the largest tensor, the target of the streamed writer. A save's time varies with what the
+disk and the page cache went through just before it (up to 2x on the shared 2-core machines), so each library saves
+`--repeats` times, alternating which goes first, and the table gives the median with the range.
 """
 
 from __future__ import annotations
@@ -145,14 +149,25 @@ def measure_pytorch_save(kind: str, library: str, directory: str) -> dict:
     save()
     seconds = time.perf_counter() - start
     files = [f for f in os.listdir(out) if f.endswith(".safetensors")]
+    durable = seconds
+    if library == "transformers":  # its files' data reach the disk only now
+        for name in os.listdir(out):
+            with open(os.path.join(out, name), "rb") as handle:
+                fsync(handle.fileno())
+        durable = time.perf_counter() - start
     return {"kind": kind, "library": library, "seconds": round(seconds, 2), "fsync_seconds": round(synced[0], 2),
+            "durable_seconds": round(durable, 2),
             "rss_before_gb": round(before, 3),
             "peak_gb": round(_rss_gb("VmHWM"), 3), "largest_tensor_gb": round(max(sizes) / 2**30, 3),
             "bytes": sum(os.path.getsize(os.path.join(out, f)) for f in files)}
 
 
-def pytorch_layout(llama_layers: int) -> None:
-    """The PyTorch-layout saves, ours against transformers', for BERT-base (fp32) and the 1.1B Llama (bf16)."""
+def pytorch_layout(llama_layers: int, repeats: int) -> None:
+    """The PyTorch-layout saves, ours against transformers', for BERT-base (fp32) and the 1.1B Llama (bf16):
+    `repeats` rounds, each save in a fresh process, the two libraries alternating which goes first (a save's time
+    depends on what the disk and the page cache went through just before it)."""
+    import statistics
+
     from benchmarks.llm_load import SHAPE, write_checkpoint
 
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -162,22 +177,35 @@ def pytorch_layout(llama_layers: int) -> None:
                        check=True, env=env)
         os.makedirs(os.path.join(directory, "llama"))
         write_checkpoint(os.path.join(directory, "llama"), {**SHAPE, "num_hidden_layers": llama_layers}, 500 * 10**6)
-        print("| model | library | save seconds | of which fsync | RSS before (GiB) | save adds (GiB) | "
-              "largest tensor (GiB) |\n|---|---|---|---|---|---|---|")
+        print("| model | library | save seconds, median (min-max) | of which fsync | until on disk | "
+              "save adds, max (GiB) | largest tensor (GiB) |\n|---|---|---|---|---|---|---|")
         for kind in ("bert", "llama"):
-            for library in ("tfmodels", "transformers"):
-                out = subprocess.run([sys.executable, __file__, "--pytorch-save", kind, library, directory],
-                                     check=True, env=env, capture_output=True, text=True).stdout
-                row = json.loads(out.strip().splitlines()[-1])
-                print(f"| {kind} | {library} | {row['seconds']} | {row['fsync_seconds']} | {row['rss_before_gb']} | "
-                      f"{row['peak_gb'] - row['rss_before_gb']:.3f} | {row['largest_tensor_gb']} |", flush=True)
-                shutil.rmtree(os.path.join(directory, f"saved_{kind}_{library}"))
+            rows: dict[str, list[dict]] = {"tfmodels": [], "transformers": []}
+            for round_ in range(repeats):
+                for library in (("tfmodels", "transformers") if round_ % 2 == 0 else ("transformers", "tfmodels")):
+                    out = subprocess.run([sys.executable, __file__, "--pytorch-save", kind, library, directory],
+                                         check=True, env=env, capture_output=True, text=True).stdout
+                    rows[library].append(json.loads(out.strip().splitlines()[-1]))
+                    shutil.rmtree(os.path.join(directory, f"saved_{kind}_{library}"))
+            for library, runs in rows.items():
+                seconds = [row["seconds"] for row in runs]
+                print(f"| {kind} | {library} | {statistics.median(seconds):.2f} ({min(seconds)}-{max(seconds)}) | "
+                      f"{statistics.median(row['fsync_seconds'] for row in runs):.2f} | "
+                      f"{statistics.median(row['durable_seconds'] for row in runs):.2f} | "
+                      f"{max(row['peak_gb'] - row['rss_before_gb'] for row in runs):.3f} | "
+                      f"{runs[0]['largest_tensor_gb']} |", flush=True)
+            ratio = (statistics.median(row["seconds"] for row in rows["tfmodels"])
+                     / statistics.median(row["seconds"] for row in rows["transformers"]))
+            durable = (statistics.median(row["durable_seconds"] for row in rows["tfmodels"])
+                       / statistics.median(row["durable_seconds"] for row in rows["transformers"]))
+            print(f"| {kind} | ratio of medians | {ratio:.2f}x | | {durable:.2f}x | | |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pytorch-layout", action="store_true", help="PyTorch-layout saves against transformers")
     parser.add_argument("--llama-layers", type=int, default=22, help="with --pytorch-layout: the Llama's depth")
+    parser.add_argument("--repeats", type=int, default=3, help="with --pytorch-layout: saves per library and model")
     parser.add_argument("--measure", nargs=2, metavar=("OPERATION", "DIRECTORY"), help=argparse.SUPPRESS)
     parser.add_argument("--pytorch-save", nargs=3, metavar=("KIND", "LIBRARY", "DIRECTORY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -189,7 +217,7 @@ def main() -> None:
         print(json.dumps(measure_pytorch_save(*args.pytorch_save)))
         return
     if args.pytorch_layout:
-        pytorch_layout(args.llama_layers)
+        pytorch_layout(args.llama_layers, args.repeats)
         return
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with tempfile.TemporaryDirectory() as directory:

@@ -205,47 +205,53 @@ def test_layout_conversions_are_inverse():
 
 
 def test_safetensors_blocks_are_read_in_a_worker_while_the_previous_one_is_written(tmp_path, monkeypatch):
-    """The writer loads (for the PyTorch layout: reads and transposes) the next block of at most PREFETCH_BYTES in
-    a worker thread while it writes the one before; a larger one is loaded after the one before is freed. The file
-    holds every tensor in order, and a failing load fails the write."""
+    """The writer's budget is the file's largest tensor. A tensor is loaded whole when twice its size fits in it, in
+    row slices otherwise; the next whole tensor is loaded (for the PyTorch layout: read and transposed) in a worker
+    thread while the one before is written when that one and twice the next fit, and after the one before is freed
+    otherwise. The file holds every tensor in order, and a failing load fails the write."""
     import threading
     import weakref
 
     from tfmodels.checkpoints import safetensors_format
     from tfmodels.checkpoints.base import LazyArray
 
-    monkeypatch.setattr(safetensors_format, "PREFETCH_BYTES", 32)
+    monkeypatch.setattr(safetensors_format, "WRITE_SLICE_BYTES", 16)
     loads, alive = [], set()
 
-    def lazy(index, rows=4):
-        def load():
-            array = np.full((rows, 2), index, np.float32)
-            loads.append((index, threading.current_thread().name, sorted(alive)))
-            alive.add(index)
-            weakref.finalize(array, alive.discard, index)
-            return array
-        return LazyArray((rows, 2), np.dtype(np.float32), load, None)
+    def tracked(index, array):
+        loads.append((index, threading.current_thread().name, sorted(alive)))
+        alive.add(index)
+        weakref.finalize(array, alive.discard, index)
+        return array
+
+    def lazy(index, rows, sliceable=False):
+        rows_of = (lambda start, stop: tracked(index, np.full((stop - start, 2), index, np.float32))) if sliceable else None
+        return LazyArray((rows, 2), np.dtype(np.float32), lambda: tracked(index, np.full((rows, 2), index, np.float32)),
+                         rows_of)
 
     path = str(tmp_path / "m.safetensors")
-    sizes = {0: 4, 1: 4, 2: 8, 3: 4}  # rows of 8 bytes: tensor 2 (64 bytes) is over PREFETCH_BYTES
-    write_safetensors(path, {f"w{i}": lazy(i, rows) for i, rows in sizes.items()}, {"format": "pt"})
+    # Rows of 8 bytes; tensor 2 (64 bytes) is the largest, so the budget is 64 bytes and it is read in 16-byte slices.
+    sizes = {0: 1, 1: 1, 2: 8, 3: 4, 4: 1}
+    write_safetensors(path, {f"w{i}": lazy(i, rows, sliceable=i == 2) for i, rows in sizes.items()}, {"format": "pt"})
     loaded = read_safetensors(path)
     for i, rows in sizes.items():
         np.testing.assert_array_equal(loaded.tensors[f"w{i}"].load(), np.full((rows, 2), i, np.float32))
     loaded.close()
-    # The first block, then block 1 in the worker (while block 0 is written, or just after), block 2 (too large to
-    # prefetch) once block 1 is freed, block 3 in the worker again.
+    # w1 in the worker while w0 is written (8 + 2 x 8 bytes fit); w2's four slices and w3 (64 + 2 x 32 do not fit)
+    # each after the one before is freed; w4 in the worker again (32 + 2 x 8 fit).
     assert [(index, name.split("_")[0]) for index, name, _ in loads] == [
-        (0, "MainThread"), (1, "safetensors-read"), (2, "MainThread"), (3, "safetensors-read")]
-    assert [others for _, _, others in loads][0::2] == [[], []]
-    assert all(others in ([], [index - 1]) for index, _, others in loads[1::2])
+        (0, "MainThread"), (1, "safetensors-read"), *[(2, "MainThread")] * 4, (3, "MainThread"),
+        (4, "safetensors-read")]
+    assert [others for index, name, others in loads if name == "MainThread"] == [[]] * 6
+    assert [others for index, name, others in loads if name != "MainThread"] in (
+        [[], []], [[0], []], [[], [3]], [[0], [3]])  # the block before may or may not be freed yet
     assert not alive
 
     def failing():
         raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        write_safetensors(str(tmp_path / "bad.safetensors"), {"a": lazy(0), "b": LazyArray(
+        write_safetensors(str(tmp_path / "bad.safetensors"), {"a": lazy(0, 1), "b": LazyArray(
             (1,), np.dtype(np.float32), failing, None)}, {"format": "pt"})
 
 

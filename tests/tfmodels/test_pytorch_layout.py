@@ -274,8 +274,9 @@ def test_a_fine_tuned_head_loaded_by_another_class_is_unexpected_here_and_in_tra
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_large_tensors_are_written_in_row_slices_with_the_same_bytes(dtype, tmp_path, monkeypatch):
-    """Above `WRITE_SLICE_BYTES` a tensor is written slice by slice (a kernel's rows here are its columns in the
-    model): the file is byte for byte the one a whole write gives, and no slice is larger than the limit."""
+    """Above `WRITE_SLICE_BYTES`, a tensor that twice over does not fit in the writer's budget (the largest tensor)
+    is written slice by slice (the `lm_head` kernel's rows here are its columns in the model), the others whole:
+    the file is byte for byte the one whole writes give, and no slice is larger than the limit."""
     from tfmodels.checkpoints import safetensors_format
 
     model = tiny_model("TFLlamaForCausalLM")
@@ -293,8 +294,11 @@ def test_large_tensors_are_written_in_row_slices_with_the_same_bytes(dtype, tmp_
     monkeypatch.setattr(safetensors_format, "WRITE_SLICE_BYTES", 256)
     monkeypatch.setattr(pytorch_layout.RowReader, "rows", recording)
     model.save_pretrained(tmp_path / "sliced", safe_serialization=True)
-    keys = {key for key, _ in sliced}
-    assert {"model.embed_tokens.weight", "lm_head.weight", "model.layers.0.mlp.down_proj.weight"} <= keys
+    sizes = {weight.key: int(np.prod(weight.shape)) * weight.dtype.itemsize for weight in model.pytorch_weights()}
+    assert {key for key, _ in sliced} == {key for key, nbytes in sizes.items()
+                                          if nbytes > 256 and 2 * nbytes > max(sizes.values())}
+    assert {"model.embed_tokens.weight", "lm_head.weight"} <= {key for key, _ in sliced}
+    assert sizes["model.layers.0.mlp.down_proj.weight"] > 256  # loaded whole: twice its size fits in the budget
     assert max(nbytes for _, nbytes in sliced) <= 256
     assert (tmp_path / "sliced" / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors"
                                                                         ).read_bytes()

@@ -9,6 +9,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple
 
 import ml_dtypes
 import numpy as np
@@ -23,8 +24,7 @@ DTYPES = {
 }
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 MAX_HEADER_SIZE = 100 * 1024 * 1024
-WRITE_SLICE_BYTES = 16 * 2 ** 20  # a larger tensor that reads in row slices is written slice by slice
-PREFETCH_BYTES = WRITE_SLICE_BYTES  # a block up to this size is loaded while the one before is written
+WRITE_SLICE_BYTES = 16 * 2 ** 20  # the slices of a tensor too large to load whole (see write_safetensors)
 FLUSH_BYTES = 128 * 2 ** 20  # a file being written is flushed to disk in the background after this many bytes
 
 
@@ -149,15 +149,16 @@ def read_safetensors(path: str) -> WeightFile:
 
 def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], metadata: dict[str, str]) -> None:
     """Write `tensors` to `path` in the safetensors format, streamed: the header needs only shapes and dtypes, and
-    a `LazyArray` is loaded when its bytes are written and released right after, so writing a model's variables
-    holds one tensor in memory at a time (a slice of it, for a large one that reads rows), plus the next block of
-    at most `PREFETCH_BYTES` while it is loaded (see `_prefetched`).
+    a `LazyArray` is loaded when its bytes are written and released right after. Writing a model's variables so
+    holds about the largest tensor's bytes at most: a tensor is loaded whole when twice its size (its value and a
+    read copy TensorFlow may make) fits in that budget, in row slices of `WRITE_SLICE_BYTES` otherwise (if it
+    reads rows), and the next whole tensor is loaded while one is written when both fit (see `_prefetched`).
 
     Example:
         >>> write_safetensors("model.safetensors", {"w": np.ones((2, 3), np.float32)}, {"format": "pt"})
     """
     header: dict = {"__metadata__": metadata}
-    offset = 0
+    offset = budget = 0
     for name, tensor in tensors.items():
         dtype = np.dtype(tensor.dtype)
         if dtype not in _CODES:
@@ -166,42 +167,55 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], 
         nbytes = int(np.prod(tensor.shape, dtype=np.int64)) * dtype.itemsize
         header[name] = {"dtype": _CODES[dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
+        budget = max(budget, nbytes)
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # align the data section to 8 bytes, as the reference library does
-    blocks = [block for name, tensor in tensors.items() for block in _blocks(tensor, name, path)]
+    blocks = [block for name, tensor in tensors.items() for block in _blocks(tensor, name, path, budget)]
     with open(path, "wb") as handle, BackgroundFlush(handle) as flush:
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
-        for array in _prefetched(blocks):
+        for array in _prefetched(blocks, budget):
             data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
             handle.write(data)
             flush.wrote(data.nbytes)
             del array, data  # freed before the block after next is loaded
 
 
-def _prefetched(blocks: list[tuple[int, Callable[[], np.ndarray]]]) -> Iterator[np.ndarray]:
-    """The arrays of `blocks` (`(bytes, load)` pairs), each of at most `PREFETCH_BYTES` loaded (for the PyTorch
-    layout: read and transposed) in a worker thread while the one before is written; TensorFlow's ops and the file
-    writes both release the GIL (a 1.1B Llama's save in bf16: 7.7-8.3 s instead of 8.5-10.4). A save holds one tensor
-    beyond the model, and at most one prefetched block of `PREFETCH_BYTES` besides."""
+def _prefetched(blocks: list[Block], budget: int) -> Iterator[np.ndarray]:
+    """The arrays of `blocks`, in order. While one is written, the next, if it is a whole tensor, is loaded (for the
+    PyTorch layout: read and transposed) in a worker thread when the one being written and twice the next fit in
+    `budget` bytes; otherwise it is loaded once the one before is freed. TensorFlow's ops and the file writes both
+    release the GIL."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="safetensors-read") as pool:
         pending = None
-        for index, (_, load) in enumerate(blocks):
-            array = pending.result() if pending is not None else load()
+        for index, block in enumerate(blocks):
+            array = pending.result() if pending is not None else block.load()
             pending = None
-            if index + 1 < len(blocks) and blocks[index + 1][0] <= PREFETCH_BYTES:
-                pending = pool.submit(blocks[index + 1][1])
+            after = blocks[index + 1] if index + 1 < len(blocks) else None
+            if after is not None and after.whole and block.nbytes + 2 * after.nbytes <= budget:
+                pending = pool.submit(after.load)
             yield array
             del array
 
 
-def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str) -> list[tuple[int, Callable[[], np.ndarray]]]:
-    """The tensor's data in order as `(bytes, load)` pairs: whole, or for a large `LazyArray` that reads rows, in
-    row slices of about `WRITE_SLICE_BYTES`; each load checks its array against the declared dtype and shape."""
+class Block(NamedTuple):
+    """Part of a tensor's data in the file: its size, how to load it, and whether it is the whole tensor."""
+
+    nbytes: int
+    load: Callable[[], np.ndarray]
+    whole: bool
+
+
+def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str, budget: int) -> list[Block]:
+    """The tensor's data in order: whole, or for a `LazyArray` that reads rows and is too large to load whole
+    within `budget` (see `write_safetensors`), in row slices of about `WRITE_SLICE_BYTES`; each load checks its
+    array against the declared dtype and shape."""
     shape, dtype = tuple(tensor.shape), np.dtype(tensor.dtype)
     row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    whole = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     spans = [None]  # whole
-    if isinstance(tensor, LazyArray) and tensor.load_rows is not None and shape[0] * row_bytes > WRITE_SLICE_BYTES:
+    if (isinstance(tensor, LazyArray) and tensor.load_rows is not None and whole > WRITE_SLICE_BYTES
+            and 2 * whole > budget):
         step = max(1, WRITE_SLICE_BYTES // max(row_bytes, 1))
         spans = [(start, min(start + step, shape[0])) for start in range(0, shape[0], step)]
 
@@ -219,6 +233,5 @@ def _blocks(tensor: np.ndarray | LazyArray, name: str, path: str) -> list[tuple[
             )
         return array
 
-    whole = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    return [(whole if span is None else (span[1] - span[0]) * row_bytes, functools.partial(load, span))
-            for span in spans]
+    return [Block(whole, functools.partial(load, None), True) if span is None
+            else Block((span[1] - span[0]) * row_bytes, functools.partial(load, span), False) for span in spans]
