@@ -150,9 +150,10 @@ def read_safetensors(path: str) -> WeightFile:
 def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], metadata: dict[str, str]) -> None:
     """Write `tensors` to `path` in the safetensors format, streamed: the header needs only shapes and dtypes, and
     a `LazyArray` is loaded when its bytes are written and released right after. Writing a model's variables so
-    holds about the largest tensor's bytes at most: a tensor is loaded whole when twice its size (its value and a
-    read copy TensorFlow may make) fits in that budget, in row slices of `WRITE_SLICE_BYTES` otherwise (if it
-    reads rows), and the next whole tensor is loaded while one is written when both fit (see `_prefetched`).
+    holds about the largest tensor's bytes at most: a tensor that reads rows and is over `WRITE_SLICE_BYTES` is
+    loaded in row slices of that size unless twice its size (its value and a read copy TensorFlow may make) fits
+    in that budget, every other one whole, and the next whole tensor is loaded while one is written when both fit
+    (see `_prefetched`).
 
     Example:
         >>> write_safetensors("model.safetensors", {"w": np.ones((2, 3), np.float32)}, {"format": "pt"})
