@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import struct
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
@@ -25,46 +24,39 @@ DTYPES = {
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 MAX_HEADER_SIZE = 100 * 1024 * 1024
 WRITE_SLICE_BYTES = 16 * 2 ** 20  # the slices of a tensor too large to load whole (see write_safetensors)
-FLUSH_BYTES = 128 * 2 ** 20  # a file being written is flushed to disk in the background after this many bytes
+FLUSH_BYTES = 128 * 2 ** 20  # the kernel is asked to start writing a file to disk after every this many bytes
 
 
-class BackgroundFlush:
-    """Flush a file to disk while it is still being written: after every `FLUSH_BYTES` written, a thread runs
-    `fdatasync` (unless the previous one still runs), so that the disk writes while the next tensors are prepared
-    and the save's final `fsync` waits for the last part only. A save syncs its files before replacing the previous
-    checkpoint; without this the whole file went to disk at that point (1.1B parameters in bf16: 4.6 s of 15 s).
+class EarlyWriteback:
+    """Have the kernel write a file to disk while it is still being written: after every `FLUSH_BYTES`, the file is
+    passed to `posix_fadvise(POSIX_FADV_DONTNEED)`, which on Linux starts the writeback of its dirty pages without
+    waiting for it, and drops from the page cache the pages already on disk. A save syncs its files before they
+    replace the previous checkpoint; that final `fsync` then waits for the last part only (without any early
+    writeback, the whole file went to disk at that point: 4.6 of 15 s for 1.1B parameters in bf16). A thread running
+    `fdatasync` did this before, but writes to the file stalled while it ran: the 1.1B Llama's save took 4.7-5.0 s
+    with it, 2.0-2.6 s with this (3.2-3.8 s when only the newly written range was passed, keeping the pages on disk
+    cached). Where `posix_fadvise` does not exist (macOS, Windows) this does nothing, and the final `fsync` writes
+    everything.
 
     Example:
-        >>> with open("model.safetensors", "wb") as handle, BackgroundFlush(handle) as flush:
-        ...     handle.write(data); flush.wrote(len(data))
+        >>> with open("model.safetensors", "wb") as handle:
+        ...     writeback = EarlyWriteback(handle)
+        ...     handle.write(data); writeback.wrote(len(data))
     """
 
     def __init__(self, handle):
         self.handle = handle
         self.pending = 0
-        self.thread: threading.Thread | None = None
 
     def wrote(self, nbytes: int) -> None:
         self.pending += nbytes
-        if self.pending >= FLUSH_BYTES and (self.thread is None or not self.thread.is_alive()):
-            self.handle.flush()  # Python's buffer into the file, then the file's pages to disk in the thread
+        if self.pending >= FLUSH_BYTES and hasattr(os, "posix_fadvise"):
+            self.handle.flush()  # Python's buffer into the file first
             self.pending = 0
-            self.thread = threading.Thread(target=self._sync, args=(self.handle.fileno(),), daemon=True)
-            self.thread.start()
-
-    @staticmethod
-    def _sync(fd: int) -> None:
-        try:
-            os.fdatasync(fd)
-        except OSError:  # only an early start: the save's own fsync reports what fails
-            pass
-
-    def __enter__(self) -> "BackgroundFlush":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.thread is not None:
-            self.thread.join()  # before the file is closed: the thread holds its descriptor
+            try:
+                os.posix_fadvise(self.handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # 0, 0: the whole file
+            except OSError:  # only a hint: the save's own fsync reports what fails
+                pass
 
 
 def _fail(path: str, problem: str) -> CheckpointError:
@@ -172,13 +164,14 @@ def write_safetensors(path: str, tensors: Mapping[str, np.ndarray | LazyArray], 
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # align the data section to 8 bytes, as the reference library does
     blocks = [block for name, tensor in tensors.items() for block in _blocks(tensor, name, path, budget)]
-    with open(path, "wb") as handle, BackgroundFlush(handle) as flush:
+    with open(path, "wb") as handle:
+        writeback = EarlyWriteback(handle)
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
         for array in _prefetched(blocks, budget):
             data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
             handle.write(data)
-            flush.wrote(data.nbytes)
+            writeback.wrote(data.nbytes)
             del array, data  # freed before the block after next is loaded
 
 
