@@ -23,7 +23,7 @@ DTYPES = {
 }
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 MAX_HEADER_SIZE = 100 * 1024 * 1024
-WRITE_SLICE_BYTES = 16 * 2 ** 20  # the slices of a tensor too large to load whole (see write_safetensors)
+WRITE_SLICE_BYTES = 4 * 2 ** 20  # the slices of a tensor too large to load whole (see write_safetensors)
 FLUSH_BYTES = 128 * 2 ** 20  # the kernel is asked to start writing a file to disk after every this many bytes
 
 
