@@ -204,11 +204,12 @@ def test_layout_conversions_are_inverse():
     np.testing.assert_array_equal(pt_to_tf_array(np.arange(6).reshape(2, 3), "simple"), np.arange(6).reshape(2, 3).T)
 
 
-def test_safetensors_blocks_are_read_in_a_worker_while_the_previous_one_is_written(tmp_path, monkeypatch):
+def test_safetensors_blocks_are_read_in_a_worker_ahead_of_the_writer(tmp_path, monkeypatch):
     """The writer's budget is the file's largest tensor. A tensor is loaded whole when twice its size fits in it, in
-    row slices otherwise; the next whole tensor is loaded (for the PyTorch layout: read and transposed) in a worker
-    thread while the one before is written when that one and twice the next fit, and after the one before is freed
-    otherwise. The file holds every tensor in order, and a failing load fails the write."""
+    row slices otherwise; a worker thread loads (for the PyTorch layout: reads and transposes) whole tensors ahead
+    of the one being written while the blocks held and twice the next fit, and a slice, or a block that does not
+    fit, once every block before it is released. The file holds every tensor in order, and a failing load fails
+    the write."""
     import threading
     import weakref
 
@@ -237,14 +238,12 @@ def test_safetensors_blocks_are_read_in_a_worker_while_the_previous_one_is_writt
     for i, rows in sizes.items():
         np.testing.assert_array_equal(loaded.tensors[f"w{i}"].load(), np.full((rows, 2), i, np.float32))
     loaded.close()
-    # w1 in the worker while w0 is written (8 + 2 x 8 bytes fit); w2's four slices and w3 (64 + 2 x 32 do not fit)
-    # each after the one before is freed; w4 in the worker again (32 + 2 x 8 fit).
-    assert [(index, name.split("_")[0]) for index, name, _ in loads] == [
-        (0, "MainThread"), (1, "safetensors-read"), *[(2, "MainThread")] * 4, (3, "MainThread"),
-        (4, "safetensors-read")]
-    assert [others for index, name, others in loads if name == "MainThread"] == [[]] * 6
-    assert [others for index, name, others in loads if name != "MainThread"] in (
-        [[], []], [[0], []], [[], [3]], [[0], [3]])  # the block before may or may not be freed yet
+    assert {name for _, name, _ in loads} == {"safetensors-read"}
+    # w1 may load before w0 is written (8 + 2 x 8 bytes fit); w2's four slices each once nothing is held; w3 once
+    # the last slice is released (16 + 2 x 32 bytes do not fit); w4 may load before w3 is written (32 + 2 x 8 fit).
+    assert [index for index, _, _ in loads] == [0, 1, 2, 2, 2, 2, 3, 4]
+    assert [others for _, _, others in loads[2:7]] == [[]] * 5
+    assert loads[1][2] in ([], [0]) and loads[7][2] in ([], [3])
     assert not alive
 
     def failing():
@@ -253,6 +252,38 @@ def test_safetensors_blocks_are_read_in_a_worker_while_the_previous_one_is_writt
     with pytest.raises(OSError, match="disk gone"):
         write_safetensors(str(tmp_path / "bad.safetensors"), {"a": lazy(0, 1), "b": LazyArray(
             (1,), np.dtype(np.float32), failing, None)}, {"format": "pt"})
+
+
+def test_the_prefetcher_runs_ahead_within_its_budget_and_stops_when_closed():
+    """Whole blocks of 10 bytes with a budget of 50: the worker loads blocks 0-3 before anything is written (the
+    fourth: 30 held + 2 x 10 = 50), the fifth only once the first is released; closing it stops the worker with
+    the rest unloaded."""
+    import time
+
+    from tfmodels.checkpoints.safetensors_format import Block, Prefetcher
+
+    loads = []
+
+    def block(index):
+        return Block(10, lambda: loads.append(index) or np.full(10, index, np.uint8), True)
+
+    def wait_for(count):
+        deadline = time.monotonic() + 30
+        while len(loads) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # time for a load the budget should not allow
+        return list(loads)
+
+    blocks = [block(i) for i in range(7)]
+    prefetcher = Prefetcher(blocks, 50)
+    np.testing.assert_array_equal(prefetcher.next(), np.zeros(10, np.uint8))
+    assert wait_for(4) == [0, 1, 2, 3]
+    prefetcher.release(blocks[0])
+    assert wait_for(5) == [0, 1, 2, 3, 4]
+    assert [int(prefetcher.next()[0]) for _ in range(2)] == [1, 2]
+    prefetcher.close()
+    assert not prefetcher.worker.is_alive()
+    assert loads == [0, 1, 2, 3, 4]  # blocks 5 and 6 never loaded
 
 
 def test_large_safetensors_files_are_written_back_while_they_are_written(tmp_path, monkeypatch):
