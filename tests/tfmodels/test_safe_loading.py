@@ -165,17 +165,26 @@ def test_nan_and_inf_weights_warn(tmp_path, caplog):
 
 @pytest.mark.parametrize("layout", ["pt_safetensors", "tf_h5"])
 def test_weights_larger_than_a_slice_are_read_and_written_in_slices(layout, tmp_path, monkeypatch, caplog):
+    """A weight over `_SLICE_BYTES` is read in slices of the file's rows, copied into a new value that the variable
+    takes over whole: the variable is not left in TensorFlow's copy-on-read mode (two reads share one buffer)."""
+    import tensorflow as tf
+
     from tfmodels.checkpoints import loader
 
     whole = CASE.model_class.from_pretrained(CASE.path(layout))
-    written = {}
-    write_slice = loader._write_slice
+    written, loading = {}, []
+    load_into, write_slice = loader._load_into, loader._write_slice
 
-    def record(variable, value, axes, offset):
-        written.setdefault(variable.ref(), []).append((tuple(value.shape), axes, tuple(offset.numpy())))
-        return write_slice(variable, value, axes, offset)
+    def load_recorded(variable, *args):
+        loading.append(variable.path)
+        return load_into(variable, *args)
+
+    def record(buffer, value, axes, start):
+        written.setdefault(loading[-1], []).append((tuple(value.shape), axes, start))
+        return write_slice(buffer, value, axes, start)
 
     monkeypatch.setattr(loader, "_SLICE_BYTES", 1000)
+    monkeypatch.setattr(loader, "_load_into", load_recorded)
     monkeypatch.setattr(loader, "_write_slice", record)
     sliced = CASE.model_class.from_pretrained(CASE.path(layout))
     for a, b in zip(whole.weights, sliced.weights):
@@ -186,12 +195,17 @@ def test_weights_larger_than_a_slice_are_read_and_written_in_slices(layout, tmp_
     hidden = kernel.shape[0]
     rows_per_slice = 1000 // (hidden * 4)
     expected_axes = (1, 0) if layout == "pt_safetensors" else None
-    expected_offsets = [(0, start) if expected_axes else (start, 0) for start in range(0, hidden, rows_per_slice)]
-    assert [offset for _, _, offset in written[kernel.value.ref()]] == expected_offsets
-    assert {axes for _, axes, _ in written[kernel.value.ref()]} == {expected_axes}
-    assert [offset for _, _, offset in written[embeddings.value.ref()]] == [
-        (start, 0) for start in range(0, embeddings.shape[0], rows_per_slice)]
-    assert all((np.prod(w.shape) * 4 > 1000) == (w.value.ref() in written) for w in sliced.weights)
+    assert [start for _, _, start in written[kernel.path]] == list(range(0, hidden, rows_per_slice))
+    assert {axes for _, axes, _ in written[kernel.path]} == {expected_axes}
+    assert [start for _, _, start in written[embeddings.path]] == list(range(0, embeddings.shape[0], rows_per_slice))
+    assert all((np.prod(w.shape) * 4 > 1000) == (w.path in written) for w in sliced.weights)
+
+    def buffers(variable):  # of two reads held at once
+        reads = [np.asarray(tf.raw_ops.ReadVariableOp(resource=variable.value.handle, dtype=variable.value.dtype))
+                 for _ in range(2)]
+        return {read.__array_interface__["data"][0] for read in reads}
+
+    assert [w.path for w in sliced.weights if len(buffers(w)) != 1] == []  # none is copied on every read
     if layout == "pt_safetensors":  # a NaN in one slice is reported once, for the weight
         directory = CASE.copy(layout, tmp_path)
         path = os.path.join(directory, "model.safetensors")
@@ -205,6 +219,41 @@ def test_weights_larger_than_a_slice_are_read_and_written_in_slices(layout, tmp_
         assert [r.getMessage() for r in caplog.records if "NaN or Inf" in r.getMessage()] == [
             "Weight 'bert/embeddings/word_embeddings/weight' ('bert.embeddings.word_embeddings.weight' in "
             f"{path}) contains NaN or Inf values."]
+
+
+def test_a_variable_holds_what_it_is_assigned_unless_it_copies_on_read():
+    """The sliced load writes into the memory of the tensor it assigned: TensorFlow shares an assigned tensor with
+    the variable, except in copy-on-read mode (after a gather), when the loader fills the tensor and assigns it
+    again."""
+    import keras
+    import tensorflow as tf
+
+    from tfmodels.checkpoints import loader
+
+    variable = keras.Variable(np.zeros((4, 3), np.float32))
+    value = tf.raw_ops.Empty(shape=[4, 3], dtype=tf.float32)
+    loader._assign(variable, value)
+    assert loader._holds(variable, value)
+    tf.gather(variable.value, [0])
+    copied = tf.constant(np.ones((4, 3), np.float32))
+    loader._assign(variable, copied)
+    assert not loader._holds(variable, copied)
+    np.testing.assert_array_equal(variable.numpy(), np.ones((4, 3), np.float32))
+
+
+def test_a_variable_that_copies_what_it_is_assigned_gets_the_complete_value(monkeypatch):
+    import tensorflow as tf
+
+    from tfmodels.checkpoints import loader
+
+    whole = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))
+    monkeypatch.setattr(loader, "_SLICE_BYTES", 1000)
+    assign = loader._assign
+    monkeypatch.setattr(loader, "_assign", lambda variable, value: assign(variable, tf.identity(value) + 0))  # a copy,
+    # as a variable on a GPU or in copy-on-read mode takes
+    sliced = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))
+    for a, b in zip(whole.weights, sliced.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
 
 
 def test_a_strategys_variables_load_whole_with_the_same_values(monkeypatch):

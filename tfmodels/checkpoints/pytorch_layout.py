@@ -71,8 +71,8 @@ class PTWeight:
 class RowReader:
     """Rows `[start, stop)` of a `PTWeight` in PyTorch's layout, asked for in order, so that a writer never holds a
     copy of the whole tensor: a gathered lookup table by a gather of those rows; another variable from one read
-    of it, released once the last row is out (a variable in TensorFlow's copy-on-read mode, where the loader's
-    sliced writes leave large ones, is copied on every dense read: one read per tensor, not per slice)."""
+    of it, released once the last row is out (a variable in TensorFlow's copy-on-read mode, which a gather or a
+    sparse update leaves it in, is copied on every dense read: one read per tensor, not per slice)."""
 
     def __init__(self, weight: PTWeight):
         self.weight = weight
