@@ -279,7 +279,7 @@ def test_save_holds_one_weight_at_a_time_beyond_the_model(mode, tmp_path, monkey
     monkeypatch.setattr(pytorch_layout.PTWeight, "load", tracking(pytorch_layout.PTWeight.load))  # PyTorch's
     if "safetensors" in mode:  # the next weight is not loaded while one is written (its own test has that)
         prefetched = safetensors_format._prefetched
-        monkeypatch.setattr(safetensors_format, "_prefetched", lambda blocks, budget: prefetched(blocks, 0))
+        monkeypatch.setattr(safetensors_format, "_prefetched", lambda blocks, ahead: prefetched(blocks, 0))
     model.save_pretrained(tmp_path, **SAVE_MODES[mode])
     assert len(fetched) == len({id(w) for w in model.weights})  # every weight fetched once...
     assert max(alive_at_fetch) == 0  # ...and released before the next one is fetched
