@@ -52,8 +52,8 @@ def in_xla_compilation() -> bool:
 
 def writable_numpy(tensor) -> np.ndarray:
     """A writable numpy view of a host eager tensor's buffer (`EagerTensor._numpy`; the public `numpy()` copies and
-    `np.asarray` is read-only). Only for a tensor that nothing else holds yet, which the caller fills before it
-    hands it to TensorFlow: the loader's new weight values (tfmodels/checkpoints/loader.py).
+    `np.asarray` is read-only). Only for a tensor the caller created and fills before anything reads it: the
+    loader's new weight values, which their variables hold while they are filled (tfmodels/checkpoints/loader.py).
 
     Example:
         >>> value = tf.raw_ops.Empty(shape=[2, 3], dtype=tf.float32)
@@ -118,9 +118,9 @@ PRIVATE_APIS: dict[str, tuple[str, str, str]] = {
 PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
     "_numpy": (
         "tfmodels/keras_private.py",
-        "`writable_numpy` (here): the loader fills a weight's new value slice by slice in place, then assigns it "
-        "whole. Writing the slices into the variable with `ResourceStridedSliceAssign` puts it in copy-on-read mode "
-        "for good (every dense read copies it: a loaded 1.1B Llama's forward pass 1.6x slower).",
+        "`writable_numpy` (here): the loader fills a weight's new value, which the variable holds, slice by slice. "
+        "Writing the slices into the variable with `ResourceStridedSliceAssign` puts it in copy-on-read mode for "
+        "good (every dense read copies it: a loaded 1.1B Llama's forward pass 1.5x slower).",
         "`tf.concat` of the slices (a second full copy at once), `TensorStridedSliceUpdate` per slice (a full copy "
         "per slice: 3.30 GiB peak for the 1.1B Llama, over its limit), numpy buffers assigned through DLPack "
         "(TensorFlow's pooled allocator then keeps every replaced buffer: 4.68 GiB).",

@@ -195,12 +195,12 @@ class Prefetcher:
     whole tensor is loaded while it and the blocks loaded and not yet written fit in `ahead` bytes; a slice of a
     tensor too large to load whole, or any block when nothing is held, once every block before it is released.
 
-    `write_safetensors` runs ahead by half its budget, the largest tensor: a tensor that could be sliced is loaded
-    whole only within the other half (see `_blocks`), so even the read copy TensorFlow makes of a variable in
-    copy-on-read mode keeps the total within the budget, and usually the other half is left to the allocators, whose pools grow past what is held
-    (with the whole budget ahead, BERT-base's first save added 0.097-0.103 GiB against its 0.087 GiB largest
-    tensor). Loading one block ahead only, a file of alternating kernels and biases (BERT) was read and written in
-    turn: the writer waited 0.10 of a 0.33 s save. TensorFlow's ops and the file writes both release the GIL.
+    `write_safetensors` runs ahead by half its budget, the largest tensor: a tensor that could be sliced is loaded whole
+    only within the other half (see `_blocks`), so even the read copy TensorFlow makes of a variable in copy-on-read
+    mode keeps the total within the budget, and usually the other half is left to the allocators, whose pools grow past
+    what is held (with the whole budget ahead, BERT-base's first save added 0.097-0.103 GiB against its 0.087 GiB
+    largest tensor). Loading one block ahead only, a file of alternating kernels and biases (BERT) was read and written
+    in turn: the writer waited 0.10 of a 0.33 s save. TensorFlow's ops and the file writes both release the GIL.
 
     Example:
         >>> prefetcher = Prefetcher(blocks, ahead)
