@@ -208,8 +208,8 @@ def test_safetensors_blocks_are_read_in_a_worker_ahead_of_the_writer(tmp_path, m
     """The writer's budget is the file's largest tensor. A tensor is loaded whole when twice its size fits in it, in
     row slices otherwise; a worker thread loads (for the PyTorch layout: reads and transposes) whole tensors ahead
     of the one being written while they and the blocks held fit in half the budget, and a slice, or a block that
-    does not fit, once every block before it is released. The file holds every tensor in order, and a failing load fails
-    the write."""
+    does not fit, once every block before it is released. The file holds every tensor in order, and a failing load
+    fails the write."""
     import threading
     import weakref
 

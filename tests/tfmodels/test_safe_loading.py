@@ -242,6 +242,8 @@ def test_a_variable_holds_what_it_is_assigned_unless_it_copies_on_read():
 
 
 def test_a_variable_that_copies_what_it_is_assigned_gets_the_complete_value(monkeypatch):
+    """A variable on a GPU, or in copy-on-read mode, takes a copy of the tensor it is assigned: the loader fills
+    the tensor and assigns it again."""
     import tensorflow as tf
 
     from tfmodels.checkpoints import loader
@@ -249,8 +251,7 @@ def test_a_variable_that_copies_what_it_is_assigned_gets_the_complete_value(monk
     whole = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))
     monkeypatch.setattr(loader, "_SLICE_BYTES", 1000)
     assign = loader._assign
-    monkeypatch.setattr(loader, "_assign", lambda variable, value: assign(variable, tf.identity(value) + 0))  # a copy,
-    # as a variable on a GPU or in copy-on-read mode takes
+    monkeypatch.setattr(loader, "_assign", lambda variable, value: assign(variable, tf.identity(value) + 0))
     sliced = CASE.model_class.from_pretrained(CASE.path("pt_safetensors"))
     for a, b in zip(whole.weights, sliced.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
