@@ -191,6 +191,31 @@ def test_truncated_h5_is_a_checkpoint_error(tmp_path):
         case.model_class.from_pretrained(directory)
 
 
+@pytest.mark.parametrize("layout, reader", [("pt_safetensors", "safetensors"), ("tf_h5", "h5")])
+def test_readers_read_rows_into_the_array_they_are_given(layout, reader):
+    """`load_rows(start, stop, out=...)` fills `out`, the loader's one read buffer, with the rows it returns
+    otherwise; the loader reads every slice of every weight into the same memory."""
+    from tfmodels.checkpoints.h5_format import read_h5
+    from tfmodels.checkpoints.loader import ReadBuffer
+
+    case = Case("bert_seqcls")
+    name = "model.safetensors" if reader == "safetensors" else "tf_model.h5"
+    weights = (read_safetensors if reader == "safetensors" else read_h5)(os.path.join(case.path(layout), name))
+    try:
+        lazy = max(weights.tensors.values(), key=lambda t: int(np.prod(t.shape)))  # the word embeddings
+        read_buffer = ReadBuffer()
+        out = read_buffer.array((5, *lazy.shape[1:]), lazy.dtype)
+        assert lazy.load_rows(3, 8, out=out) is out
+        np.testing.assert_array_equal(out, lazy.load_rows(3, 8))
+        np.testing.assert_array_equal(out, lazy.load()[3:8])
+    finally:
+        weights.close()
+    smaller = read_buffer.array((2, 3), np.dtype(np.float16))  # a view of the same bytes, not a new array
+    assert smaller.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+    larger = read_buffer.array((out.shape[0] + 1, *out.shape[1:]), out.dtype)  # the buffer grows
+    assert larger.shape == (6, *out.shape[1:]) and read_buffer.bytes.nbytes == larger.nbytes
+
+
 def test_layout_conversions_are_inverse():
     from tfmodels.checkpoints.names import pt_to_tf_array, pt_to_tf_shape, tf_to_pt_array
 

@@ -21,8 +21,9 @@ class LazyArray:
     shape: tuple[int, ...]
     dtype: np.dtype
     load: Callable[[], np.ndarray]
-    load_rows: Callable[[int, int], np.ndarray] | None = None  # `[start, stop)` along the first axis, if the
-    # format can read part of a tensor: the loader then writes a large weight in slices, never holding it whole
+    load_rows: Callable[..., np.ndarray] | None = None  # `[start, stop)` along the first axis, if the format can
+    # read part of a tensor: the loader then writes a large weight in slices, never holding it whole. A reader's
+    # also takes `out=`, an array of those rows' shape and dtype to read into (the loader reuses one for every slice)
 
 
 @dataclasses.dataclass

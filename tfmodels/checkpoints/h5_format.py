@@ -58,8 +58,13 @@ def read_h5(path: str) -> WeightFile:
         raise CheckpointError(f"{path} is not a readable h5 file ({err}).") from None
 
     def lazy(dataset: h5py.Dataset) -> LazyArray:
-        rows = (lambda start, stop: dataset[start:stop]) if dataset.shape else None
-        return LazyArray(tuple(dataset.shape), dataset.dtype, lambda: dataset[()], rows)
+        def rows(start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+            if out is None:
+                return dataset[start:stop]
+            dataset.read_direct(out, np.s_[start:stop])
+            return out
+
+        return LazyArray(tuple(dataset.shape), dataset.dtype, lambda: dataset[()], rows if dataset.shape else None)
 
     tensors: dict[str, LazyArray] = {}
     try:

@@ -116,10 +116,10 @@ def read_safetensors(path: str) -> WeightFile:
         begin = entry["data_offsets"][0]
         row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
 
-        def load_rows(start: int, stop: int) -> np.ndarray:
+        def load_rows(start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
             # Plain reads rather than a memory map: mapped pages would stay resident (and count as RSS) until
             # the whole file is done, while a read buffer is freed as soon as the weight is assigned.
-            array = np.empty((stop - start, *shape[1:]), dtype)
+            array = np.empty((stop - start, *shape[1:]), dtype) if out is None else out
             handle.seek(data_start + begin + start * row_bytes)
             if handle.readinto(memoryview(array.reshape(-1).view(np.uint8))) != array.nbytes:
                 raise _fail(path, "the file ended before the tensor data did; it was truncated while open.")
