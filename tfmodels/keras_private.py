@@ -120,7 +120,7 @@ PRIVATE_TF_APIS: dict[str, tuple[str, str, str]] = {
         "tfmodels/keras_private.py",
         "`writable_numpy` (here): the loader fills a weight's new value, which the variable holds, slice by slice. "
         "Writing the slices into the variable with `ResourceStridedSliceAssign` puts it in copy-on-read mode for "
-        "good (every dense read copies it: a loaded 1.1B Llama's forward pass 1.5x slower).",
+        "good (every dense read copies it: a loaded 1.1B Llama's forward pass about 1.4x slower).",
         "`tf.concat` of the slices (a second full copy at once), `TensorStridedSliceUpdate` per slice (a full copy "
         "per slice: 3.30 GiB peak for the 1.1B Llama, over its limit), numpy buffers assigned through DLPack "
         "(TensorFlow's pooled allocator then keeps every replaced buffer: 4.68 GiB).",

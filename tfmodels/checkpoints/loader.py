@@ -74,10 +74,10 @@ def _load_into(variable, lazy: LazyArray, axes: tuple[int, ...] | None, shape: t
     first, its previous value freed just before; the slices are then written into the memory it now holds (a variable
     that copies what it is assigned, see `_holds`, is assigned the tensor again once it is complete). No full-size copy
     of the file's tensor exists. Writing the slices into the variable with `ResourceStridedSliceAssign`, as before, left
-    it in TensorFlow's copy-on-read mode, where every dense read copies it: a loaded 1.1B Llama's forward pass was 1.5x
-    slower (0.36 s, against 0.24 s now). Otherwise (other formats, layouts that differ by unit axes) it is read whole
-    and written by one graph; the variable of a `tf.distribute` strategy is read whole and written by its own `assign`.
-    The model is new (`from_pretrained`): a load that fails midway leaves it unusable, and it is dropped.
+    it in TensorFlow's copy-on-read mode, where every dense read copies it: a loaded 1.1B Llama's forward pass was about
+    1.4x slower (0.35-0.43 s, against 0.24-0.32 s now). Otherwise (other formats, layouts that differ by unit axes) it
+    is read whole and written by one graph; the variable of a `tf.distribute` strategy is read whole and written by its
+    own `assign`. The model is new (`from_pretrained`): a load that fails midway leaves it unusable, and it is dropped.
     """
     rows = lazy.shape[0] if lazy.shape else 0
     row_bytes = int(np.prod(lazy.shape[1:], dtype=np.int64)) * np.dtype(lazy.dtype).itemsize
